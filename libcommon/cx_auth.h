@@ -1,0 +1,49 @@
+/* cx_auth: Calixio access tokens, shared by every service.
+ *
+ * Access token claims: sub (user id), username, sid (session id), jti, iat,
+ * nbf, exp, iss, aud. Verification checks signature (HS256 only), iss, aud,
+ * exp/nbf with leeway, and the revocation deny-list in Redis
+ * (key "cx:revoked:sid:<sid>", set by auth on logout / reuse detection). */
+#ifndef CX_AUTH_H
+#define CX_AUTH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cx_redis.h"
+#include "cx_status.h"
+
+typedef struct cx_caller {
+    bool authenticated;
+    char user_id[64];
+    char username[256];
+    char session_id[64];
+    char jti[64];
+    int64_t exp;
+} cx_caller;
+
+typedef struct cx_auth_cfg {
+    const char *secret;     /* JWT_SECRET */
+    const char *issuer;     /* "calixio" */
+    const char *audience;   /* "calixio" */
+    int64_t leeway_s;       /* clock skew allowed, e.g. 30 */
+} cx_auth_cfg;
+
+/* Verifies an `Authorization` header value ("Bearer <token>").
+ * NULL or "" -> CX_ERR_MISSING_AUTH; not "Bearer <x>" -> CX_ERR_INVALID_AUTH;
+ * bad token -> CX_ERR_INVALID_TOKEN; revoked -> CX_ERR_TOKEN_REVOKED;
+ * Redis down -> CX_ERR_UNAVAILABLE. `redis` may be NULL (no revocation
+ * check). *out is written only on success. */
+cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
+                                const char *authorization, cx_caller *out);
+
+/* Mints an access token for user/session; *out_token malloced (caller frees),
+ * *out_jti filled (>= 37 bytes). */
+cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *username,
+                       const char *session_id, int64_t now, int64_t ttl_s,
+                       char **out_token, char out_jti[64]);
+
+/* Adds session_id to the deny-list for ttl_s seconds. */
+cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_t ttl_s);
+
+#endif

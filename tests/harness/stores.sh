@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# stores.sh: start or stop a throw-away nats-server, PostgreSQL and Redis on
+# loopback, each on a free port, with all data under one directory.
+#
+#   stores.sh start DIR [nats|pg|redis ...]   start (default: all three); writes DIR/env
+#   stores.sh stop DIR [nats|pg|redis ...]    stop what start started (by pid file)
+#   stores.sh restart DIR pg|redis|nats       stop and start on the same port
+#
+# DIR/env holds shell lines: NATS_URL, DATABASE_URL, REDIS_ADDR, *_PORT.
+# PostgreSQL refuses to run as root, so as root it runs as user postgres.
+set -euo pipefail
+
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+cmd=${1:?usage: stores.sh start|stop|restart DIR [what...]}
+dir=${2:?usage: stores.sh start|stop|restart DIR [what...]}
+shift 2
+what=("$@")
+[ ${#what[@]} -gt 0 ] || what=(nats pg redis)
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_of() { # name -> saved port or a new free one
+  local f="$dir/$1.port"
+  if [ -s "$f" ]; then cat "$f"; else free_port | tee "$f"; fi
+}
+
+wait_port() { # port seconds
+  local i
+  for ((i = 0; i < $2 * 20; i++)); do
+    (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "stores.sh: nothing listens on 127.0.0.1:$1 after $2 s" >&2
+  return 1
+}
+
+start_nats() {
+  local port; port=$(port_of nats)
+  [ -f "$dir/nats.pid" ] && kill -0 "$(cat "$dir/nats.pid")" 2>/dev/null && return 0
+  nats-server -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
+  wait_port "$port" 10
+}
+
+start_pg() {
+  local port; port=$(port_of pg)
+  local data="$dir/pgdata"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    mkdir -p "$data"
+    [ "$(id -u)" = 0 ] && chown postgres:postgres "$data" "$dir"
+    as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
+  fi
+  if as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then return 0; fi
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+  as_pg "$PGBIN/pg_ctl" -D "$data" -l "$dir/pg.log" -w -t 30 \
+    -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+  as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='calixio'" | grep -q 1 ||
+    as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE calixio" >/dev/null
+}
+
+start_redis() {
+  local port; port=$(port_of redis)
+  [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null && return 0
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
+  wait_port "$port" 10
+}
+
+stop_pid() { # pidfile
+  [ -f "$1" ] || return 0
+  local pid; pid=$(cat "$1")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$1"
+}
+
+stop_one() {
+  case $1 in
+    nats) stop_pid "$dir/nats.pid" ;;
+    redis) stop_pid "$dir/redis.pid" ;;
+    pg) [ -d "$dir/pgdata" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/pgdata" -m immediate -w stop >/dev/null 2>&1 || true ;;
+  esac
+}
+
+write_env() {
+  {
+    [ -s "$dir/nats.port" ] && echo "NATS_URL=nats://127.0.0.1:$(cat "$dir/nats.port")"
+    [ -s "$dir/pg.port" ] && echo "DATABASE_URL=postgres://postgres@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
+    [ -s "$dir/redis.port" ] && echo "REDIS_ADDR=127.0.0.1:$(cat "$dir/redis.port")"
+    for n in nats pg redis; do [ -s "$dir/$n.port" ] && echo "$(echo $n | tr a-z A-Z)_PORT=$(cat "$dir/$n.port")"; done
+  } >"$dir/env"
+  return 0
+}
+
+case $cmd in
+  start) for w in "${what[@]}"; do "start_$w"; done; write_env; cat "$dir/env" ;;
+  stop) for w in "${what[@]}"; do stop_one "$w"; done ;;
+  restart) for w in "${what[@]}"; do stop_one "$w"; "start_$w"; done ;;
+  *) echo "stores.sh: unknown command $cmd" >&2; exit 2 ;;
+esac
