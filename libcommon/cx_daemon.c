@@ -1,0 +1,56 @@
+/* cx_daemon.c: start-up shared by every daemon. */
+#include "cx_daemon.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cx_crypto.h"
+#include "cx_log.h"
+
+int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *vars, size_t n,
+                   cx_daemon_cfg *c)
+{
+    char err[512];
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cx_config_print_help(stdout, argv[0], vars, n);
+            return 0;
+        }
+    }
+    cx_log_init(name, CX_LOG_INFO);
+    if (cx_crypto_init() != CX_OK) {
+        cx_log_error(NULL, "libsodium failed to initialise");
+        return 2;
+    }
+    if (cx_config_load(vars, n, err, sizeof err) != CX_OK) {
+        cx_log_error(NULL, "config: %s", err);
+        return 2;
+    }
+    int lvl = cx_log_level_parse(c->log_level);
+    if (lvl < 0) {
+        cx_log_error(NULL, "config: LOG_LEVEL: \"%s\" is not one of debug, info, warn, error",
+                     c->log_level);
+        return 2;
+    }
+    cx_log_init(name, (cx_log_level)lvl);
+    if (!c->jwt_secret || !*c->jwt_secret || strcmp(c->jwt_secret, "change-me") == 0) {
+        cx_log_error(NULL, "config: JWT_SECRET: must be set to a real secret (not \"change-me\")");
+        return 2;
+    }
+    c->auth.secret = c->jwt_secret;
+    c->auth.issuer = c->jwt_issuer;
+    c->auth.audience = c->jwt_audience;
+    c->auth.leeway_s = c->jwt_leeway_ms / 1000;
+    return -1;
+}
+
+void cx_daemon_service_opts(const cx_daemon_cfg *c, cx_service_opts *o)
+{
+    o->nats_url = c->nats_url;
+    o->prefix = c->prefix;
+    o->auth = &c->auth;
+    o->subs_per_endpoint = (int)c->subs;
+    o->pool_threads = (int)c->pool_threads;
+    o->pool_queue = (int)c->pool_queue;
+}

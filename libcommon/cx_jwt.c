@@ -1,0 +1,136 @@
+/* cx_jwt.c: HS256 JWTs with libjwt 1.10, claims as jansson values. */
+#include "cx_jwt.h"
+
+#include <jwt.h>
+#include <stdbool.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CX_JWT_MAX_LEN 8192
+
+cx_status cx_jwt_sign(const json_t *claims, const char *secret, size_t secret_len,
+                      char **out_token)
+{
+    cx_status s = CX_ERR_INTERNAL;
+    jwt_t *jwt = NULL;
+    char *text = NULL;
+    char *tok = NULL;
+
+    if (!json_is_object(claims) || !secret || secret_len == 0)
+        return CX_ERR_INTERNAL;
+    text = json_dumps(claims, JSON_COMPACT);
+    if (!text)
+        return CX_ERR_NOMEM;
+    if (jwt_new(&jwt) != 0)
+        goto out_free_text;
+    if (jwt_add_grants_json(jwt, text) != 0)
+        goto out_free_jwt;
+    if (jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)secret, (int)secret_len) != 0)
+        goto out_free_jwt;
+    tok = jwt_encode_str(jwt);
+    if (!tok)
+        goto out_free_jwt;
+    /* libjwt allocates with malloc unless told otherwise (we never do). */
+    *out_token = tok;
+    s = CX_OK;
+out_free_jwt:
+    jwt_free(jwt);
+out_free_text:
+    free(text);
+    return s;
+}
+
+/* Decodes one base64url segment of the token into a new JSON value. */
+static json_t *_segment_json(const char *seg, size_t len)
+{
+    unsigned char buf[CX_JWT_MAX_LEN];
+    size_t out_len = 0;
+    if (len == 0 || len > sizeof buf)
+        return NULL;
+    if (sodium_base642bin(buf, sizeof buf - 1, seg, len, NULL, &out_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+        return NULL;
+    return json_loadb((const char *)buf, out_len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+/* Checks the header says exactly HS256 before libjwt sees the token, so
+ * "alg":"none" and every other algorithm are refused whatever the library
+ * would do with them. */
+static bool _header_is_hs256(const char *token)
+{
+    const char *dot = strchr(token, '.');
+    if (!dot)
+        return false;
+    json_t *h = _segment_json(token, (size_t)(dot - token));
+    const char *alg = h ? json_string_value(json_object_get(h, "alg")) : NULL;
+    bool ok = alg && strcmp(alg, "HS256") == 0;
+    json_decref(h);
+    return ok;
+}
+
+static bool _num(const json_t *v, double *out)
+{
+    if (!json_is_number(v))
+        return false;
+    *out = json_number_value(v);
+    return true;
+}
+
+cx_status cx_jwt_verify(const char *token, const char *secret, size_t secret_len, int64_t now,
+                        int64_t leeway_s, json_t **out_claims)
+{
+    cx_status s = CX_ERR_INVALID_TOKEN;
+    jwt_t *jwt = NULL;
+    char *grants = NULL;
+    json_t *claims = NULL;
+    double exp, nbf;
+
+    if (!token || !secret || secret_len == 0 || strlen(token) > CX_JWT_MAX_LEN)
+        return CX_ERR_INVALID_TOKEN;
+    if (!_header_is_hs256(token))
+        return CX_ERR_INVALID_TOKEN;
+    if (jwt_decode(&jwt, token, (const unsigned char *)secret, (int)secret_len) != 0 || !jwt)
+        goto out;
+    if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+        goto out_free_jwt;
+    grants = jwt_get_grants_json(jwt, NULL);
+    if (!grants)
+        goto out_free_jwt;
+    claims = json_loads(grants, 0, NULL);
+    if (!json_is_object(claims))
+        goto out_free_claims;
+    if (!_num(json_object_get(claims, "exp"), &exp) || (double)now >= exp + (double)leeway_s)
+        goto out_free_claims;
+    if (json_object_get(claims, "nbf")) {
+        if (!_num(json_object_get(claims, "nbf"), &nbf) || nbf > (double)(now + leeway_s))
+            goto out_free_claims;
+    }
+    *out_claims = claims;
+    claims = NULL;
+    s = CX_OK;
+out_free_claims:
+    json_decref(claims);
+    free(grants);
+out_free_jwt:
+    jwt_free(jwt);
+out:
+    return s;
+}
+
+cx_status cx_jwt_peek(const char *token, json_t **out_claims)
+{
+    if (!token || strlen(token) > CX_JWT_MAX_LEN)
+        return CX_ERR_INVALID_TOKEN;
+    const char *a = strchr(token, '.');
+    const char *b = a ? strchr(a + 1, '.') : NULL;
+    if (!b)
+        return CX_ERR_INVALID_TOKEN;
+    json_t *c = _segment_json(a + 1, (size_t)(b - a - 1));
+    if (!json_is_object(c)) {
+        json_decref(c);
+        return CX_ERR_INVALID_TOKEN;
+    }
+    *out_claims = c;
+    return CX_OK;
+}

@@ -1,0 +1,722 @@
+/* cx_service.c: the NATS service runtime (endpoints, error contract,
+ * $SRV discovery, worker pool, drain). */
+#include "cx_service.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "calixio/v1/common.pb-c.h"
+#include "cx_crypto.h"
+#include "cx_json.h"
+#include "cx_log.h"
+#include "cx_time.h"
+
+#define CX_MAX_SUBS 64
+#define CX_MAX_TICKS 8
+
+typedef struct _ep_state {
+    cx_service *svc;
+    const cx_endpoint *ep;
+    char subject[256];
+    natsSubscription *subs[CX_MAX_SUBS];
+    int nsubs;
+    pthread_mutex_t mu;  /* guards the counters: $SRV.STATS reads them from another thread */
+    uint64_t num_requests;
+    uint64_t num_errors;
+    int64_t processing_ns;
+    char last_error[320];
+} _ep_state;
+
+typedef struct _job {
+    _ep_state *es;
+    natsMsg *msg;
+} _job;
+
+typedef struct _tick {
+    int64_t every_ms;
+    int64_t next_ms;
+    void (*fn)(void *);
+    void *arg;
+} _tick;
+
+struct cx_service {
+    const cx_service_opts *o;
+    natsOptions *nopts;
+    natsConnection *nc;
+    char id[32];
+    char micro_name[80];
+    char queue[80];
+    char started[40];
+    _ep_state *eps;
+    natsSubscription *srv_subs[9];
+    int n_srv_subs;
+
+    /* bounded worker pool for pooled endpoints */
+    pthread_t *workers;
+    int nworkers;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    _job *queue_buf;
+    int qcap, qhead, qlen, busy;
+    bool qstop;
+
+    _tick ticks[CX_MAX_TICKS];
+    int nticks;
+};
+
+static volatile sig_atomic_t _stop_flag;
+
+static void _on_signal(int sig)
+{
+    (void)sig;
+    _stop_flag = 1;
+}
+
+void cx_service_stop(cx_service *s)
+{
+    (void)s;
+    _stop_flag = 1;
+}
+
+/* ---- request context helpers ------------------------------------------- */
+
+cx_status cx_req_field_error(cx_req *req, const char *field, const char *rule)
+{
+    if (req->n_fields == 0)
+        snprintf(req->reason, sizeof req->reason, "%s_%s", field, rule);
+    if (req->n_fields < CX_REQ_MAX_FIELDS) {
+        snprintf(req->fields[req->n_fields].field, sizeof req->fields[0].field, "%s", field);
+        snprintf(req->fields[req->n_fields].rule, sizeof req->fields[0].rule, "%s", rule);
+        req->n_fields++;
+    }
+    return CX_ERR_VALIDATION;
+}
+
+cx_status cx_req_fail(cx_req *req, cx_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(req->message, sizeof req->message, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static const char *_hdr(natsMsg *m, const char *key)
+{
+    const char *v = NULL;
+    if (natsMsgHeader_Get(m, key, &v) != NATS_OK || !v)
+        return "";
+    return v;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void _publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
+                           cx_status st, const char *errmsg, bool json)
+{
+    natsMsg *m = NULL;
+    char code[8];
+
+    if (natsMsg_Create(&m, reply, NULL, (const char *)data, (int)len) != NATS_OK)
+        return;
+    if (st != CX_OK) {
+        snprintf(code, sizeof code, "%d", cx_status_http(st));
+        natsMsgHeader_Set(m, "Nats-Service-Error-Code", code);
+        natsMsgHeader_Set(m, "Nats-Service-Error", errmsg);
+    }
+    if (json)
+        natsMsgHeader_Set(m, "Content-Type", "application/json");
+    natsConnection_PublishMsg(s->nc, m);
+    natsMsg_Destroy(m);
+}
+
+/* Encodes m as JSON or protobuf; malloced buffer into *buf. */
+static cx_status _encode(const ProtobufCMessage *m, bool json, void **buf, size_t *len)
+{
+    *buf = json ? (void *)cx_json_encode(m, len) : (void *)cx_pb_pack(m, len);
+    return *buf ? CX_OK : CX_ERR_NOMEM;
+}
+
+static void _reply_error(cx_service *s, const char *reply, const cx_req *req, cx_status st,
+                         bool json)
+{
+    Calixio__V1__Error e = CALIXIO__V1__ERROR__INIT;
+    Calixio__V1__FieldViolation fv[CX_REQ_MAX_FIELDS];
+    Calixio__V1__FieldViolation *fvp[CX_REQ_MAX_FIELDS];
+    void *buf = NULL;
+    size_t len = 0;
+
+    e.code = (char *)cx_status_code(st);
+    e.message = (char *)(req->message[0] ? req->message : cx_status_message(st));
+    if (req->reason[0])
+        e.reason = (char *)req->reason;
+    for (int i = 0; i < req->n_fields; i++) {
+        calixio__v1__field_violation__init(&fv[i]);
+        fv[i].field = (char *)req->fields[i].field;
+        fv[i].rule = (char *)req->fields[i].rule;
+        fvp[i] = &fv[i];
+    }
+    e.n_fields = (size_t)req->n_fields;
+    e.fields = fvp;
+    if (req->retry_after > 0) {
+        e.has_retry_after = 1;
+        e.retry_after = req->retry_after;
+    }
+    if (_encode(&e.base, json, &buf, &len) == CX_OK)
+        _publish_reply(s, reply, buf, len, st, e.message, json);
+    free(buf);
+}
+
+/* ---- the request path ---------------------------------------------------- */
+
+static void _count(_ep_state *es, int64_t dt_ns, cx_status st, const cx_req *req)
+{
+    pthread_mutex_lock(&es->mu);
+    es->num_requests++;
+    es->processing_ns += dt_ns;
+    if (st != CX_OK) {
+        es->num_errors++;
+        snprintf(es->last_error, sizeof es->last_error, "%d:%s", cx_status_http(st),
+                 req->message[0] ? req->message : cx_status_message(st));
+    }
+    pthread_mutex_unlock(&es->mu);
+}
+
+static cx_status _decode(const _ep_state *es, natsMsg *msg, bool json, cx_req *req,
+                         ProtobufCMessage **in)
+{
+    const char *data = natsMsg_GetData(msg);
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    char err[200];
+
+    if (!data)
+        data = "";
+    if (!json)
+        return cx_pb_unpack(es->ep->in, (const uint8_t *)data, len, in);
+    cx_status st = cx_json_decode(es->ep->in, data, len, in, err, sizeof err);
+    if (st != CX_OK)
+        snprintf(req->message, sizeof req->message, "%s", err);
+    return st;
+}
+
+static cx_status _authenticate(cx_service *s, const cx_endpoint *ep, cx_req *req)
+{
+    if (ep->auth == CX_AUTH_NONE)
+        return CX_OK;
+    if (ep->auth == CX_AUTH_OPTIONAL && !req->authorization[0])
+        return CX_OK;
+    if (!s->o->auth)
+        return CX_ERR_INTERNAL;
+    return cx_auth_verify_header(s->o->auth, s->o->revocation, req->authorization,
+                                 &req->caller);
+}
+
+static void _handle(_ep_state *es, natsMsg *msg)
+{
+    cx_service *s = es->svc;
+    const cx_endpoint *ep = es->ep;
+    int64_t t0 = cx_mono_ns();
+    ProtobufCMessage *in = NULL, *out = NULL;
+    cx_req req;
+    void *buf = NULL;
+    size_t len = 0;
+    const char *reply = natsMsg_GetReply(msg);
+    bool json = strncmp(_hdr(msg, "Content-Type"), "application/json", 16) == 0;
+
+    memset(&req, 0, sizeof req);
+    req.subject = natsMsg_GetSubject(msg);
+    req.request_id = _hdr(msg, "Calixio-Request-Id");
+    req.authorization = _hdr(msg, "Authorization");
+    req.client_ip = _hdr(msg, "Calixio-Client-Ip");
+    req.user_agent = _hdr(msg, "Calixio-User-Agent");
+
+    cx_status st = _decode(es, msg, json, &req, &in);
+    if (st == CX_OK)
+        st = _authenticate(s, ep, &req);
+    if (st == CX_OK) {
+        st = ep->fn(&req, in, &out, s->o->ctx);
+        if (st == CX_OK && (!out || out->descriptor != ep->out)) {
+            cx_log_error(req.request_id, "%s: handler returned no reply of the right type",
+                         es->subject);
+            st = CX_ERR_INTERNAL;
+        }
+    }
+    if (st == CX_OK && _encode(out, json, &buf, &len) != CX_OK)
+        st = CX_ERR_NOMEM;
+
+    if (reply && *reply) {
+        if (st == CX_OK)
+            _publish_reply(s, reply, buf, len, CX_OK, NULL, json);
+        else
+            _reply_error(s, reply, &req, st, json);
+    }
+    int64_t dt = cx_mono_ns() - t0;
+    _count(es, dt, st, &req);
+    if (st != CX_OK && cx_status_http(st) >= 500)
+        cx_log_error(req.request_id, "%s -> %d %s: %s", ep->name, cx_status_http(st),
+                     cx_status_code(st), req.message[0] ? req.message : cx_status_message(st));
+    else
+        cx_log_debug(req.request_id, "%s -> %d %s (%lld us)", ep->name, cx_status_http(st),
+                     cx_status_code(st), (long long)(dt / 1000));
+
+    free(buf);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    if (in)
+        protobuf_c_message_free_unpacked(in, NULL);
+    natsMsg_Destroy(msg);
+}
+
+/* ---- worker pool for CPU-heavy endpoints -------------------------------- */
+
+static void *_worker(void *arg)
+{
+    cx_service *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->qmu);
+        while (s->qlen == 0 && !s->qstop)
+            pthread_cond_wait(&s->qcv, &s->qmu);
+        if (s->qlen == 0 && s->qstop) {
+            pthread_mutex_unlock(&s->qmu);
+            break;
+        }
+        _job j = s->queue_buf[s->qhead];
+        s->qhead = (s->qhead + 1) % s->qcap;
+        s->qlen--;
+        s->busy++;
+        pthread_mutex_unlock(&s->qmu);
+
+        _handle(j.es, j.msg);
+
+        pthread_mutex_lock(&s->qmu);
+        s->busy--;
+        pthread_cond_broadcast(&s->qcv);
+        pthread_mutex_unlock(&s->qmu);
+    }
+    nats_ReleaseThreadMemory();
+    return NULL;
+}
+
+static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    _ep_state *es = closure;
+    cx_service *s = es->svc;
+    (void)nc;
+    (void)sub;
+
+    if (!es->ep->pooled) {
+        _handle(es, msg);
+        return;
+    }
+    pthread_mutex_lock(&s->qmu);
+    if (s->qlen < s->qcap && !s->qstop) {
+        s->queue_buf[(s->qhead + s->qlen) % s->qcap] = (_job){es, msg};
+        s->qlen++;
+        pthread_cond_signal(&s->qcv);
+        pthread_mutex_unlock(&s->qmu);
+        return;
+    }
+    pthread_mutex_unlock(&s->qmu);
+
+    /* Queue full: answer 503 now rather than let a burst stall everything. */
+    cx_req req;
+    memset(&req, 0, sizeof req);
+    req.request_id = _hdr(msg, "Calixio-Request-Id");
+    snprintf(req.message, sizeof req.message, "%s is busy, try again", s->micro_name);
+    const char *reply = natsMsg_GetReply(msg);
+    bool json = strncmp(_hdr(msg, "Content-Type"), "application/json", 16) == 0;
+    if (reply && *reply)
+        _reply_error(s, reply, &req, CX_ERR_UNAVAILABLE, json);
+    _count(es, 0, CX_ERR_UNAVAILABLE, &req);
+    cx_log_warn(req.request_id, "%s: worker queue full (%d), answered 503", es->ep->name,
+                s->qcap);
+    natsMsg_Destroy(msg);
+}
+
+/* ---- $SRV discovery (ADR-32, shape as nats.go micro) -------------------- */
+
+enum { _SRV_PING, _SRV_INFO, _SRV_STATS };
+static const char *const _srv_verbs[] = {"PING", "INFO", "STATS"};
+static const char *const _srv_types[] = {"io.nats.micro.v1.ping_response",
+                                         "io.nats.micro.v1.info_response",
+                                         "io.nats.micro.v1.stats_response"};
+
+typedef struct _srv_closure {
+    cx_service *s;
+    int verb;
+} _srv_closure;
+
+static _srv_closure _srv_closures[64][3];
+static int _srv_closure_slot;
+static pthread_mutex_t _srv_slot_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static json_t *_srv_body(cx_service *s, int verb)
+{
+    const cx_service_opts *o = s->o;
+    json_t *b = json_object();
+    json_object_set_new(b, "type", json_string(_srv_types[verb]));
+    json_object_set_new(b, "name", json_string(s->micro_name));
+    json_object_set_new(b, "id", json_string(s->id));
+    json_object_set_new(b, "version", json_string(o->version ? o->version : "0.1.0"));
+    json_object_set_new(b, "metadata", json_pack("{s:s}", "lang", "c"));
+    if (verb == _SRV_PING)
+        return b;
+    if (verb == _SRV_INFO)
+        json_object_set_new(b, "description",
+                            json_string(o->description ? o->description : ""));
+    else
+        json_object_set_new(b, "started", json_string(s->started));
+    json_t *eps = json_array();
+    for (int i = 0; i < o->n_endpoints; i++) {
+        _ep_state *es = &s->eps[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "name", json_string(es->ep->name));
+        json_object_set_new(e, "subject", json_string(es->subject));
+        json_object_set_new(e, "queue_group", json_string(s->queue));
+        if (verb == _SRV_INFO) {
+            json_object_set_new(e, "metadata", json_null());
+        } else {
+            pthread_mutex_lock(&es->mu);
+            uint64_t n = es->num_requests;
+            json_object_set_new(e, "num_requests", json_integer((json_int_t)n));
+            json_object_set_new(e, "num_errors", json_integer((json_int_t)es->num_errors));
+            json_object_set_new(e, "last_error", json_string(es->last_error));
+            json_object_set_new(e, "processing_time", json_integer(es->processing_ns));
+            json_object_set_new(e, "average_processing_time",
+                                json_integer(n ? es->processing_ns / (int64_t)n : 0));
+            pthread_mutex_unlock(&es->mu);
+        }
+        json_array_append_new(eps, e);
+    }
+    json_object_set_new(b, "endpoints", eps);
+    return b;
+}
+
+static void _on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    _srv_closure *c = closure;
+    const char *reply = natsMsg_GetReply(msg);
+    (void)sub;
+    if (reply && *reply) {
+        json_t *b = _srv_body(c->s, c->verb);
+        char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+        if (text)
+            natsConnection_Publish(nc, reply, text, (int)strlen(text));
+        free(text);
+        json_decref(b);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* ---- connection ------------------------------------------------------------ */
+
+static void _on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    cx_log_warn(NULL, "nats: disconnected (%s)", (const char *)closure);
+}
+
+static void _on_reconnected(natsConnection *nc, void *closure)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    cx_log_info(NULL, "nats: reconnected to %s (%s)", url, (const char *)closure);
+}
+
+static void _on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
+                           void *closure)
+{
+    (void)nc;
+    (void)sub;
+    cx_log_error(NULL, "nats: async error: %s (%s)", natsStatus_GetText(err),
+                 (const char *)closure);
+}
+
+cx_status cx_nats_options(natsOptions **out, const char *urls, const char *name)
+{
+    natsOptions *o = NULL;
+    char *copy = NULL;
+    const char *servers[32];
+    int n = 0;
+    natsStatus ns = natsOptions_Create(&o);
+
+    if (ns != NATS_OK)
+        return CX_ERR_NOMEM;
+    copy = strdup(urls ? urls : "");
+    if (!copy)
+        goto out_fail;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && n < 32;
+         t = strtok_r(NULL, ",", &save)) {
+        while (*t == ' ')
+            t++;
+        if (*t)
+            servers[n++] = t;
+    }
+    if (n == 0)
+        goto out_fail;
+    ns = natsOptions_SetServers(o, servers, n);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetName(o, name);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetMaxReconnect(o, -1);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectWait(o, 250);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetSendAsap(o, true);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetTimeout(o, 2000);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetPingInterval(o, 5000);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetMaxPingsOut(o, 2);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetDisconnectedCB(o, _on_disconnected, (void *)name);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetReconnectedCB(o, _on_reconnected, (void *)name);
+    if (ns == NATS_OK)
+        ns = natsOptions_SetErrorHandler(o, _on_nats_error, (void *)name);
+    if (ns != NATS_OK)
+        goto out_fail;
+    free(copy);
+    *out = o;
+    return CX_OK;
+out_fail:
+    free(copy);
+    natsOptions_Destroy(o);
+    return CX_ERR_CONFIG;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+const char *cx_service_subject(const cx_service *s, const char *rel, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s.%s", s->o->prefix ? s->o->prefix : "calixio", rel);
+    return buf;
+}
+
+natsConnection *cx_service_conn(cx_service *s) { return s->nc; }
+
+cx_status cx_service_publish(cx_service *s, const char *rel, const ProtobufCMessage *m)
+{
+    char subj[512];
+    size_t len = 0;
+    uint8_t *buf = cx_pb_pack(m, &len);
+    if (!buf)
+        return CX_ERR_NOMEM;
+    natsStatus ns =
+        natsConnection_Publish(s->nc, cx_service_subject(s, rel, subj, sizeof subj), buf, (int)len);
+    free(buf);
+    return ns == NATS_OK ? CX_OK : CX_ERR_UNAVAILABLE;
+}
+
+cx_status cx_service_every(cx_service *s, int64_t every_ms, void (*fn)(void *), void *arg)
+{
+    if (s->nticks >= CX_MAX_TICKS || every_ms <= 0)
+        return CX_ERR_INTERNAL;
+    s->ticks[s->nticks++] = (_tick){every_ms, cx_mono_ms() + every_ms, fn, arg};
+    return CX_OK;
+}
+
+static cx_status _subscribe_srv(cx_service *s)
+{
+    int slot;
+    pthread_mutex_lock(&_srv_slot_mu);
+    slot = _srv_closure_slot < 64 ? _srv_closure_slot++ : -1;
+    pthread_mutex_unlock(&_srv_slot_mu);
+    if (slot < 0)
+        return CX_ERR_INTERNAL;
+    for (int v = 0; v < 3; v++) {
+        char subj[3][256];
+        _srv_closures[slot][v] = (_srv_closure){s, v};
+        snprintf(subj[0], sizeof subj[0], "$SRV.%s", _srv_verbs[v]);
+        snprintf(subj[1], sizeof subj[1], "$SRV.%s.%s", _srv_verbs[v], s->micro_name);
+        snprintf(subj[2], sizeof subj[2], "$SRV.%s.%s.%s", _srv_verbs[v], s->micro_name, s->id);
+        for (int k = 0; k < 3; k++) {
+            if (natsConnection_Subscribe(&s->srv_subs[s->n_srv_subs], s->nc, subj[k], _on_srv,
+                                         &_srv_closures[slot][v]) != NATS_OK)
+                return CX_ERR_UNAVAILABLE;
+            s->n_srv_subs++;
+        }
+    }
+    return CX_OK;
+}
+
+static cx_status _subscribe_endpoints(cx_service *s)
+{
+    const cx_service_opts *o = s->o;
+    int per = o->subs_per_endpoint > 0 ? o->subs_per_endpoint : 2;
+    if (per > CX_MAX_SUBS)
+        per = CX_MAX_SUBS;
+    for (int i = 0; i < o->n_endpoints; i++) {
+        _ep_state *es = &s->eps[i];
+        int n = o->endpoints[i].pooled ? 1 : per;
+        for (int k = 0; k < n; k++) {
+            natsSubscription *sub = NULL;
+            if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, _on_msg, es) !=
+                NATS_OK)
+                return CX_ERR_UNAVAILABLE;
+            natsSubscription_SetPendingLimits(sub, 65536, 64 * 1024 * 1024);
+            es->subs[es->nsubs++] = sub;
+        }
+    }
+    return CX_OK;
+}
+
+cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
+{
+    cx_status st = CX_ERR_NOMEM;
+    cx_service *s = calloc(1, sizeof *s);
+    char subj[256];
+
+    if (!s)
+        return CX_ERR_NOMEM;
+    s->o = o;
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    snprintf(s->micro_name, sizeof s->micro_name, "calixio-%s", o->name);
+    snprintf(s->queue, sizeof s->queue, "calixio-%s", o->name);
+    if (cx_random_token(s->id, sizeof s->id, 16) != CX_OK)
+        goto out_fail;
+    {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        size_t k = strftime(s->started, sizeof s->started, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(s->started + k, sizeof s->started - k, ".%09ldZ", ts.tv_nsec);
+    }
+    s->eps = calloc((size_t)o->n_endpoints, sizeof *s->eps);
+    if (!s->eps)
+        goto out_fail;
+    for (int i = 0; i < o->n_endpoints; i++) {
+        s->eps[i].svc = s;
+        s->eps[i].ep = &o->endpoints[i];
+        pthread_mutex_init(&s->eps[i].mu, NULL);
+        snprintf(s->eps[i].subject, sizeof s->eps[i].subject, "%s",
+                 cx_service_subject(s, o->name, subj, sizeof subj));
+        size_t l = strlen(s->eps[i].subject);
+        snprintf(s->eps[i].subject + l, sizeof s->eps[i].subject - l, ".%s",
+                 o->endpoints[i].name);
+    }
+    s->qcap = o->pool_queue > 0 ? o->pool_queue : 64;
+    s->queue_buf = calloc((size_t)s->qcap, sizeof *s->queue_buf);
+    s->nworkers = o->pool_threads > 0 ? o->pool_threads : 2;
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    if (!s->queue_buf || !s->workers)
+        goto out_fail;
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_create(&s->workers[i], NULL, _worker, s);
+
+    st = cx_nats_options(&s->nopts, o->nats_url, s->micro_name);
+    if (st != CX_OK)
+        goto out_fail;
+    natsStatus ns = natsConnection_Connect(&s->nc, s->nopts);
+    if (ns != NATS_OK && ns != NATS_NOT_YET_CONNECTED) {
+        cx_log_error(NULL, "nats: connect to %s failed: %s", o->nats_url, natsStatus_GetText(ns));
+        st = CX_ERR_UNAVAILABLE;
+        goto out_fail;
+    }
+    if (ns == NATS_NOT_YET_CONNECTED)
+        cx_log_warn(NULL, "nats: %s not reachable yet, retrying in the background", o->nats_url);
+    st = _subscribe_endpoints(s);
+    if (st == CX_OK)
+        st = _subscribe_srv(s);
+    if (st != CX_OK)
+        goto out_fail;
+    cx_log_info(NULL, "%s %s up: id %s, %d endpoints on %s.%s.*", s->micro_name,
+                o->version ? o->version : "", s->id, o->n_endpoints,
+                o->prefix ? o->prefix : "calixio", o->name);
+    *out = s;
+    return CX_OK;
+out_fail:
+    cx_service_destroy(s);
+    return st;
+}
+
+static void _run_ticks(cx_service *s)
+{
+    int64_t now = cx_mono_ms();
+    for (int i = 0; i < s->nticks; i++) {
+        if (now >= s->ticks[i].next_ms) {
+            s->ticks[i].fn(s->ticks[i].arg);
+            s->ticks[i].next_ms = cx_mono_ms() + s->ticks[i].every_ms;
+        }
+    }
+}
+
+/* Stops the pool after the queued jobs are done. */
+static void _stop_pool(cx_service *s)
+{
+    pthread_mutex_lock(&s->qmu);
+    s->qstop = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (int i = 0; i < s->nworkers; i++)
+        if (s->workers[i])
+            pthread_join(s->workers[i], NULL);
+    s->nworkers = 0;
+}
+
+cx_status cx_service_run(cx_service *s)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = _on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    while (!_stop_flag) {
+        _run_ticks(s);
+        struct timespec ts = {0, 50 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cx_log_info(NULL, "%s: draining", s->micro_name);
+    /* Discovery goes first so nobody finds a copy that is leaving. */
+    for (int i = 0; i < s->n_srv_subs; i++)
+        natsSubscription_Unsubscribe(s->srv_subs[i]);
+    for (int i = 0; i < s->o->n_endpoints; i++)
+        for (int k = 0; k < s->eps[i].nsubs; k++)
+            natsSubscription_Drain(s->eps[i].subs[k]);
+    for (int i = 0; i < s->o->n_endpoints; i++)
+        for (int k = 0; k < s->eps[i].nsubs; k++)
+            natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], 30000);
+    _stop_pool(s);  /* pooled requests already queued are answered */
+    natsConnection_FlushTimeout(s->nc, 2000);
+    cx_log_info(NULL, "%s: drained, exiting", s->micro_name);
+    return CX_OK;
+}
+
+void cx_service_destroy(cx_service *s)
+{
+    if (!s)
+        return;
+    _stop_pool(s);
+    if (s->nc)
+        natsConnection_Close(s->nc);
+    for (int i = 0; i < s->n_srv_subs; i++)
+        natsSubscription_Destroy(s->srv_subs[i]);
+    for (int i = 0; s->eps && i < s->o->n_endpoints; i++) {
+        for (int k = 0; k < s->eps[i].nsubs; k++)
+            natsSubscription_Destroy(s->eps[i].subs[k]);
+        pthread_mutex_destroy(&s->eps[i].mu);
+    }
+    natsConnection_Destroy(s->nc);
+    natsOptions_Destroy(s->nopts);
+    free(s->eps);
+    free(s->queue_buf);
+    free(s->workers);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
+    free(s);
+}
