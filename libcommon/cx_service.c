@@ -580,6 +580,7 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     if (!s)
         return CX_ERR_NOMEM;
     s->o = o;
+    _stop_flag = 0;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     snprintf(s->micro_name, sizeof s->micro_name, "calixio-%s", o->name);
