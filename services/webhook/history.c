@@ -1,0 +1,63 @@
+/* history.c: what the webhook daemon keeps in Postgres: the status of the
+ * rooms row a LiveKit room belongs to, and the append-only participant
+ * history (participant_events). Parameterised statements only; every write
+ * is idempotent so a retried delivery changes nothing twice. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "webhook.h"
+
+cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
+                         char room_id[37])
+{
+    PGresult *res = NULL;
+    const char *params[] = {livekit_room};
+    cx_status s = cx_pg_exec(pg, "SELECT id::text FROM rooms WHERE livekit_room = $1", 1,
+                             params, &res);
+    if (s != CX_OK)
+        return s;
+    *found = PQntuples(res) == 1;
+    if (*found) {
+        snprintf(room_id, 37, "%s", PQgetvalue(res, 0, 0));
+    } else {
+        room_id[0] = '\0';
+    }
+    PQclear(res);
+    return CX_OK;
+}
+
+cx_status wh_history_append(cx_pg_pool *pg, const wh_event *ev, const char *event_id,
+                            const char *room_id)
+{
+    char at[24];
+    snprintf(at, sizeof at, "%" PRId64, ev->created_at);
+    const char *params[] = {event_id,      ev->room_name, room_id, ev->event,
+                            ev->p_identity, ev->p_sid,     ev->p_name, at};
+    return cx_pg_exec(pg,
+                      "INSERT INTO participant_events (event_id, livekit_room, room_id, event, "
+                      "identity, participant_sid, name, occurred_at) "
+                      "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, to_timestamp($8::bigint)) "
+                      "ON CONFLICT (event_id) DO NOTHING",
+                      8, params, NULL);
+}
+
+cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room)
+{
+    const char *params[] = {livekit_room};
+    return cx_pg_exec(pg,
+                      "UPDATE rooms SET status = 'active' "
+                      "WHERE livekit_room = $1 AND status = 'pending'",
+                      1, params, NULL);
+}
+
+cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t at)
+{
+    char ts[24];
+    snprintf(ts, sizeof ts, "%" PRId64, at);
+    const char *params[] = {livekit_room, ts};
+    return cx_pg_exec(pg,
+                      "UPDATE rooms SET status = 'ended', ended_at = to_timestamp($2::bigint) "
+                      "WHERE livekit_room = $1 AND status <> 'ended'",
+                      2, params, NULL);
+}

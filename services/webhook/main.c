@@ -1,0 +1,119 @@
+/* cx-webhook: LiveKit webhooks -> presence (Redis), history and room status
+ * (Postgres), events on NATS (issue 5). Wiring only: the environment table,
+ * the stores, the endpoint table. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calixio/v1/webhook.pb-c.h"
+#include "cx_daemon.h"
+#include "cx_log.h"
+#include "webhook.h"
+
+static cx_daemon_cfg dc;
+static char *db_url, *redis_addr;
+static char *lk_key, *lk_secret, *lk_webhook_secret;
+static int64_t leeway_ms, presence_ttl_ms, dedup_ttl_ms, pg_pool_size;
+
+static const cx_cfg_var vars[] = {
+    CX_DAEMON_VARS(dc),
+    {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
+     true},
+    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
+     "Redis host:port (presence, webhook de-duplication)", &redis_addr, 0, 0, false},
+    {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey",
+     "LiveKit API key; a webhook token's iss must name it", &lk_key, 0, 0, false},
+    {"LIVEKIT_API_SECRET", CX_CFG_STRING, "secret",
+     "LiveKit API secret (signs webhooks unless LIVEKIT_WEBHOOK_SECRET is set)", &lk_secret, 0,
+     0, true},
+    {"LIVEKIT_WEBHOOK_SECRET", CX_CFG_STRING, "",
+     "secret of the webhook key, when it differs from LIVEKIT_API_SECRET", &lk_webhook_secret,
+     0, 0, true},
+    {"WEBHOOK_LEEWAY", CX_CFG_DURATION, "30s", "clock skew allowed on webhook token exp/nbf",
+     &leeway_ms, 0, 300000, false},
+    {"PRESENCE_TTL", CX_CFG_DURATION, "6h",
+     "presence keys expire when no event refreshed them this long", &presence_ttl_ms, 60000,
+     INT64_C(2592000000), false},
+    {"WEBHOOK_DEDUP_TTL", CX_CFG_DURATION, "24h", "how long an event id is remembered",
+     &dedup_ttl_ms, 60000, INT64_C(2592000000), false},
+    {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "4", "Postgres connections of this daemon",
+     &pg_pool_size, 1, 256, false},
+};
+
+static const cx_endpoint endpoints[] = {
+    {"livekit", &calixio__v1__webhook_request__descriptor,
+     &calixio__v1__webhook_reply__descriptor, wh_handle_livekit, CX_AUTH_NONE, false},
+};
+
+static cx_status _serve(wh_ctx *c)
+{
+    cx_service_opts o;
+    cx_service *svc = NULL;
+    memset(&o, 0, sizeof(o));
+    cx_daemon_service_opts(&dc, &o);
+    o.name = "webhook";
+    o.version = "0.1.0";
+    o.description = "Calixio LiveKit webhooks: presence, participant history, room status";
+    o.endpoints = endpoints;
+    o.n_endpoints = (int)CX_NELEM(endpoints);
+    o.ctx = c;
+    cx_status s = cx_service_create(&svc, &o);
+    if (s == CX_OK) {
+        atomic_store(&c->svc, svc);
+        s = cx_service_run(svc);
+        atomic_store(&c->svc, NULL);
+    }
+    cx_service_destroy(svc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = cx_daemon_init("webhook", argc, argv, vars, CX_NELEM(vars), &dc);
+    if (rc >= 0) {
+        cx_config_free(vars, CX_NELEM(vars));
+        return rc;
+    }
+
+    wh_ctx c;
+    memset(&c, 0, sizeof(c));
+    atomic_init(&c.svc, NULL);
+    c.keys.api_key = lk_key;
+    c.keys.secret = lk_webhook_secret[0] ? lk_webhook_secret : lk_secret;
+    c.leeway_s = leeway_ms / 1000;
+    c.presence_ttl_s = presence_ttl_ms / 1000;
+    c.dedup_ttl_s = dedup_ttl_ms / 1000;
+
+    rc = 1;
+    if (!lk_key[0] || !c.keys.secret[0]) {
+        cx_log_error(NULL, "config: LIVEKIT_API_KEY/LIVEKIT_API_SECRET: must not be empty");
+        goto out_free_config;
+    }
+    if (strcmp(c.keys.secret, "secret") == 0)
+        cx_log_warn(NULL, "webhook: using LiveKit's development secret; set "
+                          "LIVEKIT_API_SECRET or LIVEKIT_WEBHOOK_SECRET in production");
+    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
+        goto out_free_config;
+    }
+    s = cx_redis_create(&c.redis, redis_addr, 2000, 4);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
+        goto out_destroy_pg;
+    }
+    cx_log_info(NULL, "webhook starting: key %s, leeway %llds, presence ttl %llds, dedup ttl %llds",
+                c.keys.api_key, (long long)c.leeway_s, (long long)c.presence_ttl_s,
+                (long long)c.dedup_ttl_s);
+    s = _serve(&c);
+    if (s == CX_OK)
+        rc = 0;
+    else
+        cx_log_error(NULL, "webhook stopped: %s", cx_status_code(s));
+    cx_redis_destroy(c.redis);
+out_destroy_pg:
+    cx_pg_pool_destroy(c.pg);
+out_free_config:
+    cx_config_free(vars, CX_NELEM(vars));
+    return rc;
+}
