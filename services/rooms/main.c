@@ -1,0 +1,157 @@
+/* cx-rooms: rooms in Postgres and LiveKit (issue 4).
+ * Wiring only: the environment table, the stores, the LiveKit client, the
+ * endpoint table and the periodic sweep. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calixio/v1/rooms.pb-c.h"
+#include "cx_daemon.h"
+#include "cx_log.h"
+#include "rooms.h"
+
+static cx_daemon_cfg dc;
+static char *db_url, *redis_addr;
+static char *lk_host, *lk_key, *lk_secret;
+static int64_t lk_connect_ms, lk_timeout_ms, lk_attempts, lk_backoff_ms;
+static int64_t auto_timeout_ms, default_maxp, max_age_ms, sweep_ms, orphan_grace_ms;
+static int64_t pg_pool_size;
+
+static const cx_cfg_var vars[] = {
+    CX_DAEMON_VARS(dc),
+    {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
+     true},
+    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
+     "Redis host:port (presence, revocation deny-list)", &redis_addr, 0, 0, false},
+    {"LIVEKIT_HOST", CX_CFG_STRING, "",
+     "LiveKit server API URL (http(s):// or ws(s)://); empty: LiveKit calls are skipped",
+     &lk_host, 0, 0, false},
+    {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey", "LiveKit API key (dev default: devkey)",
+     &lk_key, 0, 0, false},
+    {"LIVEKIT_API_SECRET", CX_CFG_STRING, "secret",
+     "LiveKit API secret (dev default: secret; set it in production)", &lk_secret, 0, 0, true},
+    {"LIVEKIT_CONNECT_TIMEOUT", CX_CFG_DURATION, "2s", "connect timeout of one LiveKit call",
+     &lk_connect_ms, 1, 60000, false},
+    {"LIVEKIT_TIMEOUT", CX_CFG_DURATION, "5s",
+     "total time one LiveKit call may take, retries included", &lk_timeout_ms, 1, 120000,
+     false},
+    {"LIVEKIT_MAX_ATTEMPTS", CX_CFG_INT, "3",
+     "attempts of a LiveKit call on 5xx / transport errors", &lk_attempts, 1, 10, false},
+    {"LIVEKIT_RETRY_BACKOFF", CX_CFG_DURATION, "100ms",
+     "first wait between LiveKit attempts (doubles)", &lk_backoff_ms, 1, 10000, false},
+    {"LIVEKIT_ROOM_AUTO_TIMEOUT", CX_CFG_DURATION, "2h",
+     "default empty_timeout of LiveKit rooms", &auto_timeout_ms, 1000, 86400000, false},
+    {"ROOMS_DEFAULT_MAX_PARTICIPANTS", CX_CFG_INT, "100",
+     "max_participants of a room created without one", &default_maxp, 1, 500, false},
+    {"ROOM_MAX_AGE", CX_CFG_DURATION, "24h", "rooms active longer than this are ended",
+     &max_age_ms, 1000, INT64_C(31622400000), false},
+    {"ROOMS_SWEEP_INTERVAL", CX_CFG_DURATION, "30s", "period of the sweep task", &sweep_ms,
+     100, 86400000, false},
+    {"ROOMS_ORPHAN_GRACE", CX_CFG_DURATION, "60s",
+     "age after which a LiveKit cx- room without a live row is deleted", &orphan_grace_ms,
+     1000, 86400000, false},
+    {"ROOMS_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon",
+     &pg_pool_size, 1, 256, false},
+};
+
+static const cx_endpoint endpoints[] = {
+    {"create", &calixio__v1__create_room_request__descriptor, &calixio__v1__room__descriptor,
+     rooms_h_create, CX_AUTH_REQUIRED, false},
+    {"list", &calixio__v1__list_rooms_request__descriptor,
+     &calixio__v1__list_rooms_reply__descriptor, rooms_h_list, CX_AUTH_REQUIRED, false},
+    {"get", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor, rooms_h_get,
+     CX_AUTH_REQUIRED, false},
+    {"end", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor, rooms_h_end,
+     CX_AUTH_REQUIRED, false},
+    {"participants", &calixio__v1__room_ref__descriptor,
+     &calixio__v1__participants_reply__descriptor, rooms_h_participants, CX_AUTH_REQUIRED,
+     false},
+};
+
+static cx_status _livekit(rooms_ctx *c)
+{
+    if (!lk_host[0]) {
+        cx_log_warn(NULL, "LIVEKIT_HOST is not set: rooms are kept in Postgres only, "
+                          "LiveKit calls (CreateRoom, DeleteRoom, ListParticipants) are skipped");
+        return CX_OK;
+    }
+    if (strcmp(lk_key, "devkey") == 0 && strcmp(lk_secret, "secret") == 0)
+        cx_log_warn(NULL, "LiveKit uses the development key pair devkey/secret");
+    cx_livekit_opts o = {.host = lk_host, .api_key = lk_key, .api_secret = lk_secret,
+                         .connect_timeout_ms = lk_connect_ms, .timeout_ms = lk_timeout_ms,
+                         .max_attempts = (int)lk_attempts, .backoff_ms = lk_backoff_ms};
+    cx_status s = cx_livekit_create(&c->lk, &o);
+    if (s != CX_OK)
+        cx_log_error(NULL, "config: LIVEKIT_HOST: \"%s\" is not an http(s):// or ws(s):// URL",
+                     lk_host);
+    else
+        cx_log_info(NULL, "LiveKit server API at %s", cx_livekit_base_url(c->lk));
+    return s;
+}
+
+static cx_status _serve(rooms_ctx *c)
+{
+    cx_service_opts o;
+    memset(&o, 0, sizeof o);
+    cx_daemon_service_opts(&dc, &o);
+    o.name = "rooms";
+    o.version = "0.1.0";
+    o.description = "Calixio rooms (Postgres + LiveKit)";
+    o.endpoints = endpoints;
+    o.n_endpoints = (int)CX_NELEM(endpoints);
+    o.ctx = c;
+    o.revocation = c->redis;
+    cx_status s = cx_service_create(&c->svc, &o);
+    if (s == CX_OK)
+        s = cx_service_every(c->svc, sweep_ms, rooms_sweep, c);
+    if (s == CX_OK)
+        s = cx_service_run(c->svc);
+    cx_service_destroy(c->svc);
+    c->svc = NULL;
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = cx_daemon_init("rooms", argc, argv, vars, CX_NELEM(vars), &dc);
+    if (rc >= 0) {
+        cx_config_free(vars, CX_NELEM(vars));
+        return rc;
+    }
+    rooms_ctx c;
+    memset(&c, 0, sizeof c);
+    c.default_max_participants = default_maxp;
+    c.default_empty_timeout_s = auto_timeout_ms / 1000;
+    c.max_age_s = max_age_ms / 1000;
+    c.orphan_grace_s = orphan_grace_ms / 1000;
+
+    rc = 1;
+    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
+        goto out_free_config;
+    }
+    s = cx_redis_create(&c.redis, redis_addr, 2000, 4);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
+        goto out_destroy_pg;
+    }
+    if (cx_livekit_global_init() != CX_OK || _livekit(&c) != CX_OK)
+        goto out_destroy_redis;
+    cx_log_info(NULL, "rooms starting: empty_timeout %llds, max age %llds, sweep every %lldms",
+                (long long)c.default_empty_timeout_s, (long long)c.max_age_s,
+                (long long)sweep_ms);
+    s = _serve(&c);
+    if (s == CX_OK)
+        rc = 0;
+    else
+        cx_log_error(NULL, "rooms stopped: %s", cx_status_code(s));
+    cx_livekit_destroy(c.lk);
+out_destroy_redis:
+    cx_redis_destroy(c.redis);
+out_destroy_pg:
+    cx_pg_pool_destroy(c.pg);
+out_free_config:
+    cx_config_free(vars, CX_NELEM(vars));
+    return rc;
+}

@@ -1,0 +1,214 @@
+/* presence.c: who is in a room right now.
+ *
+ * The webhook daemon keeps a Redis hash per LiveKit room,
+ *   cx:presence:<livekit_room>  field = identity,
+ *   value = {"identity","name","sid","joined_at" (unix s),"kind","ts"}.
+ * With LiveKit configured its ListParticipants answer decides who is present
+ * (hidden and egress participants are not people in the room); Redis fills in
+ * what LiveKit leaves empty and is the answer when LiveKit is unreachable. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cx_json.h"
+#include "cx_log.h"
+#include "cx_time.h"
+#include "rooms.h"
+
+#define PRESENCE_MAX 2000
+
+typedef struct _entry {
+    char *identity, *name, *sid;
+    int64_t joined_at;
+} _entry;
+
+typedef struct _list {
+    _entry *v;
+    size_t n, cap;
+} _list;
+
+static void _list_free(_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].identity);
+        free(l->v[i].name);
+        free(l->v[i].sid);
+    }
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static cx_status _list_add(_list *l, const char *identity, const char *name, const char *sid,
+                           int64_t joined_at)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 8;
+        _entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return CX_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    _entry *e = &l->v[l->n];
+    e->identity = strdup(identity);
+    e->name = strdup(name ? name : "");
+    e->sid = strdup(sid ? sid : "");
+    e->joined_at = joined_at;
+    if (!e->identity || !e->name || !e->sid) {
+        free(e->identity);
+        free(e->name);
+        free(e->sid);
+        return CX_ERR_NOMEM;
+    }
+    l->n++;
+    return CX_OK;
+}
+
+static const _entry *_find(const _list *l, const char *identity)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].identity, identity) == 0)
+            return &l->v[i];
+    return NULL;
+}
+
+/* Reads the Redis presence hash into l (entries of kind egress skipped). */
+static cx_status _from_redis(rooms_ctx *ctx, const char *lk_room, const char *rid, _list *l)
+{
+    char key[128];
+    redisReply *r = NULL;
+    snprintf(key, sizeof key, "%s%s", ROOMS_PRESENCE_PREFIX, lk_room);
+    cx_status s = cx_redis_cmd(ctx->redis, &r, "HGETALL %s", key);
+    if (s != CX_OK)
+        return s;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return CX_OK;
+    }
+    for (size_t i = 0; i + 1 < r->elements && l->n < PRESENCE_MAX; i += 2) {
+        const redisReply *v = r->element[i + 1];
+        if (v->type != REDIS_REPLY_STRING)
+            continue;
+        json_t *o = json_loadb(v->str, v->len, 0, NULL);
+        const char *identity = json_string_value(json_object_get(o, "identity"));
+        const char *kind = json_string_value(json_object_get(o, "kind"));
+        if (!identity && r->element[i]->type == REDIS_REPLY_STRING)
+            identity = r->element[i]->str;
+        if (!json_is_object(o) || !identity || (kind && strcasecmp(kind, "egress") == 0)) {
+            if (!json_is_object(o))
+                cx_log_warn(rid, "presence %s: a value that is not a JSON object", key);
+            json_decref(o);
+            continue;
+        }
+        s = _list_add(l, identity, json_string_value(json_object_get(o, "name")),
+                      json_string_value(json_object_get(o, "sid")),
+                      cx_lk_int(json_object_get(o, "joined_at")));
+        json_decref(o);
+        if (s != CX_OK)
+            break;
+    }
+    freeReplyObject(r);
+    return s;
+}
+
+/* LiveKit's list, with Redis filling empty names/times. */
+static cx_status _from_livekit(rooms_ctx *ctx, const char *lk_room, const _list *redis,
+                               const char *rid, _list *l)
+{
+    cx_lk_participant *p = NULL;
+    size_t n = 0;
+    cx_status s = cx_livekit_list_participants(ctx->lk, lk_room, &p, &n, rid);
+    if (s != CX_OK)
+        return s;
+    for (size_t i = 0; i < n && s == CX_OK && l->n < PRESENCE_MAX; i++) {
+        if (p[i].hidden || p[i].egress)
+            continue;
+        const _entry *e = _find(redis, p[i].identity);
+        const char *name = p[i].name[0] || !e ? p[i].name : e->name;
+        int64_t joined = p[i].joined_at || !e ? p[i].joined_at : e->joined_at;
+        s = _list_add(l, p[i].identity, name, p[i].sid, joined);
+    }
+    cx_lk_participants_free(p, n);
+    return s;
+}
+
+static int _by_joined(const void *a, const void *b)
+{
+    const _entry *x = a, *y = b;
+    if (x->joined_at != y->joined_at)
+        return x->joined_at < y->joined_at ? -1 : 1;
+    return strcmp(x->identity, y->identity);
+}
+
+static cx_status _reply(_list *l, Calixio__V1__ParticipantsReply **out)
+{
+    qsort(l->v, l->n, sizeof *l->v, _by_joined);
+    Calixio__V1__ParticipantsReply *m = malloc(sizeof *m);
+    if (!m)
+        return CX_ERR_NOMEM;
+    calixio__v1__participants_reply__init(m);
+    m->participants = calloc(l->n ? l->n : 1, sizeof *m->participants);
+    if (!m->participants)
+        goto out_free;
+    for (size_t i = 0; i < l->n; i++) {
+        char ts[21];
+        Calixio__V1__Participant *p = malloc(sizeof *p);
+        if (!p)
+            goto out_free;
+        calixio__v1__participant__init(p);
+        m->participants[m->n_participants++] = p;
+        cx_time_rfc3339(l->v[i].joined_at, ts);
+        p->identity = cx_strdup(l->v[i].identity);
+        p->name = cx_strdup(l->v[i].name);
+        p->sid = cx_strdup(l->v[i].sid);
+        p->joined_at = cx_strdup(ts);
+        if (!p->identity || !p->name || !p->sid || !p->joined_at)
+            goto out_free;
+    }
+    *out = m;
+    return CX_OK;
+out_free:
+    protobuf_c_message_free_unpacked(&m->base, NULL);
+    return CX_ERR_NOMEM;
+}
+
+cx_status rooms_participants(rooms_ctx *ctx, const rooms_row *room, const char *rid,
+                             Calixio__V1__ParticipantsReply **out)
+{
+    _list redis = {0}, live = {0};
+    cx_status s = CX_OK, rs = CX_OK;
+
+    /* An ended room has nobody in it, whatever a store still remembers. */
+    if (strcmp(room->status, "ended") == 0)
+        return _reply(&live, out);
+    rs = _from_redis(ctx, room->livekit_room, rid, &redis);
+    if (rs == CX_ERR_NOMEM) {
+        s = rs;
+        goto out_free;
+    }
+    if (ctx->lk) {
+        s = _from_livekit(ctx, room->livekit_room, &redis, rid, &live);
+        if (s == CX_OK) {
+            s = _reply(&live, out);
+            goto out_free;
+        }
+        _list_free(&live);
+        cx_log_warn(rid, "room %s: LiveKit participants unavailable, answering from Redis",
+                    room->id);
+    }
+    s = rs == CX_OK ? _reply(&redis, out) : rs;
+out_free:
+    _list_free(&redis);
+    _list_free(&live);
+    return s;
+}
+
+void rooms_presence_drop(rooms_ctx *ctx, const char *livekit_room, const char *rid)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s%s", ROOMS_PRESENCE_PREFIX, livekit_room);
+    if (cx_redis_cmd(ctx->redis, NULL, "DEL %s", key) != CX_OK)
+        cx_log_warn(rid, "presence of %s not dropped (Redis); the sweeper retries", livekit_room);
+}
