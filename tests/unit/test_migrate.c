@@ -193,11 +193,11 @@ static void test_concurrent_up(void)
     /* Several daemons' start-up scripts racing: the advisory lock makes one
      * apply everything and the others find nothing to do. */
     const char *args[2] = {"up", NULL};
-    pid_t pids[4];
+    pid_t pids[6];
     int fd = open("/dev/null", O_WRONLY);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         pids[i] = _spawn(args, fd);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         CX_CHECK_INT(_wait(pids[i]), 0);
     close(fd);
     CX_CHECK_STR(_scalar("SELECT string_agg(version, ',' ORDER BY version) "
