@@ -1,0 +1,59 @@
+/* media.h: the media daemon's room cache and join handler. */
+#ifndef MEDIA_H
+#define MEDIA_H
+
+#include <stdint.h>
+
+#include "cx_pg.h"
+#include "cx_service.h"
+
+#define MEDIA_NAME_MAX_BYTES 257
+#define MEDIA_USER_NAME_MAX_CHARS 36
+#define MEDIA_DEFAULT_GUEST_NAME "Guest"
+#define MEDIA_PG_WAIT_MS 2000
+
+/* What a join needs to know about a room. */
+typedef struct media_room {
+    char id[37];
+    char name[MEDIA_NAME_MAX_BYTES];
+    char status[8];
+    char owner_user_id[37];
+    char livekit_room[48];
+} media_room;
+
+typedef struct media_cache media_cache;
+
+/* A direct-mapped cache of room rows over a read-only query of the rooms
+ * table. Entries live at most ttl_ms (<= 1000) and are dropped at once by
+ * room events. */
+cx_status media_cache_create(media_cache **out, cx_pg_pool *pg, int64_t ttl_ms);
+void media_cache_destroy(media_cache *c);
+
+/* Fills *out for room id: from the cache, else from Postgres.
+ * CX_ERR_ROOM_NOT_FOUND when there is no such room (or id is not a UUID);
+ * CX_ERR_UNAVAILABLE while Postgres is down. */
+cx_status media_cache_get(media_cache *c, const char *id, media_room *out);
+
+/* Drops the entry of room id (no-op when absent). */
+void media_cache_invalidate(media_cache *c, const char *id);
+
+/* Subscribes to <prefix>.events.rooms.> on the service's connection;
+ * every RoomChanged received invalidates its room. */
+cx_status media_cache_subscribe(media_cache *c, cx_service *svc);
+
+/* Unsubscribes (before the service is destroyed). NULL-safe. */
+void media_cache_unsubscribe(media_cache *c);
+
+typedef struct media_ctx {
+    media_cache *cache;
+    const char *api_key;
+    const char *api_secret;
+    const char *public_url;
+    int64_t token_ttl_s;
+} media_ctx;
+
+/* media.join: JoinRequest -> JoinReply (CX_AUTH_OPTIONAL). */
+cx_status media_h_join(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                       void *ctx);
+
+#endif
