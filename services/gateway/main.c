@@ -1,0 +1,171 @@
+/* cx-gateway: the HTTP entry point of Calixio (wiring and the env table).
+ *
+ * Routes HTTP requests (routes.c) to NATS subjects without a blocked thread
+ * per request (http.c + proxy.c). SIGTERM/SIGINT: stop accepting, let
+ * in-flight requests finish (bounded by the request timeout), exit 0. */
+#include <nats/nats.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cors.h"
+#include "cx_daemon.h"
+#include "cx_log.h"
+#include "http.h"
+#include "openapi.h"
+#include "proxy.h"
+#include "ratelimit.h"
+#include "ready.h"
+
+static cx_daemon_cfg dc;
+static char *http_addr, *cors_origins;
+static int64_t req_timeout_ms, threads, max_conns, conn_timeout_ms, rl_rps, rl_burst;
+static bool trust_proxy, cookie_secure;
+
+static const cx_cfg_var vars[] = {
+    CX_DAEMON_VARS(dc),
+    {"HTTP_ADDR", CX_CFG_STRING, "127.0.0.1:8080", "listen address host:port", &http_addr, 0, 0,
+     false},
+    {"GATEWAY_REQUEST_TIMEOUT", CX_CFG_DURATION, "5s",
+     "how long a NATS request may take before 504", &req_timeout_ms, 50, 300000, false},
+    {"GATEWAY_THREADS", CX_CFG_INT, "0", "HTTP thread pool size (0: number of cores)", &threads,
+     0, 256, false},
+    {"GATEWAY_MAX_CONNECTIONS", CX_CFG_INT, "4096", "open HTTP connections at most", &max_conns,
+     1, 1000000, false},
+    {"GATEWAY_CONNECTION_TIMEOUT", CX_CFG_DURATION, "15s",
+     "idle HTTP connection timeout (slow clients are dropped)", &conn_timeout_ms, 1000, 3600000,
+     false},
+    {"CORS_ALLOWED_ORIGINS", CX_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173",
+     "comma-separated allowed origins; * reflects any origin", &cors_origins, 0, 0, false},
+    {"RATE_LIMIT_RPS", CX_CFG_INT, "200", "requests per second per client IP (0: no limit)",
+     &rl_rps, 0, 1000000, false},
+    {"RATE_LIMIT_BURST", CX_CFG_INT, "400", "burst per client IP", &rl_burst, 0, 10000000,
+     false},
+    {"TRUST_PROXY", CX_CFG_BOOL, "false",
+     "believe X-Forwarded-For / X-Forwarded-Proto (behind a reverse proxy)", &trust_proxy, 0, 0,
+     false},
+    {"COOKIE_SECURE", CX_CFG_BOOL, "false",
+     "refresh cookie always SameSite=None; Secure (served over TLS)", &cookie_secure, 0, 0,
+     false},
+};
+
+/* Raises the open-file limit to its hard maximum: every connection is a fd. */
+static void _raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void _sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits for SIGTERM/SIGINT (blocked in every thread, taken here). */
+static int _wait_signal(const sigset_t *set)
+{
+    int sig = 0;
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = cx_daemon_init("gateway", argc, argv, vars, CX_NELEM(vars), &dc);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+
+    /* before any thread exists, so every thread inherits the mask */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    _raise_nofile();
+
+    gw_cors cors;
+    if (gw_cors_parse(&cors, cors_origins) != CX_OK) {
+        cx_log_error(NULL, "config: CORS_ALLOWED_ORIGINS: too many or too long entries");
+        rc = 2;
+        goto out_free_config;
+    }
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? n : 1;
+    }
+    size_t doc_len = 0;
+    char *doc = gw_openapi_build(&doc_len);
+    if (!doc)
+        goto out_free_config;
+
+    gw_ratelimit *rl = NULL;
+    if (gw_ratelimit_create(&rl, rl_rps, rl_burst) != CX_OK)
+        goto out_free_doc;
+    gw_proxy *px = NULL;
+    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms) != CX_OK)
+        goto out_free_rl;
+    gw_ready *ready = NULL;
+    if (gw_ready_create(&ready, px) != CX_OK)
+        goto out_free_proxy;
+
+    gw_http_cfg hc = {
+        .addr = http_addr,
+        .threads = (unsigned)threads,
+        .max_connections = (unsigned)max_conns,
+        .connection_timeout_s = (unsigned)((conn_timeout_ms + 999) / 1000),
+        .trust_proxy = trust_proxy,
+        .cookie_secure = cookie_secure,
+        .cors = &cors,
+        .rl = rl,
+        .px = px,
+        .ready = ready,
+        .openapi = doc,
+        .openapi_len = doc_len,
+    };
+    gw_http *http = NULL;
+    if (gw_http_start(&http, &hc) != CX_OK) {
+        rc = 2;
+        goto out_free_ready;
+    }
+    cx_log_info(NULL, "gateway listening on %s (%lld threads, timeout %lldms)", http_addr,
+                (long long)threads, (long long)req_timeout_ms);
+
+    int sig = _wait_signal(&sigs);
+    cx_log_info(NULL, "signal %d: draining", sig);
+    gw_http_quiesce(http);
+    /* in-flight requests end within the request timeout (timer-enforced) */
+    int64_t waited = 0, limit = req_timeout_ms + 2000;
+    while (gw_http_active(http) > 0 && waited < limit) {
+        _sleep_ms(10);
+        waited += 10;
+    }
+    if (gw_http_active(http) > 0) /* e.g. a client still uploading: dropped */
+        cx_log_warn(NULL, "drain: %d requests still open", gw_http_active(http));
+    rc = 0;
+    gw_http_stop(http);
+    cx_log_info(NULL, "gateway stopped");
+
+out_free_ready:
+    gw_ready_destroy(ready);
+out_free_proxy:
+    gw_proxy_destroy(px);
+    nats_CloseAndWait(2000);
+out_free_rl:
+    gw_ratelimit_destroy(rl);
+out_free_doc:
+    free(doc);
+out_free_config:
+    cx_config_free(vars, CX_NELEM(vars));
+    return rc;
+}

@@ -1,0 +1,358 @@
+/* proxy: NATS request/reply without a blocked thread per request. */
+#include "proxy.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cx_log.h"
+#include "cx_service.h"
+#include "cx_time.h"
+
+#define GW_PX_BUCKETS 4096u
+#define GW_PX_TICK_MS 20
+
+struct gw_proxy {
+    natsOptions *opts;
+    natsConnection *nc;
+    natsSubscription *sub;
+    char inbox[96];            /* "_INBOX.<nuid>" */
+    char prefix[64];
+    int64_t timeout_ms;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    gw_pending *buckets[GW_PX_BUCKETS];
+    gw_pending *head, *tail;   /* FIFO = deadline order (one timeout for all) */
+    uint64_t next_token;
+    int n_pending;
+    bool stop;
+    bool timer_started;
+    pthread_t timer;
+};
+
+/* --- table (caller holds mu) ------------------------------------------------ */
+
+static void _link(gw_proxy *px, gw_pending *p)
+{
+    unsigned b = (unsigned)(p->token % GW_PX_BUCKETS);
+    p->hnext = px->buckets[b];
+    px->buckets[b] = p;
+    p->next = NULL;
+    p->prev = px->tail;
+    if (px->tail)
+        px->tail->next = p;
+    else
+        px->head = p;
+    px->tail = p;
+    p->linked = true;
+    px->n_pending++;
+}
+
+static void _unlink(gw_proxy *px, gw_pending *p)
+{
+    gw_pending **pp = &px->buckets[p->token % GW_PX_BUCKETS];
+    while (*pp && *pp != p)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = p->hnext;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        px->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        px->tail = p->prev;
+    p->hnext = p->prev = p->next = NULL;
+    p->linked = false;
+    px->n_pending--;
+}
+
+static gw_pending *_find(gw_proxy *px, uint64_t token)
+{
+    for (gw_pending *p = px->buckets[token % GW_PX_BUCKETS]; p; p = p->hnext)
+        if (p->token == token)
+            return p;
+    return NULL;
+}
+
+/* --- callbacks ---------------------------------------------------------------- */
+
+static bool _token_of(const char *subject, uint64_t *out)
+{
+    const char *dot = subject ? strrchr(subject, '.') : NULL;
+    if (!dot || !dot[1] || strlen(dot + 1) > 20)
+        return false;
+    uint64_t v = 0;
+    for (const char *c = dot + 1; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        v = v * 10 + (uint64_t)(*c - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static void _on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    (void)nc;
+    (void)sub;
+    gw_proxy *px = closure;
+    uint64_t token;
+    if (!_token_of(natsMsg_GetSubject(msg), &token)) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    pthread_mutex_lock(&px->mu);
+    gw_pending *p = _find(px, token);
+    if (p)
+        _unlink(px, p);
+    pthread_mutex_unlock(&px->mu);
+    if (!p) { /* late reply after a timeout, or a second replier */
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (natsMsg_IsNoResponders(msg)) {
+        natsMsg_Destroy(msg);
+        p->outcome = GW_PX_NO_RESPONDERS;
+    } else {
+        p->reply = msg;
+        p->outcome = GW_PX_REPLY;
+    }
+    p->done(p);
+}
+
+static void *_timer_main(void *arg)
+{
+    gw_proxy *px = arg;
+    pthread_mutex_lock(&px->mu);
+    while (!px->stop) {
+        int64_t now = cx_mono_ms();
+        gw_pending *expired = NULL, **tail = &expired;
+        while (px->head && px->head->deadline_ms <= now) {
+            gw_pending *p = px->head;
+            _unlink(px, p);
+            *tail = p;
+            tail = &p->next; /* reuse next as the local list link */
+        }
+        if (expired) {
+            pthread_mutex_unlock(&px->mu);
+            while (expired) {
+                gw_pending *p = expired;
+                expired = p->next;
+                p->next = NULL;
+                p->outcome = GW_PX_TIMEOUT;
+                p->done(p);
+            }
+            pthread_mutex_lock(&px->mu);
+            continue;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += GW_PX_TICK_MS * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&px->cond, &px->mu, &ts);
+    }
+    pthread_mutex_unlock(&px->mu);
+    return NULL;
+}
+
+static void _on_disconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    (void)closure;
+    cx_log_warn(NULL, "nats: disconnected");
+}
+
+static void _on_reconnected(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    (void)closure;
+    cx_log_info(NULL, "nats: reconnected");
+}
+
+/* --- public ------------------------------------------------------------------ */
+
+static cx_status _connect(gw_proxy *px, const char *nats_url)
+{
+    if (cx_nats_options(&px->opts, nats_url, "calixio-gateway") != CX_OK)
+        return CX_ERR_CONFIG;
+    natsStatus s = natsOptions_SetSendAsap(px->opts, true);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(px->opts, true, NULL, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(px->opts, _on_disconnected, px);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(px->opts, _on_reconnected, px);
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(px->opts, -1);
+    if (s != NATS_OK)
+        return CX_ERR_CONFIG;
+    s = natsConnection_Connect(&px->nc, px->opts);
+    if (s == NATS_NOT_YET_CONNECTED) {
+        cx_log_warn(NULL, "nats: not connected yet, retrying in the background");
+        s = NATS_OK;
+    }
+    if (s != NATS_OK) {
+        cx_log_error(NULL, "nats: connect failed: %s", natsStatus_GetText(s));
+        return CX_ERR_UNAVAILABLE;
+    }
+    natsInbox *inbox = NULL;
+    s = natsInbox_Create(&inbox);
+    if (s != NATS_OK)
+        return CX_ERR_NOMEM;
+    snprintf(px->inbox, sizeof(px->inbox), "%s", (const char *)inbox);
+    natsInbox_Destroy(inbox);
+    char subj[128];
+    snprintf(subj, sizeof(subj), "%s.*", px->inbox);
+    s = natsConnection_Subscribe(&px->sub, px->nc, subj, _on_reply, px);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(px->sub, -1, -1);
+    if (s != NATS_OK) {
+        cx_log_error(NULL, "nats: inbox subscribe failed: %s", natsStatus_GetText(s));
+        return CX_ERR_UNAVAILABLE;
+    }
+    return CX_OK;
+}
+
+cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *prefix,
+                          int64_t timeout_ms)
+{
+    *out = NULL;
+    gw_proxy *px = calloc(1, sizeof(*px));
+    if (!px)
+        return CX_ERR_NOMEM;
+    snprintf(px->prefix, sizeof(px->prefix), "%s", prefix);
+    px->timeout_ms = timeout_ms;
+    px->next_token = 1;
+    pthread_mutex_init(&px->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&px->cond, &ca);
+    pthread_condattr_destroy(&ca);
+
+    cx_status st = _connect(px, nats_url);
+    if (st != CX_OK)
+        goto out_destroy;
+    if (pthread_create(&px->timer, NULL, _timer_main, px) != 0) {
+        st = CX_ERR_INTERNAL;
+        goto out_destroy;
+    }
+    px->timer_started = true;
+    *out = px;
+    return CX_OK;
+
+out_destroy:
+    gw_proxy_destroy(px);
+    return st;
+}
+
+cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data,
+                        int len, const gw_px_headers *h)
+{
+    if (!gw_proxy_connected(px))
+        return CX_ERR_UNAVAILABLE;
+    char subject[256], reply[128];
+    if ((size_t)snprintf(subject, sizeof(subject), "%s.%s", px->prefix, rel) >= sizeof(subject))
+        return CX_ERR_INTERNAL;
+
+    p->outcome = GW_PX_NONE;
+    p->reply = NULL;
+    pthread_mutex_lock(&px->mu);
+    p->token = px->next_token++;
+    p->deadline_ms = cx_mono_ms() + px->timeout_ms;
+    _link(px, p);
+    pthread_mutex_unlock(&px->mu);
+    snprintf(reply, sizeof(reply), "%s.%llu", px->inbox, (unsigned long long)p->token);
+
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, reply, data, len);
+    if (s == NATS_OK && h->request_id && *h->request_id)
+        s = natsMsgHeader_Set(m, "Calixio-Request-Id", h->request_id);
+    if (s == NATS_OK && h->authorization && *h->authorization)
+        s = natsMsgHeader_Set(m, "Authorization", h->authorization);
+    if (s == NATS_OK && h->client_ip && *h->client_ip)
+        s = natsMsgHeader_Set(m, "Calixio-Client-Ip", h->client_ip);
+    if (s == NATS_OK && h->user_agent && *h->user_agent)
+        s = natsMsgHeader_Set(m, "Calixio-User-Agent", h->user_agent);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(px->nc, m);
+    natsMsg_Destroy(m);
+    if (s == NATS_OK)
+        return CX_OK;
+
+    cx_log_warn(h->request_id, "nats: publish to %s failed: %s", subject, natsStatus_GetText(s));
+    pthread_mutex_lock(&px->mu);
+    bool mine = p->linked;
+    if (mine)
+        _unlink(px, p);
+    pthread_mutex_unlock(&px->mu);
+    /* not linked any more: the timer already completed it, done was called */
+    return mine ? CX_ERR_UNAVAILABLE : CX_OK;
+}
+
+void gw_pending_clear(gw_pending *p)
+{
+    if (p->reply) {
+        natsMsg_Destroy(p->reply);
+        p->reply = NULL;
+    }
+}
+
+bool gw_proxy_connected(gw_proxy *px)
+{
+    return px && px->nc && natsConnection_Status(px->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+natsConnection *gw_proxy_conn(gw_proxy *px)
+{
+    return px->nc;
+}
+
+int gw_proxy_pending(gw_proxy *px)
+{
+    pthread_mutex_lock(&px->mu);
+    int n = px->n_pending;
+    pthread_mutex_unlock(&px->mu);
+    return n;
+}
+
+void gw_proxy_destroy(gw_proxy *px)
+{
+    if (!px)
+        return;
+    if (px->sub)
+        natsSubscription_Unsubscribe(px->sub);
+    if (px->timer_started) {
+        /* let the timer expire everything still waiting, then stop it */
+        pthread_mutex_lock(&px->mu);
+        for (gw_pending *p = px->head; p; p = p->next)
+            p->deadline_ms = 0;
+        pthread_mutex_unlock(&px->mu);
+        for (int i = 0; i < 500 && gw_proxy_pending(px) > 0; i++) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        pthread_mutex_lock(&px->mu);
+        px->stop = true;
+        pthread_cond_signal(&px->cond);
+        pthread_mutex_unlock(&px->mu);
+        pthread_join(px->timer, NULL);
+    }
+    natsSubscription_Destroy(px->sub);
+    if (px->nc) {
+        natsConnection_Close(px->nc);
+        natsConnection_Destroy(px->nc);
+    }
+    natsOptions_Destroy(px->opts);
+    pthread_cond_destroy(&px->cond);
+    pthread_mutex_destroy(&px->mu);
+    free(px);
+}
