@@ -1,11 +1,13 @@
+// CX_FUZZ_SOURCES: services/webhook/verify.c services/webhook/event.c
 /* fuzz_webhook.c: libFuzzer target for the webhook verifier and event parser
- * (services/webhook/verify.c, event.c). Not part of the CMake build.
+ * (services/webhook/verify.c, event.c), outside the normal build.
  *
- * Build and run (from the repository root; needs the generated protobuf
+ * Built by tests/fuzz/run.sh (CMake -DCX_FUZZ=ON, sources from the line
+ * above). By hand, from the repository root (needs the generated protobuf
  * headers of any build dir, e.g. build-webhook/gen):
  *
  *   clang -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -Ilibcommon -Iservices/webhook -Ibuild-webhook/gen \
+ *     -fno-sanitize-recover=undefined -Ilibcommon -Ibuild-webhook/gen \
  *     $(pkg-config --cflags libjwt jansson libsodium libnats libpq hiredis libprotobuf-c) \
  *     tests/fuzz/fuzz_webhook.c services/webhook/verify.c services/webhook/event.c \
  *     libcommon/cx_jwt.c libcommon/cx_crypto.c \
@@ -31,7 +33,7 @@
 
 #include "cx_crypto.h"
 #include "cx_jwt.h"
-#include "webhook.h"
+#include "../../services/webhook/webhook.h"
 
 #define NOW 1800000000LL
 
