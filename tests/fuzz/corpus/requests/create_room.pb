@@ -1,0 +1,2 @@
+
+	Team roomØ"meta

@@ -1,0 +1,2 @@
+
+Adaada@example.com	password1
