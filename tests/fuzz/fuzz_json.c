@@ -1,6 +1,7 @@
-// libFuzzer target for libcommon/cx_json.c. Not part of the CMake build.
-//
-// Build (from the repo root, after a cmake build has generated build/gen/):
+// libFuzzer target for libcommon/cx_json.c. Needs no CX_FUZZ_SOURCES line:
+// cx_json.c is in cxcommon, so `tests/fuzz/run.sh 30` (CMake -DCX_FUZZ=ON)
+// builds and runs it too. Stand-alone build (from the repo root, after a
+// cmake build has generated build/gen/):
 //   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE -I libcommon -I build/gen -o build/fuzz_json tests/fuzz/fuzz_json.c libcommon/cx_json.c build/gen/calixio/v1/*.pb-c.c -lprotobuf-c -ljansson -lm
 // Run (new inputs go to the first directory; keep the seeds read-only):
 //   mkdir -p /tmp/fuzz_json_corpus
