@@ -174,10 +174,11 @@ cx_status auth_handle_login(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
 
 /* ---- refresh / logout ---------------------------------------------------- */
 
-/* Seconds an access token of a revoked session can still verify. */
+/* Lifetime of access tokens of a revoked session; cx_auth_revoke_session
+ * adds the largest allowed clock leeway itself. */
 static int64_t _denylist_ttl(const auth_ctx *c)
 {
-    return c->access_ttl_s + c->jwt->leeway_s + 1;
+    return c->access_ttl_s;
 }
 
 /* A rotated token came back: someone holds a copy. Revoke the whole
