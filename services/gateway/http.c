@@ -46,7 +46,7 @@ typedef struct gw_req {
     struct MHD_Connection *conn;
     atomic_int phase;
     bool is_ready;                /* waiting on rw rather than pend */
-    bool send_failed;
+    cx_status send_failed;        /* CX_OK unless publishing failed */
     bool secure;                  /* cookie attributes for TLS */
     gw_match_rc mrc;
     gw_match m;
@@ -237,7 +237,9 @@ static enum MHD_Result _answer_reply(gw_req *r)
 {
     gw_answer a = {0};
     const gw_route *rt = &gw_routes[r->m.route];
-    if (r->send_failed) {
+    if (r->send_failed == CX_ERR_PAYLOAD_TOO_LARGE) {
+        gw_answer_status(&a, CX_ERR_PAYLOAD_TOO_LARGE, "the request exceeds the NATS message limit");
+    } else if (r->send_failed != CX_OK) {
         gw_answer_status(&a, CX_ERR_UNAVAILABLE, "NATS is not reachable");
     } else if (r->pend.outcome == GW_PX_TIMEOUT) {
         gw_metrics_count(GW_M_NATS_TIMEOUT);
@@ -323,7 +325,7 @@ static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
     cx_status st = gw_proxy_send(r->h->cfg.px, &r->pend, rt->subject, pb, (int)pb_len, &hdrs);
     free(pb);
     if (st != CX_OK) {
-        r->send_failed = true;
+        r->send_failed = st;
         atomic_store(&r->phase, GW_PH_READY);
         MHD_resume_connection(r->conn);
     }

@@ -295,7 +295,9 @@ cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void
         _unlink(px, p);
     pthread_mutex_unlock(&px->mu);
     /* not linked any more: the timer already completed it, done was called */
-    return mine ? CX_ERR_UNAVAILABLE : CX_OK;
+    if (!mine)
+        return CX_OK;
+    return s == NATS_MAX_PAYLOAD ? CX_ERR_PAYLOAD_TOO_LARGE : CX_ERR_UNAVAILABLE;
 }
 
 void gw_pending_clear(gw_pending *p)

@@ -56,8 +56,9 @@ cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *pref
 
 /* Publishes data to "<prefix>.<rel>" with headers h and the entry's reply
  * subject. On CX_OK, p->done will be called exactly once, possibly before
- * this function returns. On error (NATS not connected: CX_ERR_UNAVAILABLE)
- * done is never called. */
+ * this function returns. On error (NATS not connected: CX_ERR_UNAVAILABLE;
+ * message beyond the server's max_payload: CX_ERR_PAYLOAD_TOO_LARGE) done is
+ * never called. */
 cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data,
                         int len, const gw_px_headers *h);
 
