@@ -567,6 +567,21 @@ describe('auth with default settings', () => {
     assert.ok(ok, 'register did not recover after Postgres came back');
   });
 
+  test('no password, refresh token or access token is ever logged', async () => {
+    const password = `secret-${uniq('pw')}-password`;
+    const u = await register(s, { password });
+    await s.natsRequest('auth.login', { email: u.email, password: password + 'x' });
+    const l = await login(s, u.email, password);
+    const f = await s.natsRequest('auth.refresh', { refresh_token: l.refresh_token });
+    await s.natsRequest('auth.refresh', { refresh_token: l.refresh_token }); // reuse: logged as a warning
+    await s.natsRequest('auth.logout', { refresh_token: f.json.refresh_token });
+    const logs = s.daemons.auth.map((d) => d.stderr).join('\n');
+    assert.match(logs, new RegExp(`login user ${u.id}`)); // the logs are there
+    for (const secret of [password, l.refresh_token, f.json.refresh_token, l.access_token, f.json.access_token, l.access_token.split('.')[2]]) {
+      assert.ok(!logs.includes(secret), 'a secret reached the log');
+    }
+  });
+
   // ---- the same through the gateway (HTTP) ---------------------------------------
   describe('through the gateway', { skip: NO_GATEWAY }, () => {
     const cookieOf = (r) => {
