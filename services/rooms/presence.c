@@ -144,7 +144,8 @@ static int _by_joined(const void *a, const void *b)
 
 static cx_status _reply(_list *l, Calixio__V1__ParticipantsReply **out)
 {
-    qsort(l->v, l->n, sizeof *l->v, _by_joined);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof *l->v, _by_joined);
     Calixio__V1__ParticipantsReply *m = malloc(sizeof *m);
     if (!m)
         return CX_ERR_NOMEM;
