@@ -76,6 +76,20 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     if (sodium_init() < 0)
         abort();
+    /* Self-check on the fixed vector of shared/livekit/FACTS.md (devkey/
+     * secret, Go-style token minted at 1700000000, valid 300 s). */
+    static const char body[] = "{\"event\":\"room_finished\",\"room\":{\"sid\":\"RM_abc\","
+                               "\"name\":\"r1\"},\"id\":\"EV_x\",\"createdAt\":\"1700000000\"}";
+    static const char tok[] =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJleHAiOjE3MDAwMDAzMDAsIm5iZiI6"
+        "MTcwMDAwMDAwMCwiaWF0IjoxNzAwMDAwMDAwLCJzaGEyNTYiOiIvb1p0SE55MFZ5SnZDbUh2NHBnSjZrc2dUZU5i"
+        "N0xXemh1UmxBZjZHSW9RPSJ9.W1zXeCAKhdrSzMg4fwWsfpRLOGWzGm1iRbLwg2psp-s";
+    size_t n = sizeof body - 1;
+    if (n != 98 || wh_verify(tok, (const uint8_t *)body, n, &keys, 1700000000, 30, NULL) != CX_OK ||
+        wh_verify(tok, (const uint8_t *)body, n, &keys, 1700000400, 30, NULL) == CX_OK) {
+        fprintf(stderr, "fuzz_webhook: FACTS.md webhook vector does not verify\n");
+        abort();
+    }
     return 0;
 }
 

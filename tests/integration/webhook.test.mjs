@@ -483,3 +483,38 @@ test('GET /rooms/{id}/participants reflects webhook presence', { skip: !HAVE_HTT
   const room = await s.http('GET', `/rooms/${id}`, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(room.json.status, 'ended');
 });
+
+test('directly on NATS the daemon enforces the rules itself (not only the gateway)', async () => {
+  const room = await createRoom();
+  const body = joined(room.livekit_room, 'natsdirect', 'PA_nd', now());
+  const ct = await lk.natsWebhook(s, body, { contentType: 'text/plain' });
+  assert.equal(ct.status, 415);
+  assert.equal(ct.json.code, 'unsupported_media_type');
+  const none = await lk.natsWebhook(s, body, { contentType: '' });
+  assert.equal(none.status, 415);
+  const forged = await lk.natsWebhook(s, body, { auth: lk.signGo(body, { secret: 'x' }) });
+  assert.equal(forged.status, 401);
+  assert.equal(forged.json.code, 'invalid_webhook');
+  assert.equal((await presence(room.livekit_room)).natsdirect, undefined);
+  const ok = await lk.natsWebhook(s, body, { auth: await lk.signSdk(body) });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json, { status: 'ok' });
+  assert.ok((await presence(room.livekit_room)).natsdirect);
+});
+
+test('LIVEKIT_WEBHOOK_SECRET, when set, is the signing secret of the key', async () => {
+  assert.equal(await s.killDaemon('webhook', 0), 0);
+  const d = s.startDaemon('webhook', { LIVEKIT_WEBHOOK_SECRET: 'webhook-only-secret' });
+  const room = await createRoom();
+  const body = joined(room.livekit_room, 'whs', 'PA_whs', now());
+  let r;
+  for (let i = 0; i < 100; i++) { // until the new copy answers
+    assert.equal(d.exit, null, s.logs('webhook', 1));
+    r = await deliver(body, { auth: lk.signGo(body) }).catch(() => ({ status: 0 }));
+    if (r.status !== 503 && r.status !== 0) break;
+    await sleep(100);
+  }
+  assert.equal(r.status, 401, 'the API secret is no longer accepted');
+  assert.equal((await deliver(body, { auth: lk.signGo(body, { secret: 'webhook-only-secret' }) })).status, 200);
+  assert.ok((await presence(room.livekit_room)).whs);
+});
