@@ -146,7 +146,8 @@ class Stack {
     this.env = env;
     this.storeEnv = storeEnv;
     this.url = `http://127.0.0.1:${httpPort}`;
-    this.natsUrl = storeEnv.NATS_URL;
+    // opts.env.NATS_URL (e.g. a comma-separated cluster list) wins over the stores' server
+    this.natsUrl = env.NATS_URL ?? storeEnv.NATS_URL;
     this.prefix = env.CALIXIO_SUBJECT_PREFIX || 'calixio';
     this.daemons = {};
     this._nc = null;
@@ -169,7 +170,7 @@ class Stack {
 
   async nats() {
     if (!this._nc || this._nc.isClosed()) {
-      this._nc = await connect({ servers: this.natsUrl, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+      this._nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
     }
     return this._nc;
   }
