@@ -439,6 +439,32 @@ static void _on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus
                  (const char *)closure);
 }
 
+/* Returns a copy of name that lives as long as the process. libnats calls
+ * the connection callbacks on its own thread, possibly after the service
+ * that created the connection was freed, so their closure must not point
+ * into the service. A handful of names per process at most. */
+static const char *_intern(const char *name)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char names[16][80];
+    static int n;
+    const char *r = "calixio";
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i], name) == 0) {
+            r = names[i];
+            goto out;
+        }
+    }
+    if (n < 16) {
+        snprintf(names[n], sizeof names[n], "%s", name);
+        r = names[n++];
+    }
+out:
+    pthread_mutex_unlock(&mu);
+    return r;
+}
+
 cx_status cx_nats_options(natsOptions **out, const char *urls, const char *name)
 {
     natsOptions *o = NULL;
@@ -449,6 +475,7 @@ cx_status cx_nats_options(natsOptions **out, const char *urls, const char *name)
 
     if (ns != NATS_OK)
         return CX_ERR_NOMEM;
+    name = _intern(name ? name : "calixio");
     copy = strdup(urls ? urls : "");
     if (!copy)
         goto out_fail;

@@ -99,6 +99,7 @@ class Daemon {
   }
 
   async kill(signal = 'SIGTERM', timeoutMs = 15000) {
+    this.killed = true;
     if (this.exit) return this.exit;
     this.proc.kill(signal);
     const t = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
@@ -199,7 +200,7 @@ class Stack {
     const t0 = Date.now();
     const alive = () => {
       for (const d of this.daemons[name] ?? []) {
-        if (d.exit) throw new Error(`cx-${name} exited ${JSON.stringify(d.exit)} while starting:\n${d.stderr}`);
+        if (d.exit && !d.killed) throw new Error(`cx-${name} exited ${JSON.stringify(d.exit)} while starting:\n${d.stderr}`);
       }
     };
     while (Date.now() - t0 < timeoutMs) {
