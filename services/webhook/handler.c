@@ -20,8 +20,11 @@
 #include "webhook.h"
 
 /* How long an in-progress claim blocks other deliveries of the same id if
- * this copy dies mid-way (LiveKit's retries span ~1 min). */
-#define WH_PENDING_TTL_S 60
+ * this copy dies mid-way. LiveKit retries 4 times after 1, 2, 4 and 8 s
+ * (go-retryablehttp defaults), so the claim must lapse before the last
+ * retry (t = 15 s). Should it lapse while a slow delivery is still being
+ * processed, a concurrent repeat is harmless: every write is idempotent. */
+#define WH_PENDING_TTL_S 8
 
 static bool _is_participant(wh_type t)
 {

@@ -198,6 +198,22 @@ test('duplicate delivery: 200, nothing changes twice, published once', async () 
   assert.equal(published.filter((x) => x.ev.id === tpId).length, 1);
 });
 
+test('a delivery while another copy is processing the same id is 503 (retried later)', async () => {
+  const room = await createRoom();
+  const body = joined(room.livekit_room, 'busy', 'PA_busy', now());
+  const id = JSON.parse(body).id;
+  await s.redis('SET', `cx:webhook:event:${id}`, 'pending', 'EX', '30');
+  const r = await deliver(body);
+  assert.equal(r.status, 503, r.text);
+  assert.equal((await presence(room.livekit_room)).busy, undefined);
+  assert.equal(await s.redis('GET', `cx:webhook:event:${id}`), 'pending', 'the other claim is left alone');
+  await s.redis('DEL', `cx:webhook:event:${id}`); // the other copy died; its claim lapsed
+  assert.equal((await deliver(body)).status, 200);
+  assert.ok((await presence(room.livekit_room)).busy);
+  const ttl = Number(await s.redis('TTL', `cx:webhook:event:${id}`));
+  assert.ok(ttl > 86400 - 60 && ttl <= 86400, `dedup TTL ${ttl}`);
+});
+
 test('track_published / track_unpublished keep per-participant counts, never below 0', async () => {
   const room = await createRoom();
   const t = now();
