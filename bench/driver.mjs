@@ -1,0 +1,601 @@
+// driver.mjs: the measuring half of bench/run.sh (which starts the stack and
+// passes it here through the environment: BENCH_URL, BENCH_PIDS, BENCH_WORK,
+// BENCH_BUILD, BENCH_ROOT, NATS_URL, DATABASE_URL, REDIS_PORT).
+//
+// For every scenario: one warm-up run, then BENCH_REPEATS runs of
+// BENCH_DURATION with wrk (BENCH_CONNECTIONS connections, BENCH_THREADS
+// threads); the medians go in the table. Around every run it samples the CPU
+// time of each daemon, of the stores, of wrk and of the whole box (/proc), and
+// the RSS of each daemon before and after each scenario. Progress goes to
+// stderr; the table goes to stdout and to bench/last-run.md.
+//
+// Exit status: 1 when a scenario could not run, 0 otherwise; a figure never
+// fails the run.
+import { spawn, execFile, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { cpus, totalmem, loadavg } from 'node:os';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+const E = process.env;
+const ROOT = E.BENCH_ROOT;
+const BUILD = E.BENCH_BUILD;
+const WORK = E.BENCH_WORK;
+const URL = E.BENCH_URL;
+const LUA = join(ROOT, 'bench', 'lua');
+const T0 = Number(E.BENCH_T0 || Math.floor(Date.now() / 1000));
+
+function seconds(v, dflt) {
+  if (v === undefined || v === '') return dflt;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new Error(`bad duration "${v}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n / 1000 : m[2] === 'm' ? n * 60 : n;
+}
+const intEnv = (k, d) => (E[k] ? Number.parseInt(E[k], 10) : d);
+
+const DUR = seconds(E.BENCH_DURATION, 10);
+const WARM = seconds(E.BENCH_WARMUP, 2);
+const REPEATS = intEnv('BENCH_REPEATS', 3);
+const CONNS = intEnv('BENCH_CONNECTIONS', 64);
+const THREADS = intEnv('BENCH_THREADS', 2);
+const LOGIN_CONNS = intEnv('BENCH_LOGIN_CONNECTIONS', 8);
+const ONLY = E.BENCH_ONLY ? new Set(E.BENCH_ONLY.split(',').map((s) => s.trim())) : null;
+const HZ = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+const NCPU = cpus().length;
+
+const log = (...a) => console.error('[bench]', ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n === 0 ? NaN : n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+// ---- /proc ------------------------------------------------------------------
+function procStat(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status) || [0, 0])[1]);
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+function childrenOf(pid) {
+  const out = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const s = procStat(d);
+    if (s && s.ppid === Number(pid)) out.push(Number(d));
+  }
+  return out;
+}
+
+function sysTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] || 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+const daemonPids = Object.fromEntries((E.BENCH_PIDS || '').split(',').filter(Boolean).map((x) => x.split(':')).map(([n, p]) => [n, Number(p)]));
+const DAEMONS = Object.keys(daemonPids);
+const pidFile = (f) => {
+  try {
+    return Number(readFileSync(join(WORK, f), 'utf8').split('\n')[0].trim());
+  } catch {
+    return 0;
+  }
+};
+const natsPid = pidFile('nats.pid');
+const redisPid = pidFile('redis.pid');
+const pgPid = pidFile('pgdata/postmaster.pid');
+
+// CPU groups: name -> () => [pids]
+function cpuGroups(extra) {
+  const g = {};
+  for (const d of DAEMONS) g[d] = () => [daemonPids[d]];
+  g.nats = () => [natsPid];
+  g.pg = () => [pgPid, ...childrenOf(pgPid)];
+  g.redis = () => [redisPid];
+  if (extra) g[extra.name] = () => [extra.pid, ...childrenOf(extra.pid)];
+  return g;
+}
+
+function snapshot(groups) {
+  const s = { t: process.hrtime.bigint(), sys: sysTicks(), g: {} };
+  for (const [k, f] of Object.entries(groups)) s.g[k] = f().reduce((a, p) => a + (procStat(p)?.ticks ?? 0), 0);
+  return s;
+}
+
+// CPU between two snapshots in % of one core; `busy` is the whole box
+// (100 % per core), `other` what no tracked process explains.
+function cpuDelta(a, b, extraTicks = {}) {
+  const dt = Number(b.t - a.t) / 1e9;
+  const out = {};
+  let sum = 0;
+  for (const k of Object.keys(a.g)) {
+    out[k] = ((b.g[k] - a.g[k]) / HZ / dt) * 100;
+    sum += out[k];
+  }
+  for (const [k, ticks] of Object.entries(extraTicks)) {
+    out[k] = (ticks / HZ / dt) * 100;
+    sum += out[k];
+  }
+  const db = b.sys.busy - a.sys.busy;
+  const dtot = b.sys.total - a.sys.total;
+  out.busy = dtot > 0 ? (db / dtot) * NCPU * 100 : 0;
+  out.other = Math.max(0, out.busy - sum);
+  return out;
+}
+
+function rssAll() {
+  const r = {};
+  for (const d of DAEMONS) {
+    const s = procStat(daemonPids[d]);
+    r[d] = s ? { rss: s.rss / 1024, hwm: s.hwm / 1024 } : null;
+  }
+  return r;
+}
+
+// ---- processes ------------------------------------------------------------------
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+// Runs a command through bash so that its CPU time (cutime+cstime of the
+// wrapping shell) can be read after it exits. Resolves {code, stdout, stderr, cpuTicks}.
+function runMeasured(cmd, args, env = {}) {
+  return new Promise((resolve) => {
+    const script = '"$@"; rc=$?; read -r -a f < /proc/$$/stat; echo "CHILDCPU ${f[15]} ${f[16]}"; exit $rc';
+    const p = spawn('bash', ['-c', script, 'measured', cmd, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (code) => {
+      const m = /CHILDCPU (\d+) (\d+)/.exec(stdout);
+      resolve({ code, stdout, stderr, cpuTicks: m ? Number(m[1]) + Number(m[2]) : 0 });
+    });
+  });
+}
+
+function parseKv(line) {
+  const o = {};
+  for (const m of line.matchAll(/(\w+)=([^\s]+)/g)) o[m[1]] = Number.isNaN(Number(m[2])) ? m[2] : Number(m[2]);
+  return o;
+}
+
+async function wrk({ url, path, method = 'GET', body, token, ct, lua = 'plain.lua', conns = CONNS, duration = DUR, timeout = 5, env = {} }) {
+  const args = ['-t', String(Math.min(THREADS, conns)), '-c', String(conns), '-d', `${duration}s`, '--timeout', `${timeout}s`, '-s', join(LUA, lua), url];
+  const wenv = { BENCH_LUA_DIR: LUA, BENCH_THREADS: String(Math.min(THREADS, conns)), BENCH_METHOD: method, BENCH_PATH: path ?? '/', BENCH_BODY: body ?? '', BENCH_TOKEN: token ?? '', BENCH_CT: ct ?? '', ...env };
+  const r = await runMeasured('wrk', args, wenv);
+  const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH '));
+  if (r.code !== 0 || !line) throw new Error(`wrk failed (exit ${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
+  const o = parseKv(line);
+  o.errors = o.status_err + o.sock_err;
+  o.wrkTicks = r.cpuTicks;
+  return o;
+}
+
+class Server {
+  constructor(name, cmd, args, env = {}) {
+    this.name = name;
+    this.out = '';
+    this.proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.pid = this.proc.pid;
+    this.proc.stdout.on('data', (d) => (this.out += d));
+    this.proc.stderr.on('data', (d) => (this.out += d));
+    this.exited = new Promise((r) => this.proc.on('exit', (code, sig) => r({ code, sig })));
+  }
+  async ready(pattern, ms = 15000) {
+    const t0 = Date.now();
+    while (Date.now() - t0 < ms) {
+      if (pattern.test(this.out)) return;
+      if (this.proc.exitCode !== null) break;
+      await sleep(20);
+    }
+    throw new Error(`${this.name} did not start: ${this.out.trim()}`);
+  }
+  async stop() {
+    if (this.proc.exitCode === null) this.proc.kill('SIGTERM');
+    const t = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(t);
+  }
+}
+
+// ---- HTTP helpers ------------------------------------------------------------------
+async function http(method, path, { json, token, base = URL } = {}) {
+  const headers = {};
+  if (json !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const r = await fetch(base + path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+  const text = await r.text();
+  let body = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: r.status, body, text };
+}
+
+async function psql(sql) {
+  const { stdout } = await execFileP('psql', [E.DATABASE_URL, '-X', '-q', '-tA', '-c', sql]);
+  return stdout.trim();
+}
+
+async function redisCount(pattern) {
+  const { stdout } = await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', E.REDIS_PORT, '--scan', '--pattern', pattern], { maxBuffer: 1 << 28 });
+  return stdout.split('\n').filter((l) => l.length).length;
+}
+
+async function redisCmd(...args) {
+  const { stdout } = await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', E.REDIS_PORT, ...args]);
+  return stdout.trim();
+}
+
+// ---- scenarios -------------------------------------------------------------------------
+const results = {}; // name -> summary
+const failures = [];
+const rss = { idle: null, prepared: null, per: {} };
+
+const want = (name) => !ONLY || ONLY.has(name);
+
+// Runs warm-up + REPEATS measured runs of `one(i)` (i = 0 is the warm-up),
+// which resolves to a wrk-like result. `extra` names a reference server
+// whose CPU is tracked too.
+async function scenario(name, label, one, { extra, trackRss = true } = {}) {
+  if (!want(name)) return;
+  log(`${label}: warm-up ${WARM}s + ${REPEATS} x ${DUR}s`);
+  const groups = cpuGroups(extra);
+  const before = trackRss ? rssAll() : null;
+  const runs = [];
+  try {
+    if (WARM > 0) await one(0, WARM);
+    for (let i = 1; i <= REPEATS; i++) {
+      const a = snapshot(groups);
+      const r = await one(i, DUR);
+      const b = snapshot(groups);
+      r.cpu = cpuDelta(a, b, { wrk: r.wrkTicks ?? 0 });
+      runs.push(r);
+      log(`  run ${i}: ${r.rps.toFixed(0)} req/s  p50 ${(r.p50_us / 1000).toFixed(2)} ms  p99 ${(r.p99_us / 1000).toFixed(2)} ms  errors ${r.errors}  (box busy ${r.cpu.busy.toFixed(0)} %, other ${r.cpu.other.toFixed(0)} %)`);
+    }
+  } catch (e) {
+    log(`${label}: could not run: ${e.message}`);
+    failures.push(`${label}: ${e.message}`);
+    results[name] = { label, failed: e.message };
+    return;
+  }
+  const after = trackRss ? rssAll() : null;
+  const rpsMed = median(runs.map((r) => r.rps));
+  const medRun = runs.reduce((best, r) => (Math.abs(r.rps - rpsMed) < Math.abs(best.rps - rpsMed) ? r : best), runs[0]);
+  results[name] = {
+    label,
+    runs,
+    rps: rpsMed,
+    p50: median(runs.map((r) => r.p50_us)) / 1000,
+    p99: median(runs.map((r) => r.p99_us)) / 1000,
+    errors: runs.reduce((a, r) => a + (r.errors ?? 0), 0),
+    cpu: medRun.cpu,
+  };
+  if (trackRss) rss.per[name] = { label, before, after };
+}
+
+// ---- main ------------------------------------------------------------------------------
+async function main() {
+  const startedAt = new Date();
+  const load0 = loadavg();
+  rss.idle = rssAll();
+  log(`stack at ${URL}; ${NCPU} cores; duration ${DUR}s x ${REPEATS}, ${CONNS} connections, ${THREADS} wrk threads, warm-up ${WARM}s`);
+
+  // -- data
+  const email = 'bench@calixio.local';
+  const password = 'bench-password-0123';
+  let r = await http('POST', '/auth/register', { json: { name: 'Bench User', email, password } });
+  if (r.status !== 201) throw new Error(`register: HTTP ${r.status} ${r.text}`);
+  r = await http('POST', '/auth/login', { json: { email, password } });
+  if (r.status !== 200 || !r.body?.access_token) throw new Error(`login: HTTP ${r.status} ${r.text}`);
+  const token = r.body.access_token;
+  r = await http('POST', '/rooms', { json: { name: 'bench room' }, token });
+  if (r.status !== 201 || !r.body?.id) throw new Error(`create room: HTTP ${r.status} ${r.text}`);
+  const room = r.body;
+  const joinPath = `/rooms/${room.id}/join`;
+  const joinBody = JSON.stringify({ user_name: 'Bench Guest' });
+  const cj = await http('POST', joinPath, { json: { user_name: 'Bench Guest' } });
+  if (cj.status !== 200 || !cj.body?.token) throw new Error(`join: HTTP ${cj.status} ${cj.text}`);
+  const uj = await http('POST', joinPath, { json: {}, token });
+  if (uj.status !== 200 || uj.body?.identity !== room.owner_user_id) throw new Error(`user join: HTTP ${uj.status} ${uj.text}`);
+  log(`room ${room.id} (${room.livekit_room}); guest join answers ${Object.keys(cj.body).join(',')}`);
+  rss.prepared = rssAll();
+
+  // -- the gateway alone and the ceiling
+  await scenario('healthz', 'GET /healthz (gateway alone)', (i, d) => wrk({ url: URL, path: '/healthz', duration: d }));
+  if (want('ceiling')) {
+    const port = await freePort();
+    const srv = new Server('mhd_ceiling', join(BUILD, 'mhd_ceiling'), [String(port), String(NCPU)]);
+    try {
+      await srv.ready(/listening/);
+      await scenario('ceiling', 'ceiling: bare libmicrohttpd', (i, d) => wrk({ url: `http://127.0.0.1:${port}`, path: '/healthz', duration: d }), { extra: { name: 'ref', pid: srv.pid }, trackRss: false });
+    } catch (e) {
+      failures.push(`ceiling: ${e.message}`);
+      results.ceiling = { label: 'ceiling: bare libmicrohttpd', failed: e.message };
+    } finally {
+      await srv.stop();
+    }
+  }
+
+  // -- join
+  await scenario('join_guest', 'POST /rooms/{id}/join (guest)', (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: joinBody, duration: d }));
+  await scenario('join_user', 'POST /rooms/{id}/join (logged-in)', (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: '{}', token, duration: d }));
+
+  // -- the Node peer, 1 and 2 processes
+  for (const workers of [1, 2]) {
+    const name = `peer${workers}`;
+    if (!want(name)) continue;
+    const label = `peer: Node + livekit-server-sdk, ${workers} process${workers > 1 ? 'es' : ''}`;
+    const port = await freePort();
+    const srv = new Server(name, process.execPath, [join(ROOT, 'bench', 'node-peer', 'server.mjs')], {
+      PORT: String(port), WORKERS: String(workers), ROOM_ID: room.id, ROOM_NAME: room.name, LIVEKIT_ROOM: room.livekit_room,
+    });
+    try {
+      await srv.ready(/listening/);
+      const pj = await http('POST', joinPath, { json: { user_name: 'Bench Guest' }, base: `http://127.0.0.1:${port}` });
+      const same = JSON.stringify(Object.keys(pj.body ?? {}).sort()) === JSON.stringify(Object.keys(cj.body).sort());
+      if (pj.status !== 200 || !same) throw new Error(`peer join answer differs: ${pj.status} ${pj.text}`);
+      await scenario(name, label, (i, d) => wrk({ url: `http://127.0.0.1:${port}`, path: joinPath, method: 'POST', body: joinBody, duration: d }), { extra: { name: 'ref', pid: srv.pid }, trackRss: false });
+    } catch (e) {
+      failures.push(`${label}: ${e.message}`);
+      results[name] = { label, failed: e.message };
+    } finally {
+      await srv.stop();
+    }
+  }
+
+  // -- create
+  await scenario('create', 'POST /rooms (create, authenticated)', (i, d) => wrk({ url: URL, path: '/rooms', method: 'POST', body: '{"name":"bench load room"}', token, duration: d }));
+
+  // -- webhook
+  if (want('webhook')) await webhookScenario(room);
+
+  // -- login
+  await scenario('login', `POST /auth/login (${LOGIN_CONNS} connections)`, (i, d) => wrk({ url: URL, path: '/auth/login', method: 'POST', body: JSON.stringify({ email, password }), conns: LOGIN_CONNS, timeout: 30, duration: d }));
+
+  // -- the NATS floor
+  await scenario('floor', 'NATS floor: nats.c pair, 64 in flight, 200 B', async (i, d) => {
+    const r = await runMeasured(join(BUILD, 'nats_floor'), ['-s', E.NATS_URL, '-window', '64', '-size', '200', '-d', String(i === 0 ? Math.min(d, 1) : d), '-warmup', '1']);
+    const line = r.stdout.split('\n').find((l) => l.startsWith('nats_floor '));
+    if (r.code !== 0 || !line) throw new Error(`nats_floor failed: ${r.stderr.trim()}`);
+    const o = parseKv(line);
+    return { rps: o.rps, p50_us: o.p50_us, p99_us: o.p99_us, errors: o.errors, wrkTicks: r.cpuTicks };
+  }, { trackRss: false });
+
+  // -- Argon2id
+  let pw = null;
+  if (want('login') || want('pwhash')) {
+    log('Argon2id: timing crypto_pwhash_str (interactive limits)');
+    const one = await runMeasured(join(BUILD, 'pwhash_time'), ['6', '1']);
+    const all = await runMeasured(join(BUILD, 'pwhash_time'), ['4', String(NCPU)]);
+    const l1 = one.stdout.split('\n').find((l) => l.startsWith('pwhash '));
+    const l2 = all.stdout.split('\n').find((l) => l.startsWith('pwhash '));
+    if (l1 && l2) pw = { one: parseKv(l1), all: parseKv(l2) };
+    else failures.push(`pwhash_time: ${one.stderr} ${all.stderr}`);
+  }
+
+  const hwm = rssAll();
+  const report = render({ startedAt, load0, room, pw, hwm });
+  process.stdout.write(report);
+  writeFileSync(join(ROOT, 'bench', 'last-run.md'), report);
+  if (failures.length) {
+    log(`could not run: \n  ${failures.join('\n  ')}`);
+    process.exitCode = 1;
+  }
+}
+
+// Webhook ingest: pre-signed, distinct events; afterwards every accepted event
+// must be in Postgres (participant_events) and in Redis (dedup key).
+const webhook = { checks: [] };
+async function webhookScenario(room) {
+  const gen = async (file, n, tag) => {
+    const { stdout } = await execFileP(process.execPath, [join(ROOT, 'bench', 'gen-webhooks.mjs'), file, String(n), room.livekit_room, tag, String(THREADS), '1800'], { maxBuffer: 1 << 20 });
+    return stdout.trim();
+  };
+  const warmN = Math.max(2000, Math.ceil(8000 * WARM));
+  let est = 0;
+  const files = {};
+  const label = 'POST /livekit/webhook (signed, distinct)';
+  try {
+    log(`webhook: generating ${warmN} warm-up events`);
+    files[0] = join(WORK, 'wh-0.txt');
+    await gen(files[0], warmN, 'w0');
+  } catch (e) {
+    failures.push(`webhook generation: ${e.message}`);
+    results.webhook = { label, failed: e.message };
+    return;
+  }
+  await scenario('webhook', label, async (i, d) => {
+    if (i === 1 && !files[1]) {
+      const per = Math.min(intEnv('BENCH_WH_MAX', 400000), Math.max(5000, Math.ceil(Math.max(est, 1000) * d * 2.5)));
+      log(`webhook: generating ${REPEATS} x ${per} events (warm-up rate ${est.toFixed(0)}/s)`);
+      for (let k = 1; k <= REPEATS; k++) {
+        files[k] = join(WORK, `wh-${k}.txt`);
+        await gen(files[k], per, `r${k}`);
+      }
+    }
+    const r = await wrk({ url: URL, lua: 'webhook.lua', duration: d, env: { BENCH_WH_FILE: files[i] } });
+    if (i === 0) {
+      est = r.accepted / d;
+      if (r.exhausted) est *= 2;
+      return r;
+    }
+    await sleep(1000); // let the in-flight requests land
+    const tag = `r${i}`;
+    const pg = Number(await psql(`SELECT count(*) FROM participant_events WHERE event_id LIKE 'EV_bench_${tag}_%'`));
+    const rd = await redisCount(`cx:webhook:event:EV_bench_${tag}_*`);
+    const ok = r.accepted <= pg && pg <= r.sent && r.accepted <= rd && rd <= r.sent;
+    webhook.checks.push({ run: i, sent: r.sent, accepted: r.accepted, rejected: r.rejected, pg, redis: rd, exhausted: r.exhausted, ok });
+    // rejected webhooks are errors too (wrk's status_err already counts them)
+    return r;
+  });
+  webhook.presence = Number(await redisCmd('HLEN', `cx:presence:${room.livekit_room}`).catch(() => NaN));
+}
+
+// ---- report ------------------------------------------------------------------------------
+const f0 = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+
+function machine() {
+  const cpu = cpus()[0]?.model ?? '?';
+  let lscpu = '';
+  try {
+    lscpu = execFileSync('lscpu', { encoding: 'utf8' }).split('\n').filter((l) => /^(Model name|Hypervisor vendor|CPU\(s\)):/.test(l)).map((l) => l.replace(/\s+/g, ' ')).join('; ');
+  } catch {
+    /* no lscpu */
+  }
+  return `${NCPU} vCPU (${cpu}); ${lscpu}; ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`;
+}
+
+function render({ startedAt, load0, room, pw, hwm }) {
+  const R = results;
+  const L = [];
+  const row = (name, ref, refLabel) => {
+    const a = R[name];
+    if (!a) return;
+    if (a.failed) {
+      L.push(`| ${a.label} | could not run | | | | | |`);
+      return;
+    }
+    let refRps = NaN;
+    let refText = '';
+    if (typeof ref === 'number') {
+      refRps = ref;
+      refText = refLabel;
+    } else if (ref && R[ref] && !R[ref].failed) {
+      refRps = R[ref].rps;
+      refText = R[ref].label.split(':')[0] + (refLabel ? ` ${refLabel}` : '');
+    }
+    const ratio = Number.isFinite(refRps) && refRps > 0 ? `${(a.rps / refRps).toFixed(2)}×` : '–';
+    const lower = name === 'webhook' && webhook.checks.some((c) => c.exhausted) ? '≥' : '';
+    L.push(`| ${a.label} | ${lower}${f0(a.rps)} | ${f2(a.p50)} | ${f2(a.p99)} | ${a.errors} | ${refText} | ${ratio} |`);
+  };
+  const dur = Math.round(Date.now() / 1000 - T0);
+  L.push(`# Calixio benchmark`);
+  L.push('');
+  L.push(`${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}; ${machine()}; load average before the run ${load0.map((x) => x.toFixed(2)).join(' ')}.`);
+  L.push(`wrk ${CONNS} connections, ${THREADS} threads, ${DUR} s per run after a ${WARM} s warm-up, ${REPEATS} runs per configuration, medians (errors: sum over the runs).`);
+  L.push('');
+  L.push('| scenario | req/s | p50 ms | p99 ms | errors | reference | ratio |');
+  L.push('|---|---:|---:|---:|---:|---|---:|');
+  row('join_guest', 'peer2', '(2 processes)');
+  row('join_user', 'peer2', '(2 processes)');
+  row('create', 'floor');
+  row('webhook', 5000, 'target 5,000/s');
+  const pwRate = pw ? pw.all.rate_per_s : NaN;
+  row('login', pwRate, `Argon2id: ${NCPU} threads hashing`);
+  row('healthz', 'ceiling');
+  row('ceiling');
+  row('floor');
+  row('peer1');
+  row('peer2');
+  if (pw) L.push(`| Argon2id crypto_pwhash_str (interactive: 2 passes, 64 MiB) | ${f1(pw.all.rate_per_s)} (${NCPU} threads) | ${f1(pw.one.ms_per_hash)} per hash, 1 thread | | | | |`);
+  L.push('');
+
+  // extra ratios
+  const extra = [];
+  const ratio = (a, b) => (R[a] && R[b] && !R[a].failed && !R[b].failed ? (R[a].rps / R[b].rps).toFixed(2) + '×' : '–');
+  extra.push(`join (guest) / peer 1 process: ${ratio('join_guest', 'peer1')}; join (guest) / NATS floor: ${ratio('join_guest', 'floor')}; join (logged-in) / join (guest): ${ratio('join_user', 'join_guest')}`);
+  if (R.login && !R.login.failed && R.login.cpu) extra.push(`login: cx-auth used ${f0(R.login.cpu.auth)} % of one core (the box: ${f0(R.login.cpu.busy)} % of ${NCPU * 100} %); ${pw ? `one hash ${f1(pw.one.ms_per_hash)} ms alone, ${NCPU} threads together ${f1(pw.all.rate_per_s)} hashes/s` : ''}`);
+  L.push(...extra.map((x) => `- ${x}`));
+  L.push('');
+
+  // targets
+  L.push('## Targets');
+  L.push('');
+  const tgt = (ok, text) => L.push(`- ${ok === null ? 'n/a' : ok ? 'MET' : 'MISSED'}: ${text}`);
+  const jg = R.join_guest && !R.join_guest.failed ? R.join_guest : null;
+  const ju = R.join_user && !R.join_user.failed ? R.join_user : null;
+  const p2 = R.peer2 && !R.peer2.failed ? R.peer2 : null;
+  for (const [j, what] of [[jg, 'guest'], [ju, 'logged-in']]) {
+    if (!j) continue;
+    tgt(p2 ? j.rps >= p2.rps : null, `join (${what}) >= the 2-process Node peer: ${f0(j.rps)} vs ${p2 ? f0(p2.rps) : '–'} req/s`);
+    tgt(j.p99 < 10, `join (${what}) p99 < 10 ms at ${CONNS} connections: ${f2(j.p99)} ms`);
+    tgt(j.errors === 0, `join (${what}) 0 errors: ${j.errors}`);
+  }
+  if (R.healthz && !R.healthz.failed && R.ceiling && !R.ceiling.failed) tgt(R.healthz.rps >= R.ceiling.rps / 2, `/healthz >= half the ceiling: ${f0(R.healthz.rps)} vs ${f0(R.ceiling.rps / 2)} req/s`);
+  if (R.webhook && !R.webhook.failed) {
+    const stored = webhook.checks.every((c) => c.ok);
+    tgt(R.webhook.rps >= 5000 && stored, `webhook >= 5,000 events/s, all stored: ${f0(R.webhook.rps)}/s, storage check ${stored ? 'ok' : 'FAILED'}`);
+  }
+  const idleMax = Math.max(...DAEMONS.map((d) => rss.idle[d]?.rss ?? 0));
+  const hwmMax = Math.max(...DAEMONS.map((d) => hwm[d]?.hwm ?? 0));
+  tgt(idleMax < 10, `every daemon < 10 MiB RSS idle: largest ${f1(idleMax)} MiB`);
+  tgt(hwmMax < 64, `every daemon < 64 MiB RSS under load (peak VmHWM): largest ${f1(hwmMax)} MiB (${DAEMONS.filter((d) => (hwm[d]?.hwm ?? 0) >= 64).join(', ') || 'none over'})`);
+  L.push('');
+
+  // webhook storage
+  if (webhook.checks.length) {
+    L.push('## Webhook storage check (every accepted event stored)');
+    L.push('');
+    L.push('| run | sent | accepted (2xx) | rejected | rows in participant_events | dedup keys in Redis | pool ran out | ok |');
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---|');
+    for (const c of webhook.checks) L.push(`| ${c.run} | ${c.sent} | ${c.accepted} | ${c.rejected} | ${c.pg} | ${c.redis} | ${c.exhausted ? 'yes' : 'no'} | ${c.ok ? 'yes' : 'NO'} |`);
+    L.push('');
+    L.push(`"ok" means accepted <= stored <= sent in both stores (a request in flight when wrk stops may be stored without its answer being counted). Presence left in Redis for the room after all runs: ${webhook.presence} participants (each participant's leave follows its join).`);
+    L.push('');
+  }
+
+  // RSS
+  L.push('## RSS of each daemon (MiB, VmRSS; before → after each scenario)');
+  L.push('');
+  L.push(`| when | ${DAEMONS.join(' | ')} |`);
+  L.push(`|---|${DAEMONS.map(() => '---:').join('|')}|`);
+  const cell = (x) => (x ? f1(x.rss) : '–');
+  L.push(`| idle, after start | ${DAEMONS.map((d) => cell(rss.idle[d])).join(' | ')} |`);
+  L.push(`| after data preparation | ${DAEMONS.map((d) => cell(rss.prepared[d])).join(' | ')} |`);
+  for (const p of Object.values(rss.per)) L.push(`| ${p.label} | ${DAEMONS.map((d) => `${cell(p.before[d])} → ${cell(p.after[d])}`).join(' | ')} |`);
+  L.push(`| peak over the whole run (VmHWM) | ${DAEMONS.map((d) => (hwm[d] ? f1(hwm[d].hwm) : '–')).join(' | ')} |`);
+  L.push('');
+
+  // CPU
+  L.push('## CPU during the median run (% of one core; the box has ' + NCPU * 100 + ' %)');
+  L.push('');
+  const cols = [...DAEMONS, 'nats', 'pg', 'redis', 'ref', 'wrk', 'other', 'busy'];
+  L.push(`| scenario | ${cols.map((c) => (c === 'ref' ? 'reference server' : c === 'other' ? 'other (not ours)' : c === 'busy' ? 'box busy' : c)).join(' | ')} |`);
+  L.push(`|---|${cols.map(() => '---:').join('|')}|`);
+  for (const a of Object.values(R)) {
+    if (a.failed || !a.cpu) continue;
+    L.push(`| ${a.label} | ${cols.map((c) => (a.cpu[c] === undefined ? '' : f0(a.cpu[c]))).join(' | ')} |`);
+  }
+  L.push('');
+  L.push(`For the NATS floor the "wrk" column is the nats_floor process (requester and replier).`);
+  L.push('');
+  if (failures.length) {
+    L.push('## Could not run');
+    L.push('');
+    for (const f of failures) L.push(`- ${f}`);
+    L.push('');
+  }
+  L.push(`Total time: ${dur} s (room ${room.id}).`);
+  L.push('');
+  return L.join('\n');
+}
+
+main().catch((e) => {
+  log(`error: ${e.stack || e.message}`);
+  process.exitCode = 1;
+});
