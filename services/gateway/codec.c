@@ -354,6 +354,8 @@ void gw_build_answer(const gw_route *rt, const char *err_code, const char *err_t
     goto out_free_msg;
 
 out_nomem:
+    free(out->set_cookie);
+    out->set_cookie = NULL;
     gw_answer_status(out, CX_ERR_NOMEM, NULL);
 out_free_msg:
     protobuf_c_message_free_unpacked(m, NULL);

@@ -232,6 +232,17 @@ static void _add_op(json_t *paths, json_t *schemas, const gw_route *rt)
     json_t *op = json_pack("{s:s,s:s}", "operationId", opid, "summary", rt->summary);
     if (rt->subject)
         json_object_set_new(op, "x-nats-subject", json_string(rt->subject));
+    if (rt->kind == GW_K_LIST)
+        json_object_set_new(op, "description",
+                            json_string("Unknown query parameters are ignored. A limit or "
+                                        "offset that is not a decimal 32-bit integer is 400 "
+                                        "validation_failed with reason <name>_integer and "
+                                        "fields {\"<name>\": \"integer\"}; ranges are "
+                                        "checked by the rooms service."));
+    if (strstr(rt->pattern, "{id}"))
+        json_object_set_new(op, "x-id-validation",
+                            json_string("an id that is not a UUID is 404 room_not_found "
+                                        "before any NATS traffic"));
     json_t *params = _params(rt);
     if (json_array_size(params))
         json_object_set_new(op, "parameters", params);
@@ -267,7 +278,10 @@ char *gw_openapi_build(size_t *len)
     json_t *doc = json_pack(
         "{s:s,s:{s:s,s:s,s:s},s:[{s:s},{s:s},{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s,s:s}}}}",
         "openapi", "3.0.3", "info", "title", "Calixio API", "version", "1.0.0", "description",
-        "Every path is also served under /api and /api/v1.", "servers", "url", "/", "url",
+        "Every path is also served under /api and /api/v1. Errors are "
+        "{error, message[, reason, fields]}; every answer carries X-Request-Id. Behind "
+        "TRUST_PROXY=true the client address is the right-most valid X-Forwarded-For entry.",
+        "servers", "url", "/", "url",
         "/api", "url", "/api/v1", "paths", paths, "components", "schemas", schemas,
         "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat",
         "JWT");
