@@ -810,3 +810,50 @@ describe('readiness and shutdown', () => {
     await assert.rejects(fetch(g.base + '/healthz'));
   });
 });
+
+// ---------------------------------------------------------------- NATS outage
+// Own stack (gateway only) so the restart tests the gateway, not the services.
+describe('NATS outage', () => {
+  it('while NATS is down: 503 at once and readyz names nats; after it is back: served again', async () => {
+    const o = await startStack({ daemons: ['gateway'], stores: ['nats', 'pg'], env: { GATEWAY_REQUEST_TIMEOUT: '2s' } });
+    let onc;
+    try {
+      await o.storeCtl('stop', 'nats');
+      let r;
+      for (let i = 0; i < 50; i++) {
+        r = await req(o.url, 'GET', '/auth/me');
+        if (r.status === 503) break;
+        await sleep(100);
+      }
+      assert.equal(r.status, 503);
+      assert.equal(r.json.error, 'unavailable');
+      assert.ok(r.ms < 1000, `503 took ${r.ms} ms`);
+      let ready;
+      for (let i = 0; i < 30; i++) {
+        ready = await o.http('GET', '/readyz');
+        if (ready.json?.not_ready?.includes('nats')) break;
+        await sleep(100);
+      }
+      assert.deepEqual(ready.json, { status: 'unavailable', not_ready: ['nats'] });
+      assert.equal((await o.http('GET', '/healthz')).status, 200);
+      await o.storeCtl('start', 'nats');
+      // a responder on the restarted server: the gateway must reach it again
+      onc = await connect({ servers: o.natsUrl, maxReconnectAttempts: -1 });
+      const sub = onc.subscribe('calixio.auth.me');
+      (async () => {
+        for await (const m of sub) m.respond(pbEncode([[1, 'back']]));
+      })();
+      await onc.flush();
+      for (let i = 0; i < 100; i++) {
+        r = await o.http('GET', '/auth/me');
+        if (r.status === 200) break;
+        await sleep(100);
+      }
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json, { id: 'back' });
+    } finally {
+      if (onc) await onc.close();
+      await o.stop();
+    }
+  });
+});
