@@ -166,6 +166,30 @@ else
   fail "Dockerfile: expected two debian:bookworm-slim stages and USER 10001"
 fi
 
+# the runtime stage installs a Debian package for every library the daemons
+# link (checked on the binaries of $CX_BUILD_DIR or build/, when built)
+bdir=${CX_BUILD_DIR:-$ROOT/build}
+runtime_pkgs=$(sed -n '/^FROM debian:bookworm-slim AS runtime/,$p' compose/Dockerfile | grep -oE 'lib[a-z0-9.+-]+|curl|ca-certificates' | sort -u)
+if ls "$bdir"/cx-gateway "$bdir"/cx-auth >/dev/null 2>&1 && command -v readelf >/dev/null && command -v dpkg >/dev/null; then
+  missing_pkgs=()
+  for b in "$bdir"/cx-auth "$bdir"/cx-rooms "$bdir"/cx-media "$bdir"/cx-webhook "$bdir"/cx-gateway "$bdir"/cx-migrate; do
+    [ -x "$b" ] || continue
+    for so in $(readelf -d "$b" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p'); do
+      case $so in libc.so.* | libm.so.* | libpthread.so.* | libdl.so.* | libgcc_s.so.* | libasan.so.* | libubsan.so.*) continue ;; esac
+      path=$(ldd "$b" | awk -v so="$so" '$1 == so { print $3 }')
+      pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -1 | cut -d: -f1)
+      grep -qx "${pkg:-?}" <<<"$runtime_pkgs" || missing_pkgs+=("$so(${pkg:-unknown})")
+    done
+  done
+  if [ ${#missing_pkgs[@]} = 0 ]; then
+    pass "Dockerfile runtime stage installs the package of every library the daemons link ($bdir)"
+  else
+    fail "Dockerfile runtime stage lacks: $(printf '%s\n' "${missing_pkgs[@]}" | sort -u | tr '\n' ' ')"
+  fi
+else
+  skip "no built daemons in $bdir: runtime libraries of the Dockerfile not checked"
+fi
+
 # ---- 3. yamllint -------------------------------------------------------------------------------
 section "yamllint (.yamllint)"
 mapfile -t yamls < <(find . \( -path ./tests/node_modules -o -path './build*' -o -path ./.calixio -o -path ./.git -o -name node_modules \) -prune -o \
