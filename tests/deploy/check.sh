@@ -215,7 +215,7 @@ cp "$TMP/deploy/k8s/overlays/local/secrets.env.example" "$TMP/deploy/k8s/overlay
 rendered=()
 if [ ${#KUSTOMIZE[@]} = 0 ]; then
   skip "neither kustomize nor kubectl is installed: the overlays are not built; checking base/*.yaml as plain files"
-  cat deploy/k8s/base/*.yaml >"$TMP/base.yaml"
+  for f in deploy/k8s/base/*.yaml; do echo "---"; cat "$f"; done >"$TMP/base.yaml"
   rendered=("$TMP/base.yaml")
 else
   for k in base overlays/local; do
@@ -230,7 +230,7 @@ fi
 for r in "${rendered[@]}"; do
   python3 - "$r" "$TMP/vars" <<'PY'
 import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") and d.get("metadata")]
 label = sys.argv[1].rsplit("/", 1)[-1]
 by = {}
 for d in docs:
