@@ -145,7 +145,9 @@ int main(int argc, char **argv)
     cx_log_info(NULL, "signal %d: draining", sig);
     gw_http_quiesce(http);
     /* in-flight requests end within the request timeout (timer-enforced) */
-    int64_t waited = 0, limit = req_timeout_ms + 2000;
+    /* (readiness probes may take GW_READY_PING_MS per service) */
+    int64_t probe_ms = (int64_t)GW_READY_PING_MS * gw_ready_n_services;
+    int64_t waited = 0, limit = (req_timeout_ms > probe_ms ? req_timeout_ms : probe_ms) + 2000;
     while (gw_http_active(http) > 0 && waited < limit) {
         _sleep_ms(10);
         waited += 10;
