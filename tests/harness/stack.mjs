@@ -32,6 +32,7 @@ export const DEFAULT_ENV = {
   PASSWORD_OPSLIMIT: '2',
   PASSWORD_MEMLIMIT: '8388608',
   ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=0:exitcode=66',
+  LSAN_OPTIONS: `suppressions=${join(dirname(fileURLToPath(import.meta.url)), '..', 'lsan.supp')}:print_suppressions=0`,
   UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1:exitcode=67',
 };
 
