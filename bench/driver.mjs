@@ -61,7 +61,7 @@ function procStat(pid) {
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(status) || [0, 0])[1]);
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon'), file: kb('RssFile'), threads: kb('Threads') };
   } catch {
     return null;
   }
@@ -139,7 +139,7 @@ function rssAll() {
   const r = {};
   for (const d of DAEMONS) {
     const s = procStat(daemonPids[d]);
-    r[d] = s ? { rss: s.rss / 1024, hwm: s.hwm / 1024 } : null;
+    r[d] = s ? { rss: s.rss / 1024, hwm: s.hwm / 1024, anon: s.anon / 1024, file: s.file / 1024, threads: s.threads } : null;
   }
   return r;
 }
@@ -256,50 +256,77 @@ const rss = { idle: null, prepared: null, per: {} };
 
 const want = (name) => !ONLY || ONLY.has(name);
 
-// Runs warm-up + REPEATS measured runs of `one(i)` (i = 0 is the warm-up),
-// which resolves to a wrk-like result. `extra` names a reference server
-// whose CPU is tracked too.
-async function scenario(name, label, one, { extra, trackRss = true } = {}) {
-  if (!want(name)) return;
-  log(`${label}: warm-up ${WARM}s + ${REPEATS} x ${DUR}s`);
-  const groups = cpuGroups(extra);
-  const before = trackRss ? rssAll() : null;
-  const runs = [];
-  try {
-    if (WARM > 0) await one(0, WARM);
-    for (let i = 1; i <= REPEATS; i++) {
-      const a = snapshot(groups);
-      const r = await one(i, DUR);
-      const b = snapshot(groups);
-      r.cpu = cpuDelta(a, b, { wrk: r.wrkTicks ?? 0 });
-      runs.push(r);
-      log(`  run ${i}: ${r.rps.toFixed(0)} req/s  p50 ${(r.p50_us / 1000).toFixed(2)} ms  p99 ${(r.p99_us / 1000).toFixed(2)} ms  errors ${r.errors}  (box busy ${r.cpu.busy.toFixed(0)} %, other ${r.cpu.other.toFixed(0)} %)`);
+// A scenario: {name, label, one(i, seconds) -> wrk-like result (i = 0 is the
+// warm-up), extra: {name, pid} of a reference server whose CPU is tracked,
+// trackRss}. group() runs the warm-up of every member, then REPEATS rounds in
+// which each member runs once (interleaved, so that a Calixio figure and its
+// reference see the same background load on a shared box), and records the
+// medians.
+async function group(members) {
+  members = members.filter((m) => want(m.name));
+  const st = new Map();
+  for (const m of members) {
+    st.set(m, { runs: [], groups: cpuGroups(m.extra), before: m.trackRss === false ? null : rssAll(), after: null, failed: null });
+    log(`${m.label}: warm-up ${WARM}s`);
+    try {
+      if (WARM > 0) await m.one(0, WARM);
+    } catch (e) {
+      st.get(m).failed = e.message;
     }
-  } catch (e) {
-    log(`${label}: could not run: ${e.message}`);
-    failures.push(`${label}: ${e.message}`);
-    results[name] = { label, failed: e.message };
-    return;
+    st.get(m).after = m.trackRss === false ? null : rssAll();
   }
-  const after = trackRss ? rssAll() : null;
-  const rpsMed = median(runs.map((r) => r.rps));
-  const medRun = runs.reduce((best, r) => (Math.abs(r.rps - rpsMed) < Math.abs(best.rps - rpsMed) ? r : best), runs[0]);
-  results[name] = {
-    label,
-    runs,
-    rps: rpsMed,
-    p50: median(runs.map((r) => r.p50_us)) / 1000,
-    p99: median(runs.map((r) => r.p99_us)) / 1000,
-    errors: runs.reduce((a, r) => a + (r.errors ?? 0), 0),
-    cpu: medRun.cpu,
-  };
-  if (trackRss) rss.per[name] = { label, before, after };
+  for (let i = 1; i <= REPEATS; i++) {
+    for (const m of members) {
+      const x = st.get(m);
+      if (x.failed) continue;
+      try {
+        const a = snapshot(x.groups);
+        const r = await m.one(i, DUR);
+        const b = snapshot(x.groups);
+        r.cpu = cpuDelta(a, b, { wrk: r.wrkTicks ?? 0 });
+        x.runs.push(r);
+        x.after = m.trackRss === false ? null : rssAll();
+        log(`  ${m.label} run ${i}: ${r.rps.toFixed(0)} req/s  p50 ${(r.p50_us / 1000).toFixed(2)} ms  p99 ${(r.p99_us / 1000).toFixed(2)} ms  errors ${r.errors}  (box busy ${r.cpu.busy.toFixed(0)} %, other ${r.cpu.other.toFixed(0)} %)`);
+      } catch (e) {
+        x.failed = e.message;
+      }
+    }
+  }
+  for (const m of members) {
+    const x = st.get(m);
+    if (x.failed) {
+      log(`${m.label}: could not run: ${x.failed}`);
+      failures.push(`${m.label}: ${x.failed}`);
+      results[m.name] = { label: m.label, failed: x.failed };
+      continue;
+    }
+    const runs = x.runs;
+    const rpsMed = median(runs.map((r) => r.rps));
+    const medRun = runs.reduce((best, r) => (Math.abs(r.rps - rpsMed) < Math.abs(best.rps - rpsMed) ? r : best), runs[0]);
+    results[m.name] = {
+      label: m.label,
+      runs,
+      rps: rpsMed,
+      p50: median(runs.map((r) => r.p50_us)) / 1000,
+      p99: median(runs.map((r) => r.p99_us)) / 1000,
+      errors: runs.reduce((a, r) => a + (r.errors ?? 0), 0),
+      cpu: medRun.cpu,
+    };
+    if (x.before) rss.per[m.name] = { label: m.label, before: x.before, after: x.after };
+  }
+}
+
+async function startServer(name, cmd, args, env) {
+  const srv = new Server(name, cmd, args, env);
+  await srv.ready(/listening/);
+  return srv;
 }
 
 // ---- main ------------------------------------------------------------------------------
 async function main() {
   const startedAt = new Date();
   const load0 = loadavg();
+  await sleep(1000); // cx-auth test-hashes once at start (64 MiB for a moment)
   rss.idle = rssAll();
   log(`stack at ${URL}; ${NCPU} cores; duration ${DUR}s x ${REPEATS}, ${CONNS} connections, ${THREADS} wrk threads, warm-up ${WARM}s`);
 
@@ -323,66 +350,81 @@ async function main() {
   log(`room ${room.id} (${room.livekit_room}); guest join answers ${Object.keys(cj.body).join(',')}`);
   rss.prepared = rssAll();
 
-  // -- the gateway alone and the ceiling
-  await scenario('healthz', 'GET /healthz (gateway alone)', (i, d) => wrk({ url: URL, path: '/healthz', duration: d }));
-  if (want('ceiling')) {
-    const port = await freePort();
-    const srv = new Server('mhd_ceiling', join(BUILD, 'mhd_ceiling'), [String(port), String(NCPU)]);
+  // -- reference servers, up for the whole run (idle when not loaded)
+  const servers = [];
+  const ref = {};
+  const tryStart = async (name, label, cmd, args, env) => {
+    if (!want(name)) return;
     try {
-      await srv.ready(/listening/);
-      await scenario('ceiling', 'ceiling: bare libmicrohttpd', (i, d) => wrk({ url: `http://127.0.0.1:${port}`, path: '/healthz', duration: d }), { extra: { name: 'ref', pid: srv.pid }, trackRss: false });
-    } catch (e) {
-      failures.push(`ceiling: ${e.message}`);
-      results.ceiling = { label: 'ceiling: bare libmicrohttpd', failed: e.message };
-    } finally {
-      await srv.stop();
-    }
-  }
-
-  // -- join
-  await scenario('join_guest', 'POST /rooms/{id}/join (guest)', (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: joinBody, duration: d }));
-  await scenario('join_user', 'POST /rooms/{id}/join (logged-in)', (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: '{}', token, duration: d }));
-
-  // -- the Node peer, 1 and 2 processes
-  for (const workers of [1, 2]) {
-    const name = `peer${workers}`;
-    if (!want(name)) continue;
-    const label = `peer: Node + livekit-server-sdk, ${workers} process${workers > 1 ? 'es' : ''}`;
-    const port = await freePort();
-    const srv = new Server(name, process.execPath, [join(ROOT, 'bench', 'node-peer', 'server.mjs')], {
-      PORT: String(port), WORKERS: String(workers), ROOM_ID: room.id, ROOM_NAME: room.name, LIVEKIT_ROOM: room.livekit_room,
-    });
-    try {
-      await srv.ready(/listening/);
-      const pj = await http('POST', joinPath, { json: { user_name: 'Bench Guest' }, base: `http://127.0.0.1:${port}` });
-      const same = JSON.stringify(Object.keys(pj.body ?? {}).sort()) === JSON.stringify(Object.keys(cj.body).sort());
-      if (pj.status !== 200 || !same) throw new Error(`peer join answer differs: ${pj.status} ${pj.text}`);
-      await scenario(name, label, (i, d) => wrk({ url: `http://127.0.0.1:${port}`, path: joinPath, method: 'POST', body: joinBody, duration: d }), { extra: { name: 'ref', pid: srv.pid }, trackRss: false });
+      ref[name] = await startServer(name, cmd, args, env);
+      servers.push(ref[name]);
     } catch (e) {
       failures.push(`${label}: ${e.message}`);
       results[name] = { label, failed: e.message };
-    } finally {
-      await srv.stop();
     }
+  };
+  const L = {
+    healthz: 'GET /healthz (gateway alone)',
+    ceiling: 'ceiling: bare libmicrohttpd',
+    join_guest: 'POST /rooms/{id}/join (guest)',
+    join_user: 'POST /rooms/{id}/join (logged-in)',
+    peer1: 'peer: Node + livekit-server-sdk, 1 process',
+    peer2: 'peer: Node + livekit-server-sdk, 2 processes',
+  };
+  const ports = { ceiling: await freePort(), peer1: await freePort(), peer2: await freePort() };
+  await tryStart('ceiling', L.ceiling, join(BUILD, 'mhd_ceiling'), [String(ports.ceiling), String(NCPU)]);
+  for (const w of [1, 2]) {
+    await tryStart(`peer${w}`, L[`peer${w}`], process.execPath, [join(ROOT, 'bench', 'node-peer', 'server.mjs')], {
+      PORT: String(ports[`peer${w}`]), WORKERS: String(w), ROOM_ID: room.id, ROOM_NAME: room.name, LIVEKIT_ROOM: room.livekit_room,
+    });
+    const srv = ref[`peer${w}`];
+    if (!srv) continue;
+    const pj = await http('POST', joinPath, { json: { user_name: 'Bench Guest' }, base: `http://127.0.0.1:${ports[`peer${w}`]}` });
+    const same = JSON.stringify(Object.keys(pj.body ?? {}).sort()) === JSON.stringify(Object.keys(cj.body).sort());
+    if (pj.status !== 200 || !same) {
+      failures.push(`${L[`peer${w}`]}: its join answer differs from Calixio's: ${pj.status} ${pj.text}`);
+      results[`peer${w}`] = { label: L[`peer${w}`], failed: 'answer differs' };
+      delete ref[`peer${w}`];
+    }
+  }
+  const refUrl = (n) => `http://127.0.0.1:${ports[n]}`;
+  const refMember = (name, path, method, body) =>
+    ref[name] ? [{ name, label: L[name], trackRss: false, extra: { name: 'ref', pid: ref[name].pid }, one: (i, d) => wrk({ url: refUrl(name), path, method, body, duration: d }) }] : [];
+
+  try {
+    // -- the gateway alone against the ceiling
+    await group([
+      { name: 'healthz', label: L.healthz, one: (i, d) => wrk({ url: URL, path: '/healthz', duration: d }) },
+      ...refMember('ceiling', '/healthz', 'GET'),
+    ]);
+    // -- join against the peer
+    await group([
+      { name: 'join_guest', label: L.join_guest, one: (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: joinBody, duration: d }) },
+      { name: 'join_user', label: L.join_user, one: (i, d) => wrk({ url: URL, path: joinPath, method: 'POST', body: '{}', token, duration: d }) },
+      ...refMember('peer1', joinPath, 'POST', joinBody),
+      ...refMember('peer2', joinPath, 'POST', joinBody),
+    ]);
+  } finally {
+    for (const srv of servers) await srv.stop();
   }
 
   // -- create
-  await scenario('create', 'POST /rooms (create, authenticated)', (i, d) => wrk({ url: URL, path: '/rooms', method: 'POST', body: '{"name":"bench load room"}', token, duration: d }));
+  await group([{ name: 'create', label: 'POST /rooms (create, authenticated)', one: (i, d) => wrk({ url: URL, path: '/rooms', method: 'POST', body: '{"name":"bench load room"}', token, duration: d }) }]);
 
   // -- webhook
   if (want('webhook')) await webhookScenario(room);
 
   // -- login
-  await scenario('login', `POST /auth/login (${LOGIN_CONNS} connections)`, (i, d) => wrk({ url: URL, path: '/auth/login', method: 'POST', body: JSON.stringify({ email, password }), conns: LOGIN_CONNS, timeout: 30, duration: d }));
+  await group([{ name: 'login', label: `POST /auth/login (${LOGIN_CONNS} connections)`, one: (i, d) => wrk({ url: URL, path: '/auth/login', method: 'POST', body: JSON.stringify({ email, password }), conns: LOGIN_CONNS, timeout: 30, duration: d }) }]);
 
   // -- the NATS floor
-  await scenario('floor', 'NATS floor: nats.c pair, 64 in flight, 200 B', async (i, d) => {
+  await group([{ name: 'floor', label: 'NATS floor: nats.c pair, 64 in flight, 200 B', trackRss: false, one: async (i, d) => {
     const r = await runMeasured(join(BUILD, 'nats_floor'), ['-s', E.NATS_URL, '-window', '64', '-size', '200', '-d', String(i === 0 ? Math.min(d, 1) : d), '-warmup', '1']);
     const line = r.stdout.split('\n').find((l) => l.startsWith('nats_floor '));
     if (r.code !== 0 || !line) throw new Error(`nats_floor failed: ${r.stderr.trim()}`);
     const o = parseKv(line);
     return { rps: o.rps, p50_us: o.p50_us, p99_us: o.p99_us, errors: o.errors, wrkTicks: r.cpuTicks };
-  }, { trackRss: false });
+  } }]);
 
   // -- Argon2id
   let pw = null;
@@ -427,7 +469,7 @@ async function webhookScenario(room) {
     results.webhook = { label, failed: e.message };
     return;
   }
-  await scenario('webhook', label, async (i, d) => {
+  await group([{ name: 'webhook', label, one: async (i, d) => {
     if (i === 1 && !files[1]) {
       const per = Math.min(intEnv('BENCH_WH_MAX', 400000), Math.max(5000, Math.ceil(Math.max(est, 1000) * d * 2.5)));
       log(`webhook: generating ${REPEATS} x ${per} events (warm-up rate ${est.toFixed(0)}/s)`);
@@ -450,7 +492,7 @@ async function webhookScenario(room) {
     webhook.checks.push({ run: i, sent: r.sent, accepted: r.accepted, rejected: r.rejected, pg, redis: rd, exhausted: r.exhausted, ok });
     // rejected webhooks are errors too (wrk's status_err already counts them)
     return r;
-  });
+  } }]);
   webhook.presence = Number(await redisCmd('HLEN', `cx:presence:${room.livekit_room}`).catch(() => NaN));
 }
 
@@ -470,6 +512,17 @@ function machine() {
   return `${NCPU} vCPU (${cpu}); ${lscpu}; ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`;
 }
 
+// CPU time of the serving side per request in µs (wrk and "other" excluded;
+// for the NATS floor the nats_floor process is the serving side too).
+function cpuPerReq(a) {
+  if (!a.cpu || !(a.rps > 0)) return NaN;
+  const skip = new Set(['busy', 'other', 'wrk']);
+  let pct = 0;
+  for (const [k, v] of Object.entries(a.cpu)) if (!skip.has(k)) pct += v;
+  if (a.label.startsWith('NATS floor')) pct += a.cpu.wrk;
+  return (pct / 100 / a.rps) * 1e6;
+}
+
 function render({ startedAt, load0, room, pw, hwm }) {
   const R = results;
   const L = [];
@@ -477,7 +530,7 @@ function render({ startedAt, load0, room, pw, hwm }) {
     const a = R[name];
     if (!a) return;
     if (a.failed) {
-      L.push(`| ${a.label} | could not run | | | | | |`);
+      L.push(`| ${a.label} | could not run | | | | | | |`);
       return;
     }
     let refRps = NaN;
@@ -491,7 +544,7 @@ function render({ startedAt, load0, room, pw, hwm }) {
     }
     const ratio = Number.isFinite(refRps) && refRps > 0 ? `${(a.rps / refRps).toFixed(2)}×` : '–';
     const lower = name === 'webhook' && webhook.checks.some((c) => c.exhausted) ? '≥' : '';
-    L.push(`| ${a.label} | ${lower}${f0(a.rps)} | ${f2(a.p50)} | ${f2(a.p99)} | ${a.errors} | ${refText} | ${ratio} |`);
+    L.push(`| ${a.label} | ${lower}${f0(a.rps)} | ${f2(a.p50)} | ${f2(a.p99)} | ${a.errors} | ${f0(cpuPerReq(a))} | ${refText} | ${ratio} |`);
   };
   const dur = Math.round(Date.now() / 1000 - T0);
   L.push(`# Calixio benchmark`);
@@ -499,8 +552,8 @@ function render({ startedAt, load0, room, pw, hwm }) {
   L.push(`${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}; ${machine()}; load average before the run ${load0.map((x) => x.toFixed(2)).join(' ')}.`);
   L.push(`wrk ${CONNS} connections, ${THREADS} threads, ${DUR} s per run after a ${WARM} s warm-up, ${REPEATS} runs per configuration, medians (errors: sum over the runs).`);
   L.push('');
-  L.push('| scenario | req/s | p50 ms | p99 ms | errors | reference | ratio |');
-  L.push('|---|---:|---:|---:|---:|---|---:|');
+  L.push('| scenario | req/s | p50 ms | p99 ms | errors | CPU µs/req | reference | ratio |');
+  L.push('|---|---:|---:|---:|---:|---:|---|---:|');
   row('join_guest', 'peer2', '(2 processes)');
   row('join_user', 'peer2', '(2 processes)');
   row('create', 'floor');
@@ -512,7 +565,9 @@ function render({ startedAt, load0, room, pw, hwm }) {
   row('floor');
   row('peer1');
   row('peer2');
-  if (pw) L.push(`| Argon2id crypto_pwhash_str (interactive: 2 passes, 64 MiB) | ${f1(pw.all.rate_per_s)} (${NCPU} threads) | ${f1(pw.one.ms_per_hash)} per hash, 1 thread | | | | |`);
+  if (pw) L.push(`| Argon2id crypto_pwhash_str (interactive: 2 passes, 64 MiB) | ${f1(pw.all.rate_per_s)} (${NCPU} threads) | ${f1(pw.one.ms_per_hash)} per hash, 1 thread | | | | | |`);
+  L.push('');
+  L.push('CPU µs/req: CPU time of the serving side (daemons, nats-server, Postgres, Redis, or the reference server; not wrk) per answered request, from the median run. It depends much less on background load than req/s does.');
   L.push('');
 
   // extra ratios
@@ -543,7 +598,8 @@ function render({ startedAt, load0, room, pw, hwm }) {
   }
   const idleMax = Math.max(...DAEMONS.map((d) => rss.idle[d]?.rss ?? 0));
   const hwmMax = Math.max(...DAEMONS.map((d) => hwm[d]?.hwm ?? 0));
-  tgt(idleMax < 10, `every daemon < 10 MiB RSS idle: largest ${f1(idleMax)} MiB`);
+  const anonMax = Math.max(...DAEMONS.map((d) => rss.idle[d]?.anon ?? 0));
+  tgt(idleMax < 10, `every daemon < 10 MiB RSS idle: largest VmRSS ${f1(idleMax)} MiB (${DAEMONS.map((d) => `${d} ${f1(rss.idle[d]?.rss)}`).join(', ')}); private memory (RssAnon) at most ${f1(anonMax)} MiB, the rest is shared library pages`);
   tgt(hwmMax < 64, `every daemon < 64 MiB RSS under load (peak VmHWM): largest ${f1(hwmMax)} MiB (${DAEMONS.filter((d) => (hwm[d]?.hwm ?? 0) >= 64).join(', ') || 'none over'})`);
   L.push('');
 
@@ -566,6 +622,7 @@ function render({ startedAt, load0, room, pw, hwm }) {
   L.push(`|---|${DAEMONS.map(() => '---:').join('|')}|`);
   const cell = (x) => (x ? f1(x.rss) : '–');
   L.push(`| idle, after start | ${DAEMONS.map((d) => cell(rss.idle[d])).join(' | ')} |`);
+  L.push(`| idle: of which private (RssAnon) / shared library pages (RssFile); threads | ${DAEMONS.map((d) => (rss.idle[d] ? `${f1(rss.idle[d].anon)} / ${f1(rss.idle[d].file)}; ${rss.idle[d].threads}` : '–')).join(' | ')} |`);
   L.push(`| after data preparation | ${DAEMONS.map((d) => cell(rss.prepared[d])).join(' | ')} |`);
   for (const p of Object.values(rss.per)) L.push(`| ${p.label} | ${DAEMONS.map((d) => `${cell(p.before[d])} → ${cell(p.after[d])}`).join(' | ')} |`);
   L.push(`| peak over the whole run (VmHWM) | ${DAEMONS.map((d) => (hwm[d] ? f1(hwm[d].hwm) : '–')).join(' | ')} |`);
