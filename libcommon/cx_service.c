@@ -20,6 +20,7 @@
 
 #define CX_MAX_SUBS 64
 #define CX_MAX_TICKS 8
+#define CX_DRAIN_TIMEOUT_MS 10000
 
 typedef struct _ep_state {
     cx_service *svc;
@@ -713,12 +714,22 @@ cx_status cx_service_run(cx_service *s)
     /* Discovery goes first so nobody finds a copy that is leaving. */
     for (int i = 0; i < s->n_srv_subs; i++)
         natsSubscription_Unsubscribe(s->srv_subs[i]);
+    /* Drain needs the server to confirm the unsubscribe; without a
+     * connection there is nothing in flight to finish, so just stop. The
+     * whole drain is bounded so SIGTERM never turns into a hang. */
+    bool connected = natsConnection_Status(s->nc) == NATS_CONN_STATUS_CONNECTED;
+    int64_t deadline = cx_mono_ms() + CX_DRAIN_TIMEOUT_MS;
     for (int i = 0; i < s->o->n_endpoints; i++)
-        for (int k = 0; k < s->eps[i].nsubs; k++)
-            natsSubscription_Drain(s->eps[i].subs[k]);
-    for (int i = 0; i < s->o->n_endpoints; i++)
-        for (int k = 0; k < s->eps[i].nsubs; k++)
-            natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], 30000);
+        for (int k = 0; k < s->eps[i].nsubs; k++) {
+            if (!connected || natsSubscription_Drain(s->eps[i].subs[k]) != NATS_OK)
+                natsSubscription_Unsubscribe(s->eps[i].subs[k]);
+        }
+    for (int i = 0; connected && i < s->o->n_endpoints; i++)
+        for (int k = 0; k < s->eps[i].nsubs; k++) {
+            int64_t left = deadline - cx_mono_ms();
+            if (left > 0 && natsSubscription_IsValid(s->eps[i].subs[k]))
+                natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], left);
+        }
     _stop_pool(s);  /* pooled requests already queued are answered */
     natsConnection_FlushTimeout(s->nc, 2000);
     cx_log_info(NULL, "%s: drained, exiting", s->micro_name);

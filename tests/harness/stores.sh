@@ -49,7 +49,9 @@ wait_port() { # port seconds
 start_nats() {
   local port; port=$(port_of nats)
   [ -f "$dir/nats.pid" ] && kill -0 "$(cat "$dir/nats.pid")" 2>/dev/null && return 0
-  nats-server -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
+  # webhooks may be 1 MiB of body plus headers: above nats-server's default
+  printf 'max_payload: 2097152\n' >"$dir/nats.conf"
+  nats-server -c "$dir/nats.conf" -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
   wait_port "$port" 10
 }
 
