@@ -438,8 +438,16 @@ async function main() {
     else failures.push(`pwhash_time: ${one.stderr} ${all.stderr}`);
   }
 
+  // -- what a token costs (cx-media mints one per join; every bearer is verified)
+  let tok = null;
+  if (want('join_guest') || want('join_user') || want('tokens')) {
+    const t = await runMeasured(join(BUILD, 'token_cost'), ['20000']);
+    const get = (k) => Number((new RegExp(`token_cost ${k} us=([\\d.]+)`).exec(t.stdout) || [])[1]);
+    if (t.code === 0) tok = { lk: get('cx_lk_token'), verify: get('cx_jwt_verify'), direct: get('direct_hs256') };
+  }
+
   const hwm = rssAll();
-  const report = render({ startedAt, load0, room, pw, hwm });
+  const report = render({ startedAt, load0, room, pw, hwm, tok });
   process.stdout.write(report);
   writeFileSync(join(ROOT, 'bench', 'last-run.md'), report);
   if (failures.length) {
@@ -523,7 +531,7 @@ function cpuPerReq(a) {
   return (pct / 100 / a.rps) * 1e6;
 }
 
-function render({ startedAt, load0, room, pw, hwm }) {
+function render({ startedAt, load0, room, pw, hwm, tok }) {
   const R = results;
   const L = [];
   const row = (name, ref, refLabel) => {
@@ -575,6 +583,7 @@ function render({ startedAt, load0, room, pw, hwm }) {
   const ratio = (a, b) => (R[a] && R[b] && !R[a].failed && !R[b].failed ? (R[a].rps / R[b].rps).toFixed(2) + '×' : '–');
   extra.push(`join (guest) / peer 1 process: ${ratio('join_guest', 'peer1')}; join (guest) / NATS floor: ${ratio('join_guest', 'floor')}; join (logged-in) / join (guest): ${ratio('join_user', 'join_guest')}`);
   if (R.login && !R.login.failed && R.login.cpu) extra.push(`login: cx-auth used ${f0(R.login.cpu.auth)} % of one core (the box: ${f0(R.login.cpu.busy)} % of ${NCPU * 100} %); ${pw ? `one hash ${f1(pw.one.ms_per_hash)} ms alone, ${NCPU} threads together ${f1(pw.all.rate_per_s)} hashes/s` : ''}`);
+  if (tok) extra.push(`tokens (token_cost, one core): cx_lk_token (jansson + libjwt) ${f2(tok.lk)} µs per LiveKit join token, cx_jwt_verify ${f2(tok.verify)} µs per bearer check; the same HS256 token built directly (snprintf + libsodium HMAC) ${f2(tok.direct)} µs`);
   L.push(...extra.map((x) => `- ${x}`));
   L.push('');
 
