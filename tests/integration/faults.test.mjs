@@ -58,7 +58,7 @@ async function call(method, path, { json, body, headers = {} } = {}) {
     } catch {
       /* not JSON */
     }
-    return { status: r.status, json: j, text, t0, t1: performance.now() };
+    return { status: r.status, json: j, text, t0, t1: performance.now(), rid: r.headers.get('x-request-id') };
   } catch (e) {
     return { status: 0, json: null, text: String(e?.cause?.code ?? e?.name ?? e), t0, t1: performance.now() };
   }
@@ -73,27 +73,46 @@ class Load {
     this.ackedEvents = new Set();
     this.stopped = false;
     this.n = 0;
+    this.inflight = new Set();
+  }
+
+  // Runs one request, remembering it while it is in flight.
+  async track(op, promise) {
+    const token = {};
+    this.inflight.add(token);
+    token.t0 = performance.now();
+    try {
+      return this.record(op, await promise);
+    } finally {
+      this.inflight.delete(token);
+    }
+  }
+
+  // Waits until every request started before t has completed (at most ms).
+  async settled(t, ms) {
+    const t0 = performance.now();
+    while ([...this.inflight].some((x) => x.t0 <= t) && performance.now() - t0 < ms) await sleep(20);
   }
 
   record(op, r) {
-    this.records.push({ op, status: r.status, t0: r.t0, t1: r.t1, text: r.text.slice(0, 200) });
+    this.records.push({ op, status: r.status, t0: r.t0, t1: r.t1, text: r.text.slice(0, 200), rid: r.rid });
     return r;
   }
 
   async iteration(token) {
     const auth = { Authorization: `Bearer ${token}` };
-    const c = this.record('create', await call('POST', '/rooms', { json: { name: `load ${++this.n}` }, headers: auth }));
+    const c = await this.track('create', call('POST', '/rooms', { json: { name: `load ${++this.n}` }, headers: auth }));
     if (c.status === 201 && c.json && UUID_RE.test(c.json.id)) {
       this.ackedRooms.add(c.json.id);
       this.rooms.push({ id: c.json.id, livekit_room: c.json.livekit_room });
     }
     if (!this.rooms.length) return;
     const room = this.rooms[Math.floor(Math.random() * this.rooms.length)];
-    this.record('get', await call('GET', `/rooms/${room.id}`, { headers: auth }));
-    this.record('join', await call('POST', `/rooms/${room.id}/join`, { json: { user_name: 'Load guest' } }));
+    await this.track('get', call('GET', `/rooms/${room.id}`, { headers: auth }));
+    await this.track('join', call('POST', `/rooms/${room.id}/join`, { json: { user_name: 'Load guest' } }));
     const evId = lk.lkId('EV_');
     const body = lk.eventBody({ event: 'participant_joined', room: room.livekit_room, identity: `load-${evId}`, sid: lk.lkId('PA_'), name: 'load', joinedAt: now() - 1, createdAt: now(), id: evId });
-    const w = this.record('webhook', await call('POST', '/livekit/webhook', { body, headers: { 'Content-Type': 'application/webhook+json', Authorization: lk.signGo(body) } }));
+    const w = await this.track('webhook', call('POST', '/livekit/webhook', { body, headers: { 'Content-Type': 'application/webhook+json', Authorization: lk.signGo(body) } }));
     if (w.status === 200) this.ackedEvents.add(evId);
   }
 
@@ -140,6 +159,8 @@ async function faultPhase(load, name, fault) {
   const recoveredOk = await load.recovered(tBack, RECOVERY_MAX_MS + 5000);
   await sleep(1000); // a little steady state after
   const tEnd = performance.now();
+  // requests in flight during the fault (e.g. to a killed copy) count here
+  await load.settled(tEnd, REQUEST_TIMEOUT_MS + 10000);
   const recs = load.records.filter((r) => r.t1 >= tFault && r.t0 <= tEnd);
   const fails = recs.filter((r) => !ok(r.status));
   const statuses = {};
@@ -169,6 +190,8 @@ async function faultPhase(load, name, fault) {
   };
   results.push(m);
   console.log(`FAULT ${JSON.stringify(m)}`);
+  // the slow failures (timeouts) by request id, to find them in the logs
+  for (const r of fails.filter((x) => x.t1 - x.t0 > 1000).slice(0, 5)) console.log(`  slow ${r.op} ${r.status} ${Math.round(r.t1 - r.t0)}ms started ${Math.round(r.t0 - tFault)}ms after the fault, request id ${r.rid}`);
   assert.deepEqual(steadyFails.map((r) => `${r.op} ${r.status} ${r.text}`), [], `${name}: failures before the fault`);
   const bad = fails.filter((r) => r.status !== 503 && r.status !== 504);
   assert.deepEqual(bad.map((r) => `${r.op} ${r.status} ${r.text}`), [], `${name}: only 503/504 may fail`);
