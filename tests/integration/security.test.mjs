@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { connect as netConnect } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { startStack, mintAccessToken, signJwt, sleep, DEFAULT_ENV } from '../harness/stack.mjs';
+import { startStack, signJwt, sleep, freePort, DEFAULT_ENV } from '../harness/stack.mjs';
 import * as lk from '../harness/livekit-webhook.mjs';
 
 const CONN_TIMEOUT_S = 2; // GATEWAY_CONNECTION_TIMEOUT below
@@ -505,7 +505,7 @@ describe('slow connections', () => {
     const N = 20;
     const a = trickle(s.url.replace('http://', ''), N, t0);
     // 2. a second gateway with few connection slots: are they all held?
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const addr2 = `127.0.0.1:${port}`;
     const SLOTS = 20;
     s.startDaemon('gateway', { HTTP_ADDR: addr2, GATEWAY_MAX_CONNECTIONS: String(SLOTS) });
