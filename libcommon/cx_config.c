@@ -165,6 +165,9 @@ void cx_config_print_help(FILE *f, const char *prog, const cx_cfg_var *vars, siz
     fprintf(f, "%s: settings come from the environment\n\n", prog);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-28s %-8s default: %-24s %s\n", vars[i].name, tn[vars[i].type],
-                vars[i].def ? (vars[i].secret ? "(set)" : vars[i].def) : "(required)",
+                !vars[i].def ? "(required)"
+                : !vars[i].def[0] ? "\"\""
+                : vars[i].secret && strncmp(vars[i].name, "DATABASE_URL", 12) != 0 ? "(set)"
+                : vars[i].def,
                 vars[i].help ? vars[i].help : "");
 }

@@ -465,6 +465,7 @@ static enum MHD_Result _access(void *cls, struct MHD_Connection *c, const char *
                 return _queue_status(r, CX_ERR_PAYLOAD_TOO_LARGE, NULL);
             return MHD_YES;
         }
+        gw_slowguard_received(c); /* fully received: no read deadline while served */
         return _dispatch(r);
     case GW_PH_READY:
         if (r->is_ready)
@@ -480,9 +481,10 @@ static enum MHD_Result _access(void *cls, struct MHD_Connection *c, const char *
 static void _completed(void *cls, struct MHD_Connection *c, void **con_cls,
                        enum MHD_RequestTerminationCode toe)
 {
-    (void)c;
     gw_http *h = cls;
     gw_req *r = *con_cls;
+    if (c)
+        gw_slowguard_next(h->cfg.guard, c);
     if (!r)
         return;
     *con_cls = NULL;
@@ -569,6 +571,8 @@ cx_status gw_http_start(gw_http **out, const gw_http_cfg *cfg)
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, _completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, gw_slowguard_notify, cfg->guard,
+        MHD_OPTION_URI_LOG_CALLBACK, gw_slowguard_uri, cfg->guard,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER, _mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {

@@ -17,6 +17,7 @@
 #include "proxy.h"
 #include "ratelimit.h"
 #include "ready.h"
+#include "slowguard.h"
 
 typedef struct gw_http_cfg {
     const char *addr;             /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
@@ -29,6 +30,7 @@ typedef struct gw_http_cfg {
     gw_ratelimit *rl;             /* borrowed */
     gw_proxy *px;                 /* borrowed */
     gw_ready *ready;              /* borrowed */
+    gw_slowguard *guard;          /* borrowed: request read deadlines */
     const char *openapi;          /* borrowed document text */
     size_t openapi_len;
 } gw_http_cfg;

@@ -23,7 +23,8 @@
 
 static cx_daemon_cfg dc;
 static char *http_addr, *cors_origins;
-static int64_t req_timeout_ms, threads, max_conns, conn_timeout_ms, rl_rps, rl_burst;
+static int64_t req_timeout_ms, threads, max_conns, conn_timeout_ms, read_timeout_ms, rl_rps,
+    rl_burst;
 static bool trust_proxy, cookie_secure;
 
 static const cx_cfg_var vars[] = {
@@ -39,6 +40,9 @@ static const cx_cfg_var vars[] = {
     {"GATEWAY_CONNECTION_TIMEOUT", CX_CFG_DURATION, "15s",
      "idle HTTP connection timeout (slow clients are dropped)", &conn_timeout_ms, 1000, 3600000,
      false},
+    {"GATEWAY_REQUEST_READ_TIMEOUT", CX_CFG_DURATION, "10s",
+     "time a client has to deliver a whole request (slowloris guard)", &read_timeout_ms, 500,
+     3600000, false},
     {"CORS_ALLOWED_ORIGINS", CX_CFG_STRING, "http://localhost:5173,http://127.0.0.1:5173",
      "comma-separated allowed origins; * reflects any origin", &cors_origins, 0, 0, false},
     {"RATE_LIMIT_RPS", CX_CFG_INT, "200", "requests per second per client IP (0: no limit)",
@@ -119,6 +123,10 @@ int main(int argc, char **argv)
     if (gw_ready_create(&ready, px) != CX_OK)
         goto out_free_proxy;
 
+    gw_slowguard *guard = NULL;
+    if (gw_slowguard_create(&guard, read_timeout_ms, conn_timeout_ms) != CX_OK)
+        goto out_free_ready;
+
     gw_http_cfg hc = {
         .addr = http_addr,
         .threads = (unsigned)threads,
@@ -130,13 +138,14 @@ int main(int argc, char **argv)
         .rl = rl,
         .px = px,
         .ready = ready,
+        .guard = guard,
         .openapi = doc,
         .openapi_len = doc_len,
     };
     gw_http *http = NULL;
     if (gw_http_start(&http, &hc) != CX_OK) {
         rc = 2;
-        goto out_free_ready;
+        goto out_free_guard;
     }
     cx_log_info(NULL, "gateway listening on %s (%lld threads, timeout %lldms)", http_addr,
                 (long long)threads, (long long)req_timeout_ms);
@@ -158,6 +167,8 @@ int main(int argc, char **argv)
     gw_http_stop(http);
     cx_log_info(NULL, "gateway stopped");
 
+out_free_guard:
+    gw_slowguard_destroy(guard);
 out_free_ready:
     gw_ready_destroy(ready);
 out_free_proxy:
