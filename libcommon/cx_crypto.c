@@ -43,6 +43,22 @@ void cx_uuid_v4(char out[37])
              b[14], b[15]);
 }
 
+bool cx_uuid_valid(const char *s, size_t len)
+{
+    if (!s || len != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        char c = s[i];
+        bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
+        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if (dash ? c != '-' : !hex)
+            return false;
+    }
+    return true;
+}
+
+bool cx_uuid_valid_str(const char *s) { return s && cx_uuid_valid(s, strlen(s)); }
+
 void cx_sha256(const void *data, size_t len, uint8_t out[32])
 {
     crypto_hash_sha256(out, (const unsigned char *)data, len);

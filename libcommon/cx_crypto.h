@@ -23,6 +23,13 @@ cx_status cx_random_hex(char *out, size_t outlen, size_t nbytes);
 /* Random UUID v4 in canonical form into out[37]. */
 void cx_uuid_v4(char out[37]);
 
+/* True when s[0..len) is a UUID in canonical 8-4-4-4-12 hex form (either
+ * case). NULL is false. */
+bool cx_uuid_valid(const char *s, size_t len);
+
+/* cx_uuid_valid for a NUL-terminated string; NULL is false. */
+bool cx_uuid_valid_str(const char *s);
+
 /* SHA-256 of data. */
 void cx_sha256(const void *data, size_t len, uint8_t out[32]);
 

@@ -81,8 +81,6 @@ cx_status auth_validate_login(cx_req *req, const char *email, const char *passwo
 /* True when s is valid UTF-8; *chars gets the number of code points. */
 bool auth_utf8_count(const char *s, size_t len, size_t *chars);
 
-/* True for a canonical UUID (36 characters, hex and dashes). */
-bool auth_is_uuid(const char *s);
 
 /* True when t has the shape of a refresh token (43 base64url characters). */
 bool auth_refresh_wellformed(const char *t);

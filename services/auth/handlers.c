@@ -329,7 +329,7 @@ cx_status auth_handle_me(cx_req *req, const ProtobufCMessage *in, ProtobufCMessa
     if (!req->caller.authenticated)
         return CX_ERR_MISSING_AUTH; /* the runtime does not let this happen */
     /* A token whose subject is not one of our ids, or a deleted user. */
-    if (!auth_is_uuid(req->caller.user_id))
+    if (!cx_uuid_valid_str(req->caller.user_id))
         return CX_ERR_INVALID_TOKEN;
     cx_status s = auth_store_user_by_id(c->pg, req->caller.user_id, &u);
     if (s == CX_ERR_NOT_FOUND)

@@ -191,20 +191,6 @@ cx_status auth_validate_login(cx_req *req, const char *email, const char *passwo
     return bad ? CX_ERR_VALIDATION : CX_OK;
 }
 
-bool auth_is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        bool dash = (i == 8 || i == 13 || i == 18 || i == 23);
-        if (dash ? c != '-'
-                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
-            return false;
-    }
-    return true;
-}
-
 bool auth_refresh_wellformed(const char *t)
 {
     if (!t || strlen(t) != AUTH_REFRESH_LEN)

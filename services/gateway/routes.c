@@ -1,4 +1,5 @@
 /* routes: the route table of shared/API.md and the path matcher. */
+#include "cx_crypto.h"
 #include "routes.h"
 
 #include <string.h>
@@ -51,23 +52,6 @@ const gw_route gw_routes[] = {
 const int gw_n_routes = (int)(sizeof(gw_routes) / sizeof(gw_routes[0]));
 
 #define GW_PATH_SCAN_MAX 1024
-
-bool gw_uuid_valid(const char *s, size_t len)
-{
-    if (len != GW_UUID_LEN)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* Compares a pattern with a path. Returns true on a match and points
  * id / id_len at the {id} segment (if the pattern has one). */
@@ -158,7 +142,7 @@ gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
         return GW_MATCH_METHOD;
     m->route = hit;
     if (hit_id) {
-        if (!gw_uuid_valid(hit_id, hit_id_len))
+        if (!cx_uuid_valid(hit_id, hit_id_len))
             return GW_MATCH_BAD_ID;
         for (size_t i = 0; i < hit_id_len; i++) {
             char c = hit_id[i];

@@ -70,8 +70,6 @@ typedef struct gw_match {
  * or BAD_ID). The path may be any bytes; only its first 1024 are looked at. */
 gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m);
 
-/* True when s is exactly a canonical UUID (8-4-4-4-12 hex, any case). */
-bool gw_uuid_valid(const char *s, size_t len);
 
 /* Body limit in bytes of route idx (-1: the API limit). */
 size_t gw_route_body_limit(int idx);

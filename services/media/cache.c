@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cx_crypto.h"
 #include "calixio/v1/rooms.pb-c.h"
 #include "cx_json.h"
 #include "cx_log.h"
@@ -34,23 +35,6 @@ struct media_cache {
     natsSubscription *sub;
     _slot slots[CACHE_SLOTS];
 };
-
-static bool _is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* FNV-1a over the lowercase id. */
 static size_t _slot_of(const char *id)
@@ -117,7 +101,7 @@ static cx_status _load(cx_pg_pool *pg, const char *id, media_room *out)
 
 cx_status media_cache_get(media_cache *c, const char *id, media_room *out)
 {
-    if (!_is_uuid(id))
+    if (!cx_uuid_valid_str(id))
         return CX_ERR_ROOM_NOT_FOUND;
     _slot *sl = &c->slots[_slot_of(id)];
     pthread_mutex_lock(&c->mu);

@@ -22,7 +22,8 @@ static size_t _chars(const char *s)
 /* The caller's id is the owner key; tokens from auth always carry a UUID. */
 static cx_status _caller(cx_req *req)
 {
-    if (!req->caller.authenticated || !rooms_is_uuid(req->caller.user_id))
+    if (!req->caller.authenticated ||
+        !cx_uuid_valid_str(req->caller.user_id))
         return cx_req_fail(req, CX_ERR_INVALID_TOKEN, "token subject is not a user id");
     return CX_OK;
 }

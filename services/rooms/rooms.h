@@ -49,8 +49,6 @@ typedef struct rooms_ctx {
 
 /* ---- store.c: SQL, parameters only ---- */
 
-/* True for a canonical 8-4-4-4-12 hex UUID. */
-bool rooms_is_uuid(const char *s);
 
 /* Inserts a new active room on a connection inside a transaction the
  * caller opened; fills *out from RETURNING. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cx_crypto.h"
 #include "cx_log.h"
 #include "cx_time.h"
 #include "rooms.h"
@@ -10,23 +11,6 @@
 #define COLS                                                                           \
     "id::text, name, status, created_at, ended_at, owner_user_id::text, "             \
     "max_participants, livekit_room"
-
-bool rooms_is_uuid(const char *s)
-{
-    if (!s || strlen(s) != 36)
-        return false;
-    for (int i = 0; i < 36; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                     (c >= 'A' && c <= 'F'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static void _copy(char *dst, size_t cap, const char *src)
 {
@@ -96,7 +80,7 @@ cx_status rooms_store_tx(PGconn *c, const char *verb, bool *broken)
 cx_status rooms_store_get(cx_pg_pool *pg, const char *id, rooms_row *out)
 {
     PGresult *res = NULL;
-    if (!rooms_is_uuid(id))
+    if (!cx_uuid_valid_str(id))
         return CX_ERR_ROOM_NOT_FOUND;
     const char *p[] = {id};
     cx_status s = cx_pg_exec(pg, "SELECT " COLS " FROM rooms WHERE id = $1", 1, p, &res);
@@ -115,7 +99,7 @@ cx_status rooms_store_end(cx_pg_pool *pg, const char *id, const char *owner, boo
 {
     PGresult *res = NULL;
     *changed = false;
-    if (!rooms_is_uuid(id))
+    if (!cx_uuid_valid_str(id))
         return CX_ERR_ROOM_NOT_FOUND;
     const char *p[] = {id, owner, pending ? "true" : "false"};
     cx_status s = cx_pg_exec(pg,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cx_crypto.h"
 #include "cx_log.h"
 #include "cx_time.h"
 #include "rooms.h"
@@ -59,7 +60,7 @@ static void _orphans(rooms_ctx *ctx)
         char status[8];
         const char *name = rooms[i].name;
         if (strncmp(name, ROOMS_LK_PREFIX, strlen(ROOMS_LK_PREFIX)) != 0 ||
-            !rooms_is_uuid(name + strlen(ROOMS_LK_PREFIX)))
+            !cx_uuid_valid_str(name + strlen(ROOMS_LK_PREFIX)))
             continue;  /* not ours */
         if (rooms[i].creation_time <= 0 || now - rooms[i].creation_time < ctx->orphan_grace_s)
             continue;  /* may belong to a create still in flight */

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cx_crypto.h"
 #include "../../services/gateway/codec.h"
 #include "../../services/gateway/cors.h"
 #include "../../services/gateway/headers.h"
@@ -83,7 +84,7 @@ static void _check_route(const char *method, const char *path)
     CHECK(strstr(m.allow, method) != NULL);
     bool has_id = strstr(gw_routes[m.route].pattern, "{id}") != NULL;
     if (rc == GW_MATCH_OK && has_id) {
-        CHECK(gw_uuid_valid(m.id, strlen(m.id)));
+        CHECK(cx_uuid_valid_str(m.id));
         for (const char *c = m.id; *c; c++)
             CHECK(!(*c >= 'A' && *c <= 'F'));
     }
@@ -196,7 +197,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     _check_route(lines[0], lines[1]);
     _check_route("GET", lines[1]);
     _check_route("POST", lines[1]);
-    (void)gw_uuid_valid(lines[1], strlen(lines[1]));
+    (void)cx_uuid_valid_str(lines[1]);
     _check_headers(lines);
     char qcopy[1024];
     snprintf(qcopy, sizeof(qcopy), "%s", lines[7]);
