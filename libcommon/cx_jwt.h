@@ -1,4 +1,11 @@
-/* cx_jwt: HS256 JSON Web Tokens (libjwt + jansson).
+/* cx_jwt: HS256 JSON Web Tokens (libjwt + jansson + libsodium).
+ *
+ * Verification goes through libjwt (after our own check that the header
+ * names HS256). Signing is a straight HMAC-SHA256 with libsodium over the
+ * compact claims: libjwt 1.10 re-parses and re-serialises the claims twice
+ * on that path, which measured 17.8 us per LiveKit join token against 3 us
+ * (bench/token_cost.c) on the hottest route. Both produce the same format:
+ * header {"alg":"HS256","typ":"JWT"}, unpadded base64url segments.
  *
  * Only HS256 is accepted: "alg":"none", HS384/HS512, RS*, ES* are refused,
  * as are bad signatures, a missing or non-numeric exp, an exp in the past

@@ -54,6 +54,19 @@ static void test_known_vector(void)
     CX_CHECK(c == NULL);
 }
 
+/* Signing the FACTS payload must give the FACTS token byte for byte. */
+static void test_sign_known_vector(void)
+{
+    const char *payload = "{\"iss\":\"devkey\",\"sub\":\"alice\",\"exp\":1700003600,\"nbf\":1700000000,\"iat\":1700000000,\"name\":\"Alice\",\"video\":{\"roomJoin\":true,\"room\":\"r1\",\"canPublish\":true,\"canSubscribe\":true}}";
+    const char *want = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMzYwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDAsIm5hbWUiOiJBbGljZSIsInZpZGVvIjp7InJvb21Kb2luIjp0cnVlLCJyb29tIjoicjEiLCJjYW5QdWJsaXNoIjp0cnVlLCJjYW5TdWJzY3JpYmUiOnRydWV9fQ.m0HZNhgP-g5DmvUvSYRqr0-Crdudd4ivgkgaTvutDbI";
+    json_t *claims = json_loads(payload, 0, NULL);
+    char *tok = NULL;
+    CX_CHECK_INT(cx_jwt_sign(claims, SECRET, 6, &tok), CX_OK);
+    CX_CHECK_STR(tok, want);
+    free(tok);
+    json_decref(claims);
+}
+
 static void test_sign_then_verify(void)
 {
     json_t *claims = json_pack("{s:s, s:I, s:{s:b}}", "iss", "devkey", "exp",
@@ -171,6 +184,7 @@ int main(void)
 {
     cx_crypto_init();
     CX_RUN(test_known_vector);
+    CX_RUN(test_sign_known_vector);
     CX_RUN(test_sign_then_verify);
     CX_RUN(test_refused_tokens);
     CX_RUN(test_access_tokens);
