@@ -2,6 +2,7 @@
 #include "cx_auth.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +25,76 @@ static bool _copy_claim(json_t *claims, const char *key, char *dst, size_t cap, 
     return true;
 }
 
+/* Revocation answers are cached per session id for CX_REVOKED_CACHE_MS so
+ * an authenticated request does not pay a Redis round trip each time. A
+ * revocation reaches every copy at once through cx_auth_note_revoked (the
+ * service runtime feeds it from a NATS event); the cache only bounds how
+ * long a lost event could go unseen. A "revoked" entry never expires. */
+#define CX_REVOKED_CACHE_SLOTS 4096
+#define CX_REVOKED_CACHE_MS 1000
+
+typedef struct _rc_slot {
+    char sid[64];
+    int64_t until_ms;
+    bool revoked;
+} _rc_slot;
+
+static _rc_slot _rc[CX_REVOKED_CACHE_SLOTS];
+static pthread_mutex_t _rc_mu = PTHREAD_MUTEX_INITIALIZER;
+static cx_auth_revoke_hook _hook;
+static void *_hook_arg;
+
+static _rc_slot *_rc_slot_of(const char *sid)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)sid; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return &_rc[h % CX_REVOKED_CACHE_SLOTS];
+}
+
+static void _rc_store(const char *sid, bool revoked)
+{
+    if (strlen(sid) >= sizeof _rc[0].sid)
+        return;
+    pthread_mutex_lock(&_rc_mu);
+    _rc_slot *e = _rc_slot_of(sid);
+    snprintf(e->sid, sizeof e->sid, "%s", sid);
+    e->revoked = revoked;
+    e->until_ms = revoked ? INT64_MAX : cx_mono_ms() + CX_REVOKED_CACHE_MS;
+    pthread_mutex_unlock(&_rc_mu);
+}
+
+/* 1 revoked, 0 not revoked, -1 unknown (ask Redis). */
+static int _rc_lookup(const char *sid)
+{
+    int r = -1;
+    pthread_mutex_lock(&_rc_mu);
+    _rc_slot *e = _rc_slot_of(sid);
+    if (strcmp(e->sid, sid) == 0 && cx_mono_ms() < e->until_ms)
+        r = e->revoked ? 1 : 0;
+    pthread_mutex_unlock(&_rc_mu);
+    return r;
+}
+
+void cx_auth_note_revoked(const char *session_id)
+{
+    if (session_id && *session_id)
+        _rc_store(session_id, true);
+}
+
+void cx_auth_set_revoke_hook(cx_auth_revoke_hook fn, void *arg)
+{
+    pthread_mutex_lock(&_rc_mu);
+    _hook = fn;
+    _hook_arg = arg;
+    pthread_mutex_unlock(&_rc_mu);
+}
+
 static cx_status _is_revoked(cx_redis *redis, const char *sid)
 {
+    int cached = _rc_lookup(sid);
+    if (cached >= 0)
+        return cached ? CX_ERR_TOKEN_REVOKED : CX_OK;
     redisReply *r = NULL;
     char key[128];
     snprintf(key, sizeof key, CX_REVOKED_PREFIX "%s", sid);
@@ -35,6 +104,7 @@ static cx_status _is_revoked(cx_redis *redis, const char *sid)
         return s;
     bool revoked = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
     freeReplyObject(r);
+    _rc_store(sid, revoked);
     return revoked ? CX_ERR_TOKEN_REVOKED : CX_OK;
 }
 
@@ -108,5 +178,15 @@ cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_
      * little longer than the token lifetime. */
     snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_s > 0 ? ttl_s + 300 : 300));
     const char *argv[] = {"SET", key, "1", "EX", ttl};
-    return cx_redis_cmdv(redis, NULL, 5, argv, NULL);
+    cx_status s = cx_redis_cmdv(redis, NULL, 5, argv, NULL);
+    if (s != CX_OK)
+        return s;
+    cx_auth_note_revoked(session_id);
+    pthread_mutex_lock(&_rc_mu);
+    cx_auth_revoke_hook fn = _hook;
+    void *arg = _hook_arg;
+    pthread_mutex_unlock(&_rc_mu);
+    if (fn)
+        fn(session_id, arg);
+    return CX_OK;
 }

@@ -3,7 +3,9 @@
  * Access token claims: sub (user id), username, sid (session id), jti, iat,
  * nbf, exp, iss, aud. Verification checks signature (HS256 only), iss, aud,
  * exp/nbf with leeway, and the revocation deny-list in Redis
- * (key "cx:revoked:sid:<sid>", set by auth on logout / reuse detection). */
+ * (key "cx:revoked:sid:<sid>", set by auth on logout / reuse detection),
+ * with a short per-process cache that revocation events (NATS subject
+ * <prefix>.events.auth.revoked, body = session id) update at once. */
 #ifndef CX_AUTH_H
 #define CX_AUTH_H
 
@@ -43,7 +45,20 @@ cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *
                        const char *session_id, int64_t now, int64_t ttl_s,
                        char **out_token, char out_jti[64]);
 
-/* Adds session_id to the deny-list for ttl_s seconds. */
+/* Adds session_id to the deny-list for ttl_s seconds, marks it revoked in
+ * this process at once and calls the revoke hook (which tells the other
+ * processes). */
 cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_t ttl_s);
+
+/* Verification caches "not revoked" per session for up to a second (one
+ * Redis round trip less per request); this marks a session revoked in this
+ * process's cache immediately (from a revocation event). */
+void cx_auth_note_revoked(const char *session_id);
+
+/* Called after every successful cx_auth_revoke_session in this process;
+ * the service runtime installs one that publishes the session id on NATS.
+ * NULL removes it. */
+typedef void (*cx_auth_revoke_hook)(const char *session_id, void *arg);
+void cx_auth_set_revoke_hook(cx_auth_revoke_hook fn, void *arg);
 
 #endif

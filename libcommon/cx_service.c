@@ -21,6 +21,7 @@
 #define CX_MAX_SUBS 64
 #define CX_MAX_TICKS 8
 #define CX_DRAIN_TIMEOUT_MS 10000
+#define CX_REVOKED_EVENT "events.auth.revoked"
 
 typedef struct _ep_state {
     cx_service *svc;
@@ -58,6 +59,7 @@ struct cx_service {
     _ep_state *eps;
     natsSubscription *srv_subs[9];
     int n_srv_subs;
+    natsSubscription *revoked_sub; /* <prefix>.events.auth.revoked */
 
     /* bounded worker pool for pooled endpoints */
     pthread_t *workers;
@@ -578,6 +580,43 @@ static cx_status _subscribe_srv(cx_service *s)
     return CX_OK;
 }
 
+/* Every copy of every service hears revocations (plain subscription). */
+static void _on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    char sid[64];
+    int n = natsMsg_GetDataLength(msg);
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    if (n > 0 && n < (int)sizeof sid) {
+        memcpy(sid, natsMsg_GetData(msg), (size_t)n);
+        sid[n] = '\0';
+        cx_auth_note_revoked(sid);
+    }
+    natsMsg_Destroy(msg);
+}
+
+static void _publish_revoked(const char *sid, void *arg)
+{
+    cx_service *s = arg;
+    char subj[256];
+    natsConnection_Publish(s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
+                           sid, (int)strlen(sid));
+}
+
+static cx_status _subscribe_revocations(cx_service *s)
+{
+    char subj[256];
+    if (!s->o->revocation)
+        return CX_OK;
+    if (natsConnection_Subscribe(&s->revoked_sub, s->nc,
+                                 cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
+                                 _on_revoked, NULL) != NATS_OK)
+        return CX_ERR_UNAVAILABLE;
+    cx_auth_set_revoke_hook(_publish_revoked, s);
+    return CX_OK;
+}
+
 static cx_status _subscribe_endpoints(cx_service *s)
 {
     const cx_service_opts *o = s->o;
@@ -656,7 +695,9 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     }
     if (ns == NATS_NOT_YET_CONNECTED)
         cx_log_warn(NULL, "nats: %s not reachable yet, retrying in the background", o->nats_url);
-    st = _subscribe_endpoints(s);
+    st = _subscribe_revocations(s);
+    if (st == CX_OK)
+        st = _subscribe_endpoints(s);
     if (st == CX_OK)
         st = _subscribe_srv(s);
     if (st != CX_OK)
@@ -741,8 +782,11 @@ void cx_service_destroy(cx_service *s)
     if (!s)
         return;
     _stop_pool(s);
+    if (s->revoked_sub)
+        cx_auth_set_revoke_hook(NULL, NULL);
     if (s->nc)
         natsConnection_Close(s->nc);
+    natsSubscription_Destroy(s->revoked_sub);
     for (int i = 0; i < s->n_srv_subs; i++)
         natsSubscription_Destroy(s->srv_subs[i]);
     for (int i = 0; s->eps && i < s->o->n_endpoints; i++) {

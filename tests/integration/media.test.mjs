@@ -185,10 +185,25 @@ test('an invalid bearer is 401, not a silent guest; a revoked session is 401 tok
   const sid = `sid-${randomUUID()}`;
   const t = mintAccessToken({ sub: other.user_id, username: 'Uma User', sid });
   assert.equal((await join_(room.id, { token: t })).status, 200);
+  // revoked in Redis behind the services' back: seen once the 1 s cache of
+  // "not revoked" runs out
   await s.redis('SET', `cx:revoked:sid:${sid}`, '1', 'EX', '600');
+  assert.ok(await waitFor(async () => (await join_(room.id, { token: t })).status === 401, 1500));
   const revoked = await join_(room.id, { token: t });
   assert.equal(revoked.status, 401);
   assert.equal(revoked.error, 'token_revoked');
+  // the revocation event (what auth publishes on logout) takes effect at once
+  const sid2 = `sid-${randomUUID()}`;
+  const t2 = mintAccessToken({ sub: other.user_id, username: 'Uma User', sid: sid2 });
+  assert.equal((await join_(room.id, { token: t2 })).status, 200); // cached as not revoked
+  await s.redis('SET', `cx:revoked:sid:${sid2}`, '1', 'EX', '600');
+  const nc = await s.nats();
+  nc.publish(`${s.prefix}.events.auth.revoked`, sid2);
+  await nc.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  const r2 = await join_(room.id, { token: t2 });
+  assert.equal(r2.status, 401);
+  assert.equal(r2.error, 'token_revoked');
 });
 
 test('unknown room -> 404 room_not_found (malformed id too)', async () => {
