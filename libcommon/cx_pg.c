@@ -349,18 +349,12 @@ static cx_status _classify(PGconn *conn, const PGresult *res, const char *sql, b
     return CX_ERR_INTERNAL;
 }
 
-/* Sends the statement and collects its (last) result. *sent tells whether
- * the statement may have reached the server. */
-static PGresult *_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                      bool *sent)
+/* Collects the (last) result of what was just sent: the first error,
+ * else the last result. */
+static PGresult *_collect(PGconn *conn)
 {
-    *sent = false;
-    if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
-        return NULL;
-    *sent = true;
     PGresult *last = NULL, *r;
     while ((r = PQgetResult(conn)) != NULL) {
-        /* Keep the first error, else the last result. */
         if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
             PQclear(r);
             continue;
@@ -371,7 +365,47 @@ static PGresult *_run(PGconn *conn, const char *sql, int nparams, const char *co
     return last;
 }
 
-static cx_status _query(PGconn *conn, const char *sql, int nparams,
+/* True when res says the named prepared statement does not exist on this
+ * session (SQLSTATE 26000, invalid_sql_statement_name). */
+static bool _not_prepared(const PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    return st && strcmp(st, "26000") == 0;
+}
+
+/* Sends the statement and collects its (last) result. *sent tells whether
+ * the statement may have reached the server. With a name, the statement is
+ * executed as the session's prepared statement `name`, prepared from sql
+ * first when the session does not have it yet. */
+static PGresult *_run(PGconn *conn, const char *name, const char *sql, int nparams,
+                      const char *const *params, bool *sent)
+{
+    *sent = false;
+    if (!name) {
+        if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
+            return NULL;
+        *sent = true;
+        return _collect(conn);
+    }
+    if (!PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0))
+        return NULL;
+    *sent = true;
+    PGresult *res = _collect(conn);
+    if (!_not_prepared(res))
+        return res;
+    /* First use on this session (autocommit: the failed Bind aborted
+     * nothing): prepare it, then run it. */
+    PQclear(res);
+    res = PQprepare(conn, name, sql, nparams, NULL);
+    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+        return res;
+    PQclear(res);
+    if (!PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0))
+        return NULL;
+    return _collect(conn);
+}
+
+static cx_status _query(PGconn *conn, const char *name, const char *sql, int nparams,
                         const char *const *params, PGresult **out, bool *broken, bool *sent)
 {
     bool dummy = false;
@@ -380,7 +414,7 @@ static cx_status _query(PGconn *conn, const char *sql, int nparams,
     *broken = false;
     if (!conn || !sql || nparams < 0 || (nparams > 0 && !params))
         return CX_ERR_INTERNAL;
-    PGresult *res = _run(conn, sql, nparams, params, sent);
+    PGresult *res = _run(conn, name, sql, nparams, params, sent);
     ExecStatusType es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     cx_status s;
     if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
@@ -400,11 +434,12 @@ cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
                       const char *const *params, PGresult **out, bool *broken)
 {
     bool sent;
-    return _query(conn, sql, nparams, params, out, broken, &sent);
+    return _query(conn, NULL, sql, nparams, params, out, broken, &sent);
 }
 
-cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
-                     const char *const *params, PGresult **out)
+/* cx_pg_exec and cx_pg_exec_prepared: name NULL runs sql unprepared. */
+static cx_status _exec(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
+                       const char *const *params, PGresult **out)
 {
     if (!pool)
         return CX_ERR_INTERNAL;
@@ -415,7 +450,7 @@ cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
         s = _acquire(pool, &c, 5000, &fresh);
         if (s != CX_OK)
             return s;
-        s = _query(c, sql, nparams, params, out, &broken, &sent);
+        s = _query(c, name, sql, nparams, params, out, &broken, &sent);
         cx_pg_release(pool, c, broken);
         /* Retry only when the statement cannot have run: a reused
          * connection that failed before the statement went out. */
@@ -423,6 +458,20 @@ cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
             break;
     }
     return s;
+}
+
+cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
+                     const char *const *params, PGresult **out)
+{
+    return _exec(pool, NULL, sql, nparams, params, out);
+}
+
+cx_status cx_pg_exec_prepared(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
+                              const char *const *params, PGresult **out)
+{
+    if (!name || !name[0])
+        return CX_ERR_INTERNAL;
+    return _exec(pool, name, sql, nparams, params, out);
 }
 
 bool cx_pg_ping(cx_pg_pool *pool)

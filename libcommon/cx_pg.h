@@ -45,6 +45,17 @@ cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
 cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
                      const char *const *params, PGresult **out);
 
+/* Like cx_pg_exec, but the statement is a server-side prepared statement
+ * of the session, so Postgres parses and plans it once per connection
+ * instead of on every call. `name` must stand for exactly this `sql` for
+ * the life of the pool (one name per statement text; names are per
+ * connection, so several pools may use the same one). The first call on a
+ * connection costs one more round trip: the execution fails with SQLSTATE
+ * 26000, then the statement is prepared (PQprepare) and run. Errors and the
+ * retry on a dead pooled connection are as for cx_pg_exec. */
+cx_status cx_pg_exec_prepared(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
+                              const char *const *params, PGresult **out);
+
 /* True when the server answers (SELECT 1). */
 bool cx_pg_ping(cx_pg_pool *pool);
 

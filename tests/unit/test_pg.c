@@ -11,6 +11,7 @@
 
 static cx_stores st;
 static cx_pg_pool *pool;
+static cx_pg_pool *prep; /* size 1: every call uses the same session */
 
 /* Runs sql with one optional parameter; returns the first value (static). */
 static const char *_scalar(const char *sql, const char *param)
@@ -164,6 +165,64 @@ static void test_acquire_timeout_and_reuse(void)
     cx_pg_pool_destroy(p1);
 }
 
+/* Count of the session's prepared statements called name (on prep's one
+ * connection). */
+static int _prepared_count(const char *name)
+{
+    PGresult *res = NULL;
+    const char *p[1] = {name};
+    int n = -1;
+    if (cx_pg_exec(prep, "SELECT count(*) FROM pg_prepared_statements WHERE name = $1", 1, p,
+                   &res) == CX_OK) {
+        n = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    return n;
+}
+
+static void test_prepared(void)
+{
+    static const char ins[] = "INSERT INTO t (v) VALUES ($1) RETURNING v";
+    CX_CHECK_INT(cx_pg_pool_create(&prep, st.database_url, 1), CX_OK);
+    CX_CHECK_INT(_prepared_count("t_ins"), 0);
+    const char *evil = "prep'); DROP TABLE t; -- $1 \xc3\xa9";
+    const char *p[1] = {evil};
+    PGresult *res = NULL;
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", ins, 1, p, &res), CX_OK);
+    if (res) {
+        CX_CHECK_INT(PQntuples(res), 1);
+        CX_CHECK_STR(PQgetvalue(res, 0, 0), evil);
+        PQclear(res);
+    }
+    /* Prepared on the session now, and reused (not prepared twice). */
+    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    const char *p2[1] = {"prep-2"};
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", ins, 1, p2, NULL), CX_OK);
+    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v IN ('prep-2', $1)", evil), "2");
+    /* Same statement on the 3-connection pool: every session prepares its own. */
+    for (int i = 0; i < 6; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "prep-pool-%d", i);
+        const char *pv[1] = {v};
+        CX_CHECK_INT(cx_pg_exec_prepared(pool, "t_ins", ins, 1, pv, NULL), CX_OK);
+    }
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v LIKE $1", "prep-pool-%"), "6");
+    /* Errors map as for cx_pg_exec; the session stays usable. */
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", ins, 1, p2, NULL), CX_ERR_CONFLICT);
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_bad", "SELECT * FROM no_such_table WHERE x = $1",
+                                     1, p2, NULL),
+                 CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "", ins, 1, p2, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, NULL, ins, 1, p2, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_pg_exec_prepared(NULL, "t_ins", ins, 1, p2, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(_prepared_count("t_bad"), 0);
+    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    /* test_concurrent_threads counts sessions: close this one. */
+    cx_pg_pool_destroy(prep);
+    prep = NULL;
+}
+
 #define THREADS 8
 #define PER_THREAD 40
 
@@ -218,12 +277,31 @@ static void test_concurrent_threads(void)
 static void test_restart_recovers(void)
 {
     CX_CHECK(cx_pg_ping(pool));
+    /* prep's session has t_ins prepared; after the restart it is gone. */
+    CX_CHECK_INT(cx_pg_pool_create(&prep, st.database_url, 1), CX_OK);
+    const char *pb[1] = {"prep-before-restart"};
+    CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v",
+                                     1, pb, NULL),
+                 CX_OK);
+    CX_CHECK_INT(_prepared_count("t_ins"), 1);
     CX_CHECK_INT(cx_stores_ctl(&st, "restart", "pg"), 0);
     /* At most one failed call, then back to normal on fresh connections. */
     cx_status first = cx_pg_exec(pool, "SELECT count(*) FROM t", 0, NULL, NULL);
     CX_CHECK(first == CX_OK || first == CX_ERR_UNAVAILABLE);
     CX_CHECK_INT(cx_pg_exec(pool, "SELECT count(*) FROM t", 0, NULL, NULL), CX_OK);
     CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
+    /* A prepared statement is prepared again on the new session. */
+    const char *pv[1] = {"prep-after-restart"};
+    cx_status ps = cx_pg_exec_prepared(prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v",
+                                       1, pv, NULL);
+    CX_CHECK(ps == CX_OK || ps == CX_ERR_UNAVAILABLE);
+    if (ps != CX_OK)
+        CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins",
+                                         "INSERT INTO t (v) VALUES ($1) RETURNING v", 1, pv,
+                                         NULL),
+                     CX_OK);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "prep-after-restart"), "1");
+    CX_CHECK_INT(_prepared_count("t_ins"), 1);
     /* Every pooled connection was replaced, not just one. */
     for (int i = 0; i < 6; i++)
         CX_CHECK_INT(cx_pg_exec(pool, "SELECT 1", 0, NULL, NULL), CX_OK);
@@ -274,9 +352,11 @@ int main(void)
     CX_RUN(test_session_settings);
     CX_RUN(test_keyword_conninfo);
     CX_RUN(test_acquire_timeout_and_reuse);
+    CX_RUN(test_prepared);
     CX_RUN(test_concurrent_threads);
     CX_RUN(test_restart_recovers);
     CX_RUN(test_stopped_is_unavailable_fast);
+    cx_pg_pool_destroy(prep);
     cx_pg_pool_destroy(pool);
     cx_stores_stop(&st);
     return CX_DONE();
