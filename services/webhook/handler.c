@@ -3,11 +3,15 @@
  * Order of work, so nothing is stored for a request that is not genuine and
  * nothing is acknowledged that was not stored:
  *   content type (415) -> size (413) -> signature (401) -> JSON (400)
- *   -> claim the event id in Redis (a repeat: 200, nothing changes)
- *   -> rooms row (unknown room: 200, ignored) -> Postgres -> Redis
- *   -> publish on NATS -> mark the id done.
- * A store failure releases the claim and answers 503 so LiveKit retries;
- * every write is idempotent, so a retry after a partial failure is safe. */
+ *   -> rooms row, cached (unknown room: only the id is remembered; 200)
+ *   -> borrow a live Redis connection (Redis down: 503, nothing stored)
+ *   -> Postgres (idempotent: ON CONFLICT DO NOTHING, conditional UPDATEs)
+ *   -> ONE Redis script: de-duplicate by id (a repeat: nothing changes),
+ *      apply presence/tracks (createdAt compared), mark the id done
+ *   -> publish on NATS (not for a repeat) -> 200.
+ * So a normal event costs one Postgres and one Redis round trip. A store
+ * failure answers 503 so LiveKit retries; every write is idempotent, so a
+ * retry after a partial failure (Postgres written, Redis not) is safe. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +22,6 @@
 #include "cx_log.h"
 #include "cx_time.h"
 #include "webhook.h"
-
-/* How long an in-progress claim blocks other deliveries of the same id if
- * this copy dies mid-way. LiveKit retries 4 times after 1, 2, 4 and 8 s
- * (go-retryablehttp defaults), so the claim must lapse before the last
- * retry (t = 15 s). Should it lapse while a slow delivery is still being
- * processed, a concurrent repeat is harmless: every write is idempotent. */
-#define WH_PENDING_TTL_S 8
 
 static bool _is_participant(wh_type t)
 {
@@ -65,35 +62,57 @@ static void _publish(wh_ctx *c, const cx_req *req, const wh_event *ev, const cha
         cx_log_warn(req->request_id, "webhook: could not publish %s", rel);
 }
 
-/* Applies one verified, parsed, claimed event to the stores. *handled is
- * false when it was accepted but ignored (unknown type/room). */
-static cx_status _apply(wh_ctx *c, const cx_req *req, const wh_event *ev,
-                        const uint8_t *body, size_t len, bool *handled)
+/* Applies one verified, parsed event to the stores: Postgres first, then
+ * one Redis script that de-duplicates by id, applies the Redis part and
+ * marks the id done, atomically. The Redis connection is borrowed (and
+ * checked alive) BEFORE Postgres is written, so a Redis outage stores
+ * nothing anywhere; a Postgres failure never reaches Redis. *res tells what
+ * the script did; *handled is false when the event was accepted but ignored
+ * (unknown type/room: only its id is remembered). */
+static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size_t len,
+                        char room_id[37], wh_result *res, bool *handled)
 {
-    char room_id[37] = "";
-    bool found = false, applied = false;
-    cx_status s = CX_OK;
+    const wh_ttls t = {c->dedup_ttl_s, c->presence_ttl_s};
+    bool found = false;
+    wh_rconn *rc = NULL;
+    cx_status s;
 
     *handled = false;
-    if (ev->type == WH_EV_OTHER || !ev->room_name[0])
-        return CX_OK;
-    s = wh_room_lookup(c->pg, ev->room_name, &found, room_id);
-    if (s != CX_OK || !found)
+    *res = WH_R_APPLIED;
+    room_id[0] = '\0';
+    if (ev->type != WH_EV_OTHER && ev->room_name[0]) {
+        s = wh_rooms_get(c->rooms, ev->room_name, &found, room_id);
+        if (s != CX_OK)
+            return s;
+    }
+    if (!found && !ev->id[0])
+        return CX_OK; /* ignored, and nothing to remember */
+    s = wh_redis_take(c->redis, &rc);
+    if (s != CX_OK)
         return s;
-
+    if (!found) {
+        s = wh_mark_done(rc, ev, &t, res);
+        goto out_give;
+    }
+    *handled = true;
     switch (ev->type) {
     case WH_EV_ROOM_STARTED:
         s = wh_room_mark_active(c->pg, ev->room_name);
+        if (s == CX_OK && ev->id[0])
+            s = wh_mark_done(rc, ev, &t, res);
         break;
     case WH_EV_ROOM_FINISHED:
         s = wh_room_mark_ended(c->pg, ev->room_name, ev->created_at);
         if (s == CX_OK)
-            s = wh_room_clear(c->redis, ev, c->presence_ttl_s);
+            s = wh_room_clear(rc, ev, &t, res);
         break;
     case WH_EV_PARTICIPANT_JOINED:
     case WH_EV_PARTICIPANT_LEFT:
-        if (!ev->p_identity[0] || wh_event_is_recorder(ev))
-            break; /* recorders are not people; no identity: nothing to key */
+        if (!ev->p_identity[0] || wh_event_is_recorder(ev)) {
+            /* recorders are not people; no identity: nothing to key */
+            s = ev->id[0] ? wh_mark_done(rc, ev, &t, res) : CX_OK;
+            break;
+        }
         {
             char synth[16 + 65] = "body-sha256:";
             if (!ev->id[0])
@@ -101,24 +120,22 @@ static cx_status _apply(wh_ctx *c, const cx_req *req, const wh_event *ev,
             s = wh_history_append(c->pg, ev, ev->id[0] ? ev->id : synth, room_id);
         }
         if (s == CX_OK)
-            s = wh_presence_apply(c->redis, ev, c->presence_ttl_s, &applied);
+            s = wh_presence_apply(rc, ev, &t, res);
         break;
     case WH_EV_TRACK_PUBLISHED:
     case WH_EV_TRACK_UNPUBLISHED:
         if (ev->p_identity[0] && ev->track_sid[0])
-            s = wh_tracks_apply(c->redis, ev, c->presence_ttl_s, &applied);
+            s = wh_tracks_apply(rc, ev, &t, res);
+        else
+            s = ev->id[0] ? wh_mark_done(rc, ev, &t, res) : CX_OK;
         break;
     default:
+        s = CX_OK;
         break;
     }
-    if (s != CX_OK)
-        return s;
-    *handled = true;
-    if (_is_participant(ev->type) || _is_track(ev->type))
-        cx_log_debug(req->request_id, "webhook: %s %s in %s: %s", ev->event, ev->p_identity,
-                     ev->room_name, applied ? "applied" : "older than current state");
-    _publish(c, req, ev, room_id);
-    return CX_OK;
+out_give:
+    wh_redis_give(c->redis, rc);
+    return s;
 }
 
 static cx_status _reply_ok(ProtobufCMessage **out)
@@ -146,7 +163,8 @@ cx_status wh_handle_livekit(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
     const char *why = NULL;
     char err[160];
     wh_event ev = {0};
-    wh_claim claim = WH_CLAIM_NEW;
+    wh_result res = WH_R_APPLIED;
+    char room_id[37];
     bool handled = false;
     cx_status s;
 
@@ -166,36 +184,29 @@ cx_status wh_handle_livekit(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
     if (!ev.has_created_at)
         ev.created_at = cx_now_s(); /* LiveKit always sets it; be defensive */
 
-    if (ev.id[0]) {
-        s = wh_dedup_claim(c->redis, ev.id, WH_PENDING_TTL_S, &claim);
-        if (s != CX_OK)
-            goto out_free_event;
-        if (claim == WH_CLAIM_DONE) {
-            cx_log_info(req->request_id, "webhook: duplicate %s %s ignored", ev.event, ev.id);
-            goto out_reply;
-        }
-        if (claim == WH_CLAIM_BUSY) {
-            s = cx_req_fail(req, CX_ERR_UNAVAILABLE, "event %s is being processed", ev.id);
-            goto out_free_event;
-        }
+    s = _apply(c, &ev, body, len, room_id, &res, &handled);
+    if (s != CX_OK) {
+        cx_log_warn(req->request_id, "webhook: %s %s not stored (%s), LiveKit will retry",
+                    ev.event, ev.id, cx_status_code(s));
+        goto out_free_event;
     }
-    s = _apply(c, req, &ev, body, len, &handled);
-    if (s != CX_OK)
-        goto out_release;
-    if (ev.id[0] && wh_dedup_done(c->redis, ev.id, c->dedup_ttl_s) != CX_OK)
-        /* Stored already and every write is idempotent: a redelivery only
-         * repeats the NATS event. */
-        cx_log_warn(req->request_id, "webhook: could not mark %s done", ev.id);
-    cx_log_info(req->request_id, "webhook: %s %s room=%s %s", ev.event, ev.id, ev.room_name,
-                handled ? "handled" : "ignored");
-out_reply:
+    if (res == WH_R_BUSY) {
+        s = cx_req_fail(req, CX_ERR_UNAVAILABLE, "event %s is being processed", ev.id);
+        goto out_free_event;
+    }
+    if (res == WH_R_DUP) {
+        cx_log_info(req->request_id, "webhook: duplicate %s %s ignored", ev.event, ev.id);
+    } else {
+        if (handled && (_is_participant(ev.type) || _is_track(ev.type)))
+            cx_log_debug(req->request_id, "webhook: %s %s in %s: %s", ev.event, ev.p_identity,
+                         ev.room_name,
+                         res == WH_R_APPLIED ? "applied" : "older than current state");
+        if (handled)
+            _publish(c, req, &ev, room_id);
+        cx_log_info(req->request_id, "webhook: %s %s room=%s %s", ev.event, ev.id, ev.room_name,
+                    handled ? "handled" : "ignored");
+    }
     s = _reply_ok(out);
-    goto out_free_event;
-out_release:
-    cx_log_warn(req->request_id, "webhook: %s %s not stored (%s), LiveKit will retry", ev.event,
-                ev.id, cx_status_code(s));
-    if (ev.id[0])
-        wh_dedup_release(c->redis, ev.id);
 out_free_event:
     wh_event_free(&ev);
     return s;

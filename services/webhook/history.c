@@ -1,7 +1,8 @@
 /* history.c: what the webhook daemon keeps in Postgres: the status of the
  * rooms row a LiveKit room belongs to, and the append-only participant
- * history (participant_events). Parameterised statements only; every write
- * is idempotent so a retried delivery changes nothing twice. */
+ * history (participant_events). Parameterised statements only, prepared
+ * once per connection (cx_pg_exec_prepared; the names are this file's); every
+ * write is idempotent so a retried delivery changes nothing twice. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,8 +14,9 @@ cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
 {
     PGresult *res = NULL;
     const char *params[] = {livekit_room};
-    cx_status s = cx_pg_exec(pg, "SELECT id::text FROM rooms WHERE livekit_room = $1", 1,
-                             params, &res);
+    cx_status s = cx_pg_exec_prepared(pg, "wh_room_lookup",
+                                      "SELECT id::text FROM rooms WHERE livekit_room = $1", 1,
+                                      params, &res);
     if (s != CX_OK)
         return s;
     *found = PQntuples(res) == 1;
@@ -34,7 +36,7 @@ cx_status wh_history_append(cx_pg_pool *pg, const wh_event *ev, const char *even
     snprintf(at, sizeof at, "%" PRId64, ev->created_at);
     const char *params[] = {event_id,      ev->room_name, room_id, ev->event,
                             ev->p_identity, ev->p_sid,     ev->p_name, at};
-    return cx_pg_exec(pg,
+    return cx_pg_exec_prepared(pg, "wh_history_append",
                       "INSERT INTO participant_events (event_id, livekit_room, room_id, event, "
                       "identity, participant_sid, name, occurred_at) "
                       "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, to_timestamp($8::bigint)) "
@@ -45,7 +47,7 @@ cx_status wh_history_append(cx_pg_pool *pg, const wh_event *ev, const char *even
 cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room)
 {
     const char *params[] = {livekit_room};
-    return cx_pg_exec(pg,
+    return cx_pg_exec_prepared(pg, "wh_room_mark_active",
                       "UPDATE rooms SET status = 'active' "
                       "WHERE livekit_room = $1 AND status = 'pending'",
                       1, params, NULL);
@@ -56,7 +58,7 @@ cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t a
     char ts[24];
     snprintf(ts, sizeof ts, "%" PRId64, at);
     const char *params[] = {livekit_room, ts};
-    return cx_pg_exec(pg,
+    return cx_pg_exec_prepared(pg, "wh_room_mark_ended",
                       "UPDATE rooms SET status = 'ended', ended_at = to_timestamp($2::bigint) "
                       "WHERE livekit_room = $1 AND status <> 'ended'",
                       2, params, NULL);

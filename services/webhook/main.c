@@ -13,7 +13,8 @@
 static cx_daemon_cfg dc;
 static char *db_url, *redis_addr;
 static char *lk_key, *lk_secret, *lk_webhook_secret;
-static int64_t leeway_ms, presence_ttl_ms, dedup_ttl_ms, pg_pool_size;
+static int64_t leeway_ms, presence_ttl_ms, dedup_ttl_ms, pg_pool_size, concurrency;
+static int64_t room_cache_ms;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
@@ -36,8 +37,17 @@ static const cx_cfg_var vars[] = {
      INT64_C(2592000000), false},
     {"WEBHOOK_DEDUP_TTL", CX_CFG_DURATION, "24h", "how long an event id is remembered",
      &dedup_ttl_ms, 60000, INT64_C(2592000000), false},
-    {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "4", "Postgres connections of this daemon",
-     &pg_pool_size, 1, 256, false},
+    {"WEBHOOK_CONCURRENCY", CX_CFG_INT, "16",
+     "webhooks one copy handles at once (NATS delivery threads; also its Redis "
+     "connections); used instead of CX_SUBS_PER_ENDPOINT",
+     &concurrency, 1, 64, false},
+    {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "0",
+     "Postgres connections of this daemon (0: WEBHOOK_CONCURRENCY)", &pg_pool_size, 0, 256,
+     false},
+    {"WEBHOOK_ROOM_CACHE_TTL", CX_CFG_DURATION, "2s",
+     "how long a LiveKit room -> room id lookup is reused (0: not cached); a room "
+     "created meanwhile is seen at once via its rooms event",
+     &room_cache_ms, 0, 60000, false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -57,12 +67,16 @@ static cx_status _serve(wh_ctx *c)
     o.endpoints = endpoints;
     o.n_endpoints = (int)CX_NELEM(endpoints);
     o.ctx = c;
+    o.subs_per_endpoint = (int)concurrency;
     cx_status s = cx_service_create(&svc, &o);
+    if (s == CX_OK)
+        s = wh_rooms_subscribe(c->rooms, svc);
     if (s == CX_OK) {
         atomic_store(&c->svc, svc);
         s = cx_service_run(svc);
         atomic_store(&c->svc, NULL);
     }
+    wh_rooms_unsubscribe(c->rooms);
     cx_service_destroy(svc);
     return s;
 }
@@ -92,25 +106,35 @@ int main(int argc, char **argv)
     if (strcmp(c.keys.secret, "secret") == 0)
         cx_log_warn(NULL, "webhook: using LiveKit's development secret; set "
                           "LIVEKIT_API_SECRET or LIVEKIT_WEBHOOK_SECRET in production");
-    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
+    cx_status s = cx_pg_pool_create(&c.pg, db_url,
+                                    (int)(pg_pool_size > 0 ? pg_pool_size : concurrency));
     if (s != CX_OK) {
         cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
         goto out_free_config;
     }
-    s = cx_redis_create(&c.redis, redis_addr, 2000, 4);
+    /* One Redis connection per concurrent request: a request holds its
+     * connection across its Postgres statement. */
+    s = wh_redis_create(&c.redis, redis_addr, 2000, (int)concurrency);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
         goto out_destroy_pg;
     }
-    cx_log_info(NULL, "webhook starting: key %s, leeway %llds, presence ttl %llds, dedup ttl %llds",
+    s = wh_rooms_create(&c.rooms, c.pg, room_cache_ms);
+    if (s != CX_OK)
+        goto out_destroy_redis;
+    cx_log_info(NULL,
+                "webhook starting: key %s, leeway %llds, presence ttl %llds, dedup ttl %llds, "
+                "concurrency %lld, room cache %lldms",
                 c.keys.api_key, (long long)c.leeway_s, (long long)c.presence_ttl_s,
-                (long long)c.dedup_ttl_s);
+                (long long)c.dedup_ttl_s, (long long)concurrency, (long long)room_cache_ms);
     s = _serve(&c);
     if (s == CX_OK)
         rc = 0;
     else
         cx_log_error(NULL, "webhook stopped: %s", cx_status_code(s));
-    cx_redis_destroy(c.redis);
+    wh_rooms_destroy(c.rooms);
+out_destroy_redis:
+    wh_redis_destroy(c.redis);
 out_destroy_pg:
     cx_pg_pool_destroy(c.pg);
 out_free_config:

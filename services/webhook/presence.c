@@ -1,7 +1,8 @@
 /* presence.c: webhook state in Redis.
  *
  * Keys (all per LiveKit room name; the rooms daemon reads cx:presence:*):
- *   cx:webhook:event:<id>      "pending" while processed, then "done" (dedup)
+ *   cx:webhook:event:<id>      "done" once the event is stored (dedup); an
+ *                              older copy's "pending" claim means "busy"
  *   cx:presence:<room>         HASH identity -> {"identity","name","sid",
  *                              "joined_at" (unix s),"kind","ts" (createdAt)}
  *   cx:presence-ts:<room>      HASH identity -> createdAt of the last applied
@@ -9,9 +10,11 @@
  *   cx:tracks:<room>           HASH identity -> published track count
  *   cx:track-ts:<room>         HASH track sid -> "<createdAt>:<p|u>"
  *   cx:room-finished:<room>    createdAt of the newest room_finished applied
- * Every change runs in one Lua script (atomic), compares createdAt so an
- * older event never overwrites newer state, and refreshes the TTL of the
- * room's keys so a lost participant_left cannot leave a ghost forever. */
+ * Every change runs in one Lua script (atomic) that also does the
+ * de-duplication by event id, compares createdAt so an older event never
+ * overwrites newer state, and refreshes the TTL of the room's keys so a lost
+ * participant_left cannot leave a ghost forever. Scripts run by SHA
+ * (rconn.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,173 +25,152 @@
 
 #define _KEY_MAX (32 + WH_MAX_ROOM + WH_MAX_ID)
 
-static const char _claim_lua[] =
-    "local v = redis.call('GET', KEYS[1])\n"
-    "if v == 'done' then return 0 end\n"
-    "if v then return 2 end\n"
-    "redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])\n"
-    "return 1\n";
+/* Every state script is one body wrapped in the de-duplication, so that
+ * "apply the event" and "remember its id as done" are one atomic step.
+ * KEYS[1] is cx:webhook:event:<id>, ARGV[1] "1" (de-duplicate) or "0" (an
+ * event without id), ARGV[2] the dedup TTL. The body sees its own keys and
+ * arguments as K[1..] and A[1..] and returns 1 (applied) or 2 (older than
+ * the current state). The wrapper returns 0 for a repeat and 3 while
+ * another delivery holds the id ("pending", an in-progress claim of an
+ * older copy of the daemon). */
+#define _WRAP(body)                                                                          \
+    "local K, A = {}, {}\n"                                                                  \
+    "for i = 2, #KEYS do K[i - 1] = KEYS[i] end\n"                                           \
+    "for i = 3, #ARGV do A[i - 2] = ARGV[i] end\n"                                           \
+    "local function apply()\n" body "end\n"                                                  \
+    "if ARGV[1] == '1' then\n"                                                               \
+    "  local v = redis.call('GET', KEYS[1])\n"                                               \
+    "  if v == 'done' then return 0 end\n"                                                   \
+    "  if v then return 3 end\n"                                                             \
+    "end\n"                                                                                  \
+    "local r = apply()\n"                                                                    \
+    "if ARGV[1] == '1' then redis.call('SET', KEYS[1], 'done', 'EX', ARGV[2]) end\n"         \
+    "return r\n"
 
-static const char _release_lua[] =
-    "if redis.call('GET', KEYS[1]) == 'pending' then redis.call('DEL', KEYS[1]) end\n"
-    "return 1\n";
+static wh_script _mark_lua = WH_SCRIPT(_WRAP("return 1\n"));
 
-/* KEYS presence, presence-ts, tracks, room-finished;
- * ARGV op (join|leave), identity, ts, value, sid, ttl */
-static const char _presence_lua[] =
-    "local ts = tonumber(ARGV[3])\n"
-    "local fin = redis.call('GET', KEYS[4])\n"
-    "if fin and ts < tonumber(fin) then return 0 end\n"
-    "local last = redis.call('HGET', KEYS[2], ARGV[2])\n"
-    "if last and ts < tonumber(last) then return 0 end\n"
-    "if ARGV[1] == 'join' then\n"
-    "  redis.call('HSET', KEYS[1], ARGV[2], ARGV[4])\n"
+/* K presence, presence-ts, tracks, room-finished;
+ * A op (join|leave), identity, ts, value, sid, ttl */
+static wh_script _presence_lua = WH_SCRIPT(_WRAP(
+    "local ts = tonumber(A[3])\n"
+    "local fin = redis.call('GET', K[4])\n"
+    "if fin and ts < tonumber(fin) then return 2 end\n"
+    "local last = redis.call('HGET', K[2], A[2])\n"
+    "if last and ts < tonumber(last) then return 2 end\n"
+    "if A[1] == 'join' then\n"
+    "  redis.call('HSET', K[1], A[2], A[4])\n"
     "else\n"
-    "  local cur = redis.call('HGET', KEYS[1], ARGV[2])\n"
-    "  if cur and ARGV[5] ~= '' then\n"
+    "  local cur = redis.call('HGET', K[1], A[2])\n"
+    "  if cur and A[5] ~= '' then\n"
     "    local ok, o = pcall(cjson.decode, cur)\n"
     "    if ok and type(o) == 'table' and type(o.sid) == 'string' and o.sid ~= ''\n"
-    "       and o.sid ~= ARGV[5] then return 0 end\n" /* leave of an older session */
+    "       and o.sid ~= A[5] then return 2 end\n" /* leave of an older session */
     "  end\n"
-    "  redis.call('HDEL', KEYS[1], ARGV[2])\n"
-    "  redis.call('HDEL', KEYS[3], ARGV[2])\n"
+    "  redis.call('HDEL', K[1], A[2])\n"
+    "  redis.call('HDEL', K[3], A[2])\n"
     "end\n"
-    "redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])\n"
-    "for i = 1, 3 do redis.call('EXPIRE', KEYS[i], ARGV[6]) end\n"
-    "return 1\n";
+    "redis.call('HSET', K[2], A[2], A[3])\n"
+    "for i = 1, 3 do redis.call('EXPIRE', K[i], A[6]) end\n"
+    "return 1\n"));
 
-/* KEYS tracks, track-ts, room-finished, presence, presence-ts;
- * ARGV op (pub|unpub), identity, track sid, ts, ttl */
-static const char _tracks_lua[] =
-    "local ts = tonumber(ARGV[4])\n"
-    "local fin = redis.call('GET', KEYS[3])\n"
-    "if fin and ts < tonumber(fin) then return 0 end\n"
-    "local pts = redis.call('HGET', KEYS[5], ARGV[2])\n"
-    "if pts and ts < tonumber(pts) and redis.call('HEXISTS', KEYS[4], ARGV[2]) == 0 then\n"
-    "  return 0\n" /* the participant left after this event */
+/* K tracks, track-ts, room-finished, presence, presence-ts;
+ * A op (pub|unpub), identity, track sid, ts, ttl */
+static wh_script _tracks_lua = WH_SCRIPT(_WRAP(
+    "local ts = tonumber(A[4])\n"
+    "local fin = redis.call('GET', K[3])\n"
+    "if fin and ts < tonumber(fin) then return 2 end\n"
+    "local pts = redis.call('HGET', K[5], A[2])\n"
+    "if pts and ts < tonumber(pts) and redis.call('HEXISTS', K[4], A[2]) == 0 then\n"
+    "  return 2\n" /* the participant left after this event */
     "end\n"
     "local was = false\n"
-    "local old = redis.call('HGET', KEYS[2], ARGV[3])\n"
+    "local old = redis.call('HGET', K[2], A[3])\n"
     "if old then\n"
     "  local ots, st = string.match(old, '^(%d+):(%a)$')\n"
-    "  if ots and ts < tonumber(ots) then return 0 end\n"
+    "  if ots and ts < tonumber(ots) then return 2 end\n"
     "  was = (st == 'p')\n"
     "end\n"
-    "local now = (ARGV[1] == 'pub')\n"
-    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[4] .. ':' .. (now and 'p' or 'u'))\n"
+    "local now = (A[1] == 'pub')\n"
+    "redis.call('HSET', K[2], A[3], A[4] .. ':' .. (now and 'p' or 'u'))\n"
     "if now and not was then\n"
-    "  redis.call('HINCRBY', KEYS[1], ARGV[2], 1)\n"
+    "  redis.call('HINCRBY', K[1], A[2], 1)\n"
     "elseif was and not now then\n"
-    "  local c = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')\n"
-    "  if c <= 1 then redis.call('HDEL', KEYS[1], ARGV[2])\n"
-    "  else redis.call('HINCRBY', KEYS[1], ARGV[2], -1) end\n"
+    "  local c = tonumber(redis.call('HGET', K[1], A[2]) or '0')\n"
+    "  if c <= 1 then redis.call('HDEL', K[1], A[2])\n"
+    "  else redis.call('HINCRBY', K[1], A[2], -1) end\n"
     "end\n"
-    "redis.call('EXPIRE', KEYS[1], ARGV[5])\n"
-    "redis.call('EXPIRE', KEYS[2], ARGV[5])\n"
-    "return 1\n";
+    "redis.call('EXPIRE', K[1], A[5])\n"
+    "redis.call('EXPIRE', K[2], A[5])\n"
+    "return 1\n"));
 
-/* KEYS presence, presence-ts, tracks, track-ts, room-finished; ARGV ts, ttl */
-static const char _finish_lua[] =
-    "local ts = tonumber(ARGV[1])\n"
-    "local fin = redis.call('GET', KEYS[5])\n"
+/* K presence, presence-ts, tracks, track-ts, room-finished; A ts, ttl */
+static wh_script _finish_lua = WH_SCRIPT(_WRAP(
+    "local ts = tonumber(A[1])\n"
+    "local fin = redis.call('GET', K[5])\n"
     "if not fin or ts > tonumber(fin) then\n"
-    "  redis.call('SET', KEYS[5], ARGV[1], 'EX', ARGV[2])\n"
+    "  redis.call('SET', K[5], A[1], 'EX', A[2])\n"
     "end\n"
-    "local p = redis.call('HGETALL', KEYS[2])\n"
+    "local p = redis.call('HGETALL', K[2])\n"
     "for i = 1, #p, 2 do\n"
     "  if tonumber(p[i + 1]) <= ts then\n"
-    "    redis.call('HDEL', KEYS[1], p[i])\n"
-    "    redis.call('HDEL', KEYS[2], p[i])\n"
-    "    redis.call('HDEL', KEYS[3], p[i])\n"
+    "    redis.call('HDEL', K[1], p[i])\n"
+    "    redis.call('HDEL', K[2], p[i])\n"
+    "    redis.call('HDEL', K[3], p[i])\n"
     "  end\n"
     "end\n"
-    "if redis.call('HLEN', KEYS[2]) == 0 then\n"
-    "  redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])\n"
+    "if redis.call('HLEN', K[2]) == 0 then\n"
+    "  redis.call('DEL', K[1], K[2], K[3])\n"
     "end\n"
-    "local t = redis.call('HGETALL', KEYS[4])\n"
+    "local t = redis.call('HGETALL', K[4])\n"
     "for i = 1, #t, 2 do\n"
     "  local tt = tonumber(string.match(t[i + 1], '^(%d+):'))\n"
-    "  if not tt or tt <= ts then redis.call('HDEL', KEYS[4], t[i]) end\n"
+    "  if not tt or tt <= ts then redis.call('HDEL', K[4], t[i]) end\n"
     "end\n"
-    "return 1\n";
-
-/* Runs EVAL script with nkeys keys followed by args (all NUL-terminated).
- * *ret gets the integer result when ret is not NULL. */
-static cx_status _eval(cx_redis *r, const char *script, int nkeys, const char *const *keys,
-                       int nargs, const char *const *args, long long *ret)
-{
-    const char *argv[16];
-    size_t lens[16];
-    char nk[16];
-    int argc = 0;
-
-    if (3 + nkeys + nargs > 16)
-        return CX_ERR_INTERNAL;
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[argc++] = "EVAL";
-    argv[argc++] = script;
-    argv[argc++] = nk;
-    for (int i = 0; i < nkeys; i++)
-        argv[argc++] = keys[i];
-    for (int i = 0; i < nargs; i++)
-        argv[argc++] = args[i];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-
-    redisReply *rep = NULL;
-    cx_status s = cx_redis_cmdv(r, &rep, argc, argv, lens);
-    if (s != CX_OK)
-        return s;
-    if (rep->type != REDIS_REPLY_INTEGER) {
-        s = CX_ERR_INTERNAL;
-        goto out_free_reply;
-    }
-    if (ret)
-        *ret = rep->integer;
-out_free_reply:
-    freeReplyObject(rep);
-    return s;
-}
+    "return 1\n"));
 
 static void _key(char *buf, size_t cap, const char *kind, const char *name)
 {
     snprintf(buf, cap, "cx:%s:%s", kind, name);
 }
 
-cx_status wh_dedup_claim(cx_redis *r, const char *id, int64_t pending_ttl_s, wh_claim *out)
+#define _MAX_KEYS 6
+#define _MAX_ARGV 8
+
+/* Runs sc for ev with the de-duplication keys/arguments put in front of
+ * the script's own: keys[0..nkeys), args[0..nargs). */
+static cx_status _run(wh_rconn *c, wh_script *sc, const wh_event *ev, const wh_ttls *t,
+                      int nkeys, const char *const *keys, int nargs, const char *const *args,
+                      wh_result *res)
 {
-    char key[_KEY_MAX], ttl[24];
+    const char *k[_MAX_KEYS + 1], *a[_MAX_ARGV + 2];
+    char dk[_KEY_MAX], dttl[24];
     long long v = 0;
-    _key(key, sizeof key, "webhook:event", id);
-    snprintf(ttl, sizeof ttl, "%" PRId64, pending_ttl_s);
-    const char *keys[] = {key};
-    const char *args[] = {ttl};
-    cx_status s = _eval(r, _claim_lua, 1, keys, 1, args, &v);
-    if (s == CX_OK)
-        *out = v == 1 ? WH_CLAIM_NEW : v == 0 ? WH_CLAIM_DONE : WH_CLAIM_BUSY;
-    return s;
+
+    if (nkeys > _MAX_KEYS || nargs > _MAX_ARGV)
+        return CX_ERR_INTERNAL;
+    _key(dk, sizeof dk, "webhook:event", ev->id);
+    snprintf(dttl, sizeof dttl, "%" PRId64, t->dedup_s);
+    k[0] = dk;
+    a[0] = ev->id[0] ? "1" : "0";
+    a[1] = dttl;
+    for (int i = 0; i < nkeys; i++)
+        k[i + 1] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        a[i + 2] = args[i];
+    cx_status s = wh_redis_script(c, sc, nkeys + 1, k, nargs + 2, a, &v);
+    if (s != CX_OK)
+        return s;
+    if (v < WH_R_DUP || v > WH_R_BUSY) {
+        cx_log_error(NULL, "webhook: state script answered %lld", v);
+        return CX_ERR_INTERNAL;
+    }
+    *res = (wh_result)v;
+    return CX_OK;
 }
 
-cx_status wh_dedup_done(cx_redis *r, const char *id, int64_t ttl_s)
+cx_status wh_mark_done(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    char key[_KEY_MAX], ttl[24];
-    _key(key, sizeof key, "webhook:event", id);
-    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
-    const char *argv[] = {"SET", key, "done", "EX", ttl};
-    size_t lens[5];
-    for (int i = 0; i < 5; i++)
-        lens[i] = strlen(argv[i]);
-    return cx_redis_cmdv(r, NULL, 5, argv, lens);
-}
-
-void wh_dedup_release(cx_redis *r, const char *id)
-{
-    char key[_KEY_MAX];
-    _key(key, sizeof key, "webhook:event", id);
-    const char *keys[] = {key};
-    if (_eval(r, _release_lua, 1, keys, 0, NULL, NULL) != CX_OK)
-        cx_log_warn(NULL, "webhook: could not release in-progress marker of %s "
-                          "(it expires by itself)", id);
+    return _run(c, &_mark_lua, ev, t, 0, NULL, 0, NULL, res);
 }
 
 /* The presence value stored for a joined participant: malloced JSON text. */
@@ -205,11 +187,10 @@ static char *_presence_value(const wh_event *ev)
     return txt;
 }
 
-cx_status wh_presence_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool *applied)
+cx_status wh_presence_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], kfin[_KEY_MAX];
     char ts[24], ttl[24];
-    long long v = 0;
     bool join = ev->type == WH_EV_PARTICIPANT_JOINED;
     char *value = join ? _presence_value(ev) : NULL;
     if (join && !value)
@@ -220,22 +201,19 @@ cx_status wh_presence_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool
     _key(ktr, sizeof ktr, "tracks", ev->room_name);
     _key(kfin, sizeof kfin, "room-finished", ev->room_name);
     snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
+    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
     const char *keys[] = {kp, kts, ktr, kfin};
     const char *args[] = {join ? "join" : "leave", ev->p_identity, ts, value ? value : "",
                           ev->p_sid, ttl};
-    cx_status s = _eval(r, _presence_lua, 4, keys, 6, args, &v);
-    if (s == CX_OK && applied)
-        *applied = v == 1;
+    cx_status s = _run(c, &_presence_lua, ev, t, 4, keys, 6, args, res);
     free(value);
     return s;
 }
 
-cx_status wh_tracks_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool *applied)
+cx_status wh_tracks_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX], kp[_KEY_MAX], kts[_KEY_MAX];
     char ts[24], ttl[24];
-    long long v = 0;
 
     _key(ktr, sizeof ktr, "tracks", ev->room_name);
     _key(ktt, sizeof ktt, "track-ts", ev->room_name);
@@ -243,17 +221,14 @@ cx_status wh_tracks_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool *
     _key(kp, sizeof kp, "presence", ev->room_name);
     _key(kts, sizeof kts, "presence-ts", ev->room_name);
     snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
+    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
     const char *keys[] = {ktr, ktt, kfin, kp, kts};
     const char *args[] = {ev->type == WH_EV_TRACK_PUBLISHED ? "pub" : "unpub", ev->p_identity,
                           ev->track_sid, ts, ttl};
-    cx_status s = _eval(r, _tracks_lua, 5, keys, 5, args, &v);
-    if (s == CX_OK && applied)
-        *applied = v == 1;
-    return s;
+    return _run(c, &_tracks_lua, ev, t, 5, keys, 5, args, res);
 }
 
-cx_status wh_room_clear(cx_redis *r, const wh_event *ev, int64_t ttl_s)
+cx_status wh_room_clear(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX];
     char ts[24], ttl[24];
@@ -264,8 +239,8 @@ cx_status wh_room_clear(cx_redis *r, const wh_event *ev, int64_t ttl_s)
     _key(ktt, sizeof ktt, "track-ts", ev->room_name);
     _key(kfin, sizeof kfin, "room-finished", ev->room_name);
     snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, ttl_s);
+    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
     const char *keys[] = {kp, kts, ktr, ktt, kfin};
     const char *args[] = {ts, ttl};
-    return _eval(r, _finish_lua, 5, keys, 2, args, NULL);
+    return _run(c, &_finish_lua, ev, t, 5, keys, 2, args, res);
 }

@@ -2,8 +2,11 @@
  *
  * verify.c  content type + signature check (no I/O, callable from a fuzzer)
  * event.c   event JSON -> wh_event (no I/O, callable from a fuzzer)
- * presence.c Redis: de-duplication, live presence, track counts
+ * rconn.c   the daemon's Redis connections: liveness check, EVALSHA
+ * presence.c Redis scripts: live presence, track counts, each with the
+ *           de-duplication by event id in the same atomic script
  * history.c Postgres: rooms row lookup/status, participant_events rows
+ * rooms.c   livekit_room -> room id cache, invalidated by room events
  * handler.c the calixio.webhook.livekit endpoint, tying the above together
  * main.c    env table and wiring */
 #ifndef WH_WEBHOOK_H
@@ -15,9 +18,9 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "cx_pg.h"
-#include "cx_redis.h"
 #include "cx_service.h"
 #include "cx_status.h"
 
@@ -113,42 +116,91 @@ bool wh_event_is_recorder(const wh_event *ev);
  * truncated to cap-1 bytes. Returns out. */
 char *wh_subject_token(const char *s, char *out, size_t cap);
 
-/* ---- presence.c (Redis) ----------------------------------------------- */
+/* ---- rconn.c (the daemon's own Redis connections) --------------------- */
 
-typedef enum wh_claim {
-    WH_CLAIM_NEW = 1,       /* the caller now owns the in-progress marker */
-    WH_CLAIM_DONE = 0,      /* already fully processed: a duplicate */
-    WH_CLAIM_BUSY = 2       /* another delivery is processing it right now */
-} wh_claim;
+/* A small pool of hiredis connections, each used by one request at a time.
+ * It is the webhook's own (not cx_redis) so that a request can borrow a
+ * connection that is known to be alive BEFORE it writes to Postgres (a
+ * Redis outage then stores nothing anywhere), hold it across the Postgres
+ * statement, and run scripts by SHA (EVALSHA, falling back to EVAL on
+ * NOSCRIPT after a Redis restart), which needs the error text. */
+typedef struct wh_redis wh_redis;
+typedef struct wh_rconn wh_rconn;
 
-/* Atomically claims event `id` for processing (marker with pending_ttl_s so
- * a crashed copy cannot block it forever). */
-cx_status wh_dedup_claim(cx_redis *r, const char *id, int64_t pending_ttl_s, wh_claim *out);
+/* A Lua script run by SHA. Define as `static wh_script x = WH_SCRIPT(src);`
+ * its SHA is learnt from SCRIPT LOAD on first use. */
+typedef struct wh_script {
+    const char *src;
+    pthread_mutex_t mu;
+    char sha[41]; /* "" until loaded */
+} wh_script;
+#define WH_SCRIPT(source) {(source), PTHREAD_MUTEX_INITIALIZER, ""}
 
-/* Marks `id` as fully processed for ttl_s seconds. */
-cx_status wh_dedup_done(cx_redis *r, const char *id, int64_t ttl_s);
+/* addr "host:port"; timeout_ms bounds connect and each command; size is
+ * the most connections (one per concurrent request). Does not connect. */
+cx_status wh_redis_create(wh_redis **out, const char *addr, int timeout_ms, int size);
 
-/* Removes our in-progress marker (only if it is still "pending") so a
- * retry is processed. Best effort. */
-void wh_dedup_release(cx_redis *r, const char *id);
+/* Closes every connection; NULL is fine. */
+void wh_redis_destroy(wh_redis *r);
 
-/* Applies a participant_joined/left to the presence hashes of the event's
- * room unless a newer event for that identity (or a newer room_finished)
- * was already applied. *applied tells whether state changed. */
-cx_status wh_presence_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool *applied);
+/* Borrows a connection and makes sure it is alive: an idle connection the
+ * server closed (restart, shutdown) is replaced before it is handed out.
+ * CX_ERR_UNAVAILABLE when no slot frees within the timeout or Redis cannot
+ * be reached. Give it back with wh_redis_give. */
+cx_status wh_redis_take(wh_redis *r, wh_rconn **out);
 
-/* Applies track_published/unpublished to the per-identity track counts
- * (idempotent per track sid, never below 0, older events ignored). */
-cx_status wh_tracks_apply(cx_redis *r, const wh_event *ev, int64_t ttl_s, bool *applied);
+/* Returns a borrowed connection (a failed one was already closed). */
+void wh_redis_give(wh_redis *r, wh_rconn *c);
+
+/* Runs sc with nkeys keys then nargs args (NUL-terminated strings) and
+ * expects an integer reply (*ret). EVALSHA; on NOSCRIPT, EVAL (which
+ * caches the script again). Errors: CX_ERR_UNAVAILABLE (connection lost or
+ * timed out: the connection is closed; Redis BUSY/LOADING), CX_ERR_INTERNAL
+ * (another error reply or a non-integer reply). */
+cx_status wh_redis_script(wh_rconn *c, wh_script *sc, int nkeys, const char *const *keys,
+                          int nargs, const char *const *args, long long *ret);
+
+/* ---- presence.c (Redis state; every script also de-duplicates) -------- */
+
+/* What a state script did. With an event id, the script first looks at
+ * cx:webhook:event:<id>: "done" -> WH_R_DUP and nothing changes; any other
+ * value (an older copy's in-progress claim) -> WH_R_BUSY and nothing
+ * changes; absent -> the change is applied (or found older than the
+ * current state) and the id is set "done" for dedup_ttl_s, atomically. */
+typedef enum wh_result {
+    WH_R_DUP = 0,     /* a repeat: nothing changed */
+    WH_R_APPLIED = 1, /* state changed; id marked done */
+    WH_R_OLDER = 2,   /* older than the current state: ignored; id marked done */
+    WH_R_BUSY = 3     /* another delivery holds the id: answer 503 */
+} wh_result;
+
+/* Per-call settings shared by the scripts: the event id ("" = no
+ * de-duplication), how long a done id is remembered, the state TTL. */
+typedef struct wh_ttls {
+    int64_t dedup_s;
+    int64_t state_s;
+} wh_ttls;
+
+/* Only the de-duplication: marks the id done (ignored events, room_started
+ * and recorders after their Postgres part). ev->id must not be "". */
+cx_status wh_mark_done(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+
+/* participant_joined/left: presence of the identity unless a newer event
+ * for it (or a newer room_finished) was applied. */
+cx_status wh_presence_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+
+/* track_published/unpublished: per-identity track counts (idempotent per
+ * track sid, never below 0, older events ignored). */
+cx_status wh_tracks_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* room_finished: removes presence/track state not newer than the event and
  * remembers the finish time so older participant events are ignored. */
-cx_status wh_room_clear(cx_redis *r, const wh_event *ev, int64_t ttl_s);
+cx_status wh_room_clear(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
-/* ---- history.c (Postgres) --------------------------------------------- */
+/* ---- history.c (Postgres; prepared statements) ------------------------ */
 
 /* Looks up the Calixio room of a LiveKit room: *found, and room_id (uuid
- * text) when found. */
+ * text) when found. Uncached: see rooms.c. */
 cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
                          char room_id[37]);
 
@@ -165,6 +217,32 @@ cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room);
  * already ended. */
 cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t at);
 
+/* ---- rooms.c (LiveKit room -> Calixio room id, cached) ---------------- */
+
+/* The livekit_room -> rooms.id mapping, kept in memory for ttl_ms (found or
+ * not). The mapping of a found room never changes (livekit_room is unique
+ * and rooms are not deleted); "not found" is dropped as soon as rooms
+ * publishes <prefix>.events.rooms.created for it, and lapses after ttl_ms
+ * otherwise. ttl_ms 0 disables the cache. */
+typedef struct wh_rooms wh_rooms;
+
+cx_status wh_rooms_create(wh_rooms **out, cx_pg_pool *pg, int64_t ttl_ms);
+
+/* Unsubscribes and frees; NULL is fine. */
+void wh_rooms_destroy(wh_rooms *rc);
+
+/* Like wh_room_lookup, through the cache. */
+cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char room_id[37]);
+
+/* Forgets what is known about livekit_room. */
+void wh_rooms_invalidate(wh_rooms *rc, const char *livekit_room);
+
+/* Subscribes to <prefix>.events.rooms.> on svc's connection. */
+cx_status wh_rooms_subscribe(wh_rooms *rc, cx_service *svc);
+
+/* Drops the subscription (before the service is destroyed). */
+void wh_rooms_unsubscribe(wh_rooms *rc);
+
 /* ---- handler.c -------------------------------------------------------- */
 
 typedef struct wh_ctx {
@@ -172,8 +250,9 @@ typedef struct wh_ctx {
     int64_t leeway_s;
     int64_t presence_ttl_s;
     int64_t dedup_ttl_s;
-    cx_redis *redis;
+    wh_redis *redis;
     cx_pg_pool *pg;
+    wh_rooms *rooms;
     _Atomic(cx_service *) svc; /* set after cx_service_create; NULL: no publish */
 } wh_ctx;
 
