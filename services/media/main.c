@@ -46,6 +46,11 @@ static cx_status _serve(media_ctx *c, cx_redis *redis)
     cx_service *svc = NULL;
     memset(&o, 0, sizeof o);
     cx_daemon_service_opts(&dc, &o);
+    /* join is CPU-only on a cache hit: a second delivery thread per copy
+     * only adds wake-ups (measured 155 -> 128 us of CPU per join with one).
+     * Scale media by copies; CX_SUBS_PER_ENDPOINT still wins when set. */
+    if (!getenv("CX_SUBS_PER_ENDPOINT"))
+        o.subs_per_endpoint = 1;
     o.name = "media";
     o.version = "0.1.0";
     o.description = "Calixio LiveKit join tokens";
