@@ -117,7 +117,7 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
             char synth[16 + 65] = "body-sha256:";
             if (!ev->id[0])
                 cx_sha256_hex(body, len, synth + strlen(synth));
-            s = wh_history_append(c->pg, ev, ev->id[0] ? ev->id : synth, room_id);
+            s = wh_history_append(c->history, ev, ev->id[0] ? ev->id : synth, room_id);
         }
         if (s == CX_OK)
             s = wh_presence_apply(rc, ev, &t, res);

@@ -1,6 +1,6 @@
 /* history.c: what the webhook daemon keeps in Postgres: the status of the
  * rooms row a LiveKit room belongs to, and the append-only participant
- * history (participant_events). Parameterised statements only, prepared
+ * history (participant_events, written in groups by batch.c). Parameterised statements only, prepared
  * once per connection (cx_pg_exec_prepared; the names are this file's); every
  * write is idempotent so a retried delivery changes nothing twice. */
 #include <inttypes.h>
@@ -27,21 +27,6 @@ cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
     }
     PQclear(res);
     return CX_OK;
-}
-
-cx_status wh_history_append(cx_pg_pool *pg, const wh_event *ev, const char *event_id,
-                            const char *room_id)
-{
-    char at[24];
-    snprintf(at, sizeof at, "%" PRId64, ev->created_at);
-    const char *params[] = {event_id,      ev->room_name, room_id, ev->event,
-                            ev->p_identity, ev->p_sid,     ev->p_name, at};
-    return cx_pg_exec_prepared(pg, "wh_history_append",
-                      "INSERT INTO participant_events (event_id, livekit_room, room_id, event, "
-                      "identity, participant_sid, name, occurred_at) "
-                      "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, to_timestamp($8::bigint)) "
-                      "ON CONFLICT (event_id) DO NOTHING",
-                      8, params, NULL);
 }
 
 cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room)

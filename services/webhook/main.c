@@ -14,7 +14,7 @@ static cx_daemon_cfg dc;
 static char *db_url, *redis_addr;
 static char *lk_key, *lk_secret, *lk_webhook_secret;
 static int64_t leeway_ms, presence_ttl_ms, dedup_ttl_ms, pg_pool_size, concurrency;
-static int64_t room_cache_ms;
+static int64_t room_cache_ms, batch_rows;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
@@ -44,6 +44,10 @@ static const cx_cfg_var vars[] = {
     {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "0",
      "Postgres connections of this daemon (0: WEBHOOK_CONCURRENCY)", &pg_pool_size, 0, 256,
      false},
+    {"WEBHOOK_BATCH_ROWS", CX_CFG_INT, "64",
+     "most participant_events rows written by one INSERT (rows of concurrent webhooks "
+     "are committed together; 1: one statement per event)",
+     &batch_rows, 1, 1000, false},
     {"WEBHOOK_ROOM_CACHE_TTL", CX_CFG_DURATION, "2s",
      "how long a LiveKit room -> room id lookup is reused (0: not cached); a room "
      "created meanwhile is seen at once via its rooms event",
@@ -122,6 +126,9 @@ int main(int argc, char **argv)
     s = wh_rooms_create(&c.rooms, c.pg, room_cache_ms);
     if (s != CX_OK)
         goto out_destroy_redis;
+    s = wh_history_create(&c.history, c.pg, (int)batch_rows);
+    if (s != CX_OK)
+        goto out_destroy_rooms;
     cx_log_info(NULL,
                 "webhook starting: key %s, leeway %llds, presence ttl %llds, dedup ttl %llds, "
                 "concurrency %lld, room cache %lldms",
@@ -132,6 +139,8 @@ int main(int argc, char **argv)
         rc = 0;
     else
         cx_log_error(NULL, "webhook stopped: %s", cx_status_code(s));
+    wh_history_destroy(c.history);
+out_destroy_rooms:
     wh_rooms_destroy(c.rooms);
 out_destroy_redis:
     wh_redis_destroy(c.redis);

@@ -204,11 +204,6 @@ cx_status wh_room_clear(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_re
 cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
                          char room_id[37]);
 
-/* Appends a join/leave row (ON CONFLICT (event_id) DO NOTHING). event_id is
- * the event's id, or "body-sha256:<hex>" when it has none. room_id may be
- * NULL. */
-cx_status wh_history_append(cx_pg_pool *pg, const wh_event *ev, const char *event_id,
-                            const char *room_id);
 
 /* room_started: status -> 'active' unless already ended. */
 cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room);
@@ -216,6 +211,25 @@ cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room);
 /* room_finished: status -> 'ended', ended_at = to_timestamp(at), unless
  * already ended. */
 cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t at);
+
+/* ---- batch.c (participant_events rows, group commit) ------------------ */
+
+/* Rows of concurrent requests are inserted together: one statement of up
+ * to max_rows rows (see batch.c). */
+typedef struct wh_history wh_history;
+
+cx_status wh_history_create(wh_history **out, cx_pg_pool *pg, int max_rows);
+
+/* NULL is fine; no append may be in progress. */
+void wh_history_destroy(wh_history *h);
+
+/* Appends a join/leave row (ON CONFLICT (event_id) DO NOTHING) and returns
+ * once the statement holding it has committed, with that statement's
+ * status. event_id is the event's id, or "body-sha256:<hex>" when it has
+ * none; room_id is the rooms row's id. All strings are borrowed for the
+ * call. */
+cx_status wh_history_append(wh_history *h, const wh_event *ev, const char *event_id,
+                            const char *room_id);
 
 /* ---- rooms.c (LiveKit room -> Calixio room id, cached) ---------------- */
 
@@ -253,6 +267,7 @@ typedef struct wh_ctx {
     wh_redis *redis;
     cx_pg_pool *pg;
     wh_rooms *rooms;
+    wh_history *history;
     _Atomic(cx_service *) svc; /* set after cx_service_create; NULL: no publish */
 } wh_ctx;
 

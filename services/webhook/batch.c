@@ -1,0 +1,201 @@
+/* batch.c: participant_events rows written in groups (group commit).
+ *
+ * Every accepted join/leave is one row. One INSERT (and its commit) per
+ * event cost Postgres more CPU than anything else in the event's path, so
+ * rows from requests that arrive together go in ONE statement:
+ *
+ *   INSERT INTO participant_events (...) SELECT ... FROM unnest($1::text[],
+ *   ...) ON CONFLICT (event_id) DO NOTHING
+ *
+ * No extra thread: a request queues its row and, if no statement is in
+ * flight, becomes the leader, takes up to max rows from the queue (its own
+ * and those of requests waiting), runs the statement and wakes each of
+ * those requests with the statement's result; then it hands the
+ * leadership to the first request still queued. Requests arriving while a
+ * statement runs form the next group. Each request returns only when the
+ * statement holding its row has committed (or failed: then every row of
+ * it failed, as one statement is atomic), so nothing is acknowledged
+ * before it is stored. A single request alone is a group of one. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cx_log.h"
+#include "webhook.h"
+
+#define _NCOLS 8
+
+typedef struct _item {
+    const char *v[_NCOLS]; /* column values, borrowed from the caller */
+    char at[24];
+    cx_status s;
+    bool done;
+    pthread_cond_t cv;
+    struct _item *next;
+} _item;
+
+struct wh_history {
+    pthread_mutex_t mu;
+    cx_pg_pool *pg;
+    int max;
+    bool busy;    /* a leader is running a statement */
+    _item *head;  /* queued, not yet taken by a leader */
+    _item *tail;
+};
+
+cx_status wh_history_create(wh_history **out, cx_pg_pool *pg, int max_rows)
+{
+    if (max_rows < 1)
+        return CX_ERR_CONFIG;
+    wh_history *h = calloc(1, sizeof *h);
+    if (!h)
+        return CX_ERR_NOMEM;
+    pthread_mutex_init(&h->mu, NULL);
+    h->pg = pg;
+    h->max = max_rows;
+    *out = h;
+    return CX_OK;
+}
+
+void wh_history_destroy(wh_history *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_destroy(&h->mu);
+    free(h);
+}
+
+/* Appends s as one double-quoted element of a Postgres array literal
+ * (backslash before '"' and '\\'). Returns the new length, or 0 when it
+ * does not fit in cap. */
+static size_t _elem(char *buf, size_t len, size_t cap, const char *s, bool first)
+{
+    if (!first) {
+        if (len + 1 >= cap)
+            return 0;
+        buf[len++] = ',';
+    }
+    if (len + 1 >= cap)
+        return 0;
+    buf[len++] = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            if (len + 1 >= cap)
+                return 0;
+            buf[len++] = '\\';
+        }
+        if (len + 1 >= cap)
+            return 0;
+        buf[len++] = *s;
+    }
+    if (len + 2 >= cap)
+        return 0;
+    buf[len++] = '"';
+    buf[len] = '\0';
+    return len;
+}
+
+static const char _sql[] =
+    "INSERT INTO participant_events (event_id, livekit_room, room_id, event, identity, "
+    "participant_sid, name, occurred_at) "
+    "SELECT e, r, ri, ev, i, ps, n, to_timestamp(t) "
+    "FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], "
+    "$7::text[], $8::bigint[]) AS u(e, r, ri, ev, i, ps, n, t) "
+    "ON CONFLICT (event_id) DO NOTHING";
+
+/* One statement for the n rows from first on. */
+static cx_status _insert(cx_pg_pool *pg, _item *first, int n)
+{
+    char *arr[_NCOLS] = {0};
+    size_t cap[_NCOLS];
+    cx_status s = CX_ERR_NOMEM;
+
+    for (int c = 0; c < _NCOLS; c++) {
+        size_t need = 3;
+        _item *it = first;
+        for (int i = 0; i < n; i++, it = it->next)
+            need += 2 * strlen(it->v[c]) + 3;
+        cap[c] = need;
+        arr[c] = malloc(need);
+        if (!arr[c])
+            goto out_free_arrays;
+        size_t len = 1;
+        arr[c][0] = '{';
+        it = first;
+        for (int i = 0; i < n; i++, it = it->next) {
+            len = _elem(arr[c], len, cap[c], it->v[c], i == 0);
+            if (!len) {
+                s = CX_ERR_INTERNAL;
+                goto out_free_arrays;
+            }
+        }
+        arr[c][len++] = '}';
+        arr[c][len] = '\0';
+    }
+    s = cx_pg_exec_prepared(pg, "wh_history_batch", _sql, _NCOLS, (const char *const *)arr,
+                            NULL);
+out_free_arrays:
+    for (int c = 0; c < _NCOLS; c++)
+        free(arr[c]);
+    return s;
+}
+
+/* Leader: takes up to h->max queued rows, inserts them, reports back.
+ * Called and returns with h->mu held. */
+static void _lead(wh_history *h)
+{
+    h->busy = true;
+    _item *first = h->head;
+    int n = 0;
+    _item *last = NULL;
+    for (_item *it = first; it && n < h->max; it = it->next) {
+        last = it;
+        n++;
+    }
+    h->head = last->next;
+    if (!h->head)
+        h->tail = NULL;
+    pthread_mutex_unlock(&h->mu);
+
+    cx_status s = _insert(h->pg, first, n);
+
+    pthread_mutex_lock(&h->mu);
+    _item *it = first;
+    for (int i = 0; i < n; i++) {
+        _item *next = it->next; /* it may be gone once signalled */
+        it->s = s;
+        it->done = true;
+        pthread_cond_signal(&it->cv);
+        it = next;
+    }
+    h->busy = false;
+    if (h->head)
+        pthread_cond_signal(&h->head->cv); /* the next group's leader */
+}
+
+cx_status wh_history_append(wh_history *h, const wh_event *ev, const char *event_id,
+                            const char *room_id)
+{
+    _item it = {.v = {event_id, ev->room_name, room_id, ev->event, ev->p_identity, ev->p_sid,
+                      ev->p_name, NULL}};
+    snprintf(it.at, sizeof it.at, "%" PRId64, ev->created_at);
+    it.v[7] = it.at;
+    pthread_cond_init(&it.cv, NULL);
+
+    pthread_mutex_lock(&h->mu);
+    if (h->tail)
+        h->tail->next = &it;
+    else
+        h->head = &it;
+    h->tail = &it;
+    while (!it.done) {
+        if (!h->busy)
+            _lead(h);
+        else
+            pthread_cond_wait(&it.cv, &h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+    pthread_cond_destroy(&it.cv);
+    return it.s;
+}
