@@ -7,12 +7,12 @@
  *   INSERT INTO participant_events (...) SELECT ... FROM unnest($1::text[],
  *   ...) ON CONFLICT (event_id) DO NOTHING
  *
- * No extra thread: a request queues its row and, if no statement is in
- * flight, becomes the leader, takes up to max rows from the queue (its own
- * and those of requests waiting), runs the statement and wakes each of
- * those requests with the statement's result; then it hands the
- * leadership to the first request still queued. Requests arriving while a
- * statement runs form the next group. Each request returns only when the
+ * No extra thread: a request queues its row and, if fewer than
+ * _MAX_INFLIGHT statements are in flight, becomes a leader: it takes up to
+ * max rows from the queue (its own and those of requests waiting), runs the
+ * statement and wakes each of those requests with the statement's result;
+ * then it hands the leadership to the first request still queued. Requests
+ * arriving while statements run form the next group. Each request returns only when the
  * statement holding its row has committed (or failed: then every row of
  * it failed, as one statement is atomic), so nothing is acknowledged
  * before it is stored. A single request alone is a group of one. */
@@ -25,6 +25,9 @@
 #include "webhook.h"
 
 #define _NCOLS 8
+/* Statements in flight at once: while one commits, the next group is
+ * already on its way. */
+#define _MAX_INFLIGHT 2
 
 typedef struct _item {
     const char *v[_NCOLS]; /* column values, borrowed from the caller */
@@ -39,7 +42,7 @@ struct wh_history {
     pthread_mutex_t mu;
     cx_pg_pool *pg;
     int max;
-    bool busy;    /* a leader is running a statement */
+    int inflight; /* leaders running a statement */
     _item *head;  /* queued, not yet taken by a leader */
     _item *tail;
 };
@@ -104,27 +107,40 @@ static const char _sql[] =
     "$7::text[], $8::bigint[]) AS u(e, r, ri, ev, i, ps, n, t) "
     "ON CONFLICT (event_id) DO NOTHING";
 
-/* One statement for the n rows from first on. */
+static int _by_id(const void *a, const void *b)
+{
+    return strcmp((*(_item *const *)a)->v[0], (*(_item *const *)b)->v[0]);
+}
+
+/* One statement for the n rows from first on. The rows go in event id
+ * order, so two statements in flight that share ids (concurrent duplicate
+ * deliveries) take the unique-index locks in the same order and cannot
+ * deadlock. */
 static cx_status _insert(cx_pg_pool *pg, _item *first, int n)
 {
     char *arr[_NCOLS] = {0};
     size_t cap[_NCOLS];
     cx_status s = CX_ERR_NOMEM;
+    _item **rows = malloc((size_t)n * sizeof *rows);
 
+    if (!rows)
+        return CX_ERR_NOMEM;
+    _item *it = first;
+    for (int i = 0; i < n; i++, it = it->next)
+        rows[i] = it;
+    qsort(rows, (size_t)n, sizeof *rows, _by_id);
     for (int c = 0; c < _NCOLS; c++) {
         size_t need = 3;
-        _item *it = first;
-        for (int i = 0; i < n; i++, it = it->next)
-            need += 2 * strlen(it->v[c]) + 3;
+        for (int i = 0; i < n; i++)
+            need += 2 * strlen(rows[i]->v[c]) + 3;
         cap[c] = need;
         arr[c] = malloc(need);
         if (!arr[c])
             goto out_free_arrays;
         size_t len = 1;
         arr[c][0] = '{';
-        it = first;
-        for (int i = 0; i < n; i++, it = it->next) {
-            len = _elem(arr[c], len, cap[c], it->v[c], i == 0);
+        for (int i = 0; i < n; i++) {
+            len = _elem(arr[c], len, cap[c], rows[i]->v[c], i == 0);
             if (!len) {
                 s = CX_ERR_INTERNAL;
                 goto out_free_arrays;
@@ -138,6 +154,7 @@ static cx_status _insert(cx_pg_pool *pg, _item *first, int n)
 out_free_arrays:
     for (int c = 0; c < _NCOLS; c++)
         free(arr[c]);
+    free(rows);
     return s;
 }
 
@@ -145,7 +162,7 @@ out_free_arrays:
  * Called and returns with h->mu held. */
 static void _lead(wh_history *h)
 {
-    h->busy = true;
+    h->inflight++;
     _item *first = h->head;
     int n = 0;
     _item *last = NULL;
@@ -169,7 +186,7 @@ static void _lead(wh_history *h)
         pthread_cond_signal(&it->cv);
         it = next;
     }
-    h->busy = false;
+    h->inflight--;
     if (h->head)
         pthread_cond_signal(&h->head->cv); /* the next group's leader */
 }
@@ -190,8 +207,8 @@ cx_status wh_history_append(wh_history *h, const wh_event *ev, const char *event
         h->head = &it;
     h->tail = &it;
     while (!it.done) {
-        if (!h->busy)
-            _lead(h);
+        if (h->inflight < _MAX_INFLIGHT && h->head)
+            _lead(h); /* maybe not our row: any waiting request may lead */
         else
             pthread_cond_wait(&it.cv, &h->mu);
     }

@@ -37,13 +37,14 @@ static const cx_cfg_var vars[] = {
      INT64_C(2592000000), false},
     {"WEBHOOK_DEDUP_TTL", CX_CFG_DURATION, "24h", "how long an event id is remembered",
      &dedup_ttl_ms, 60000, INT64_C(2592000000), false},
-    {"WEBHOOK_CONCURRENCY", CX_CFG_INT, "16",
+    {"WEBHOOK_CONCURRENCY", CX_CFG_INT, "64",
      "webhooks one copy handles at once (NATS delivery threads; also its Redis "
      "connections); used instead of CX_SUBS_PER_ENDPOINT",
-     &concurrency, 1, 64, false},
-    {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "0",
-     "Postgres connections of this daemon (0: WEBHOOK_CONCURRENCY)", &pg_pool_size, 0, 256,
-     false},
+     &concurrency, 1, 256, false},
+    {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "8",
+     "Postgres connections of this daemon (history rows go in groups: 2 statements at a "
+     "time)",
+     &pg_pool_size, 1, 256, false},
     {"WEBHOOK_BATCH_ROWS", CX_CFG_INT, "64",
      "most participant_events rows written by one INSERT (rows of concurrent webhooks "
      "are committed together; 1: one statement per event)",
@@ -110,8 +111,7 @@ int main(int argc, char **argv)
     if (strcmp(c.keys.secret, "secret") == 0)
         cx_log_warn(NULL, "webhook: using LiveKit's development secret; set "
                           "LIVEKIT_API_SECRET or LIVEKIT_WEBHOOK_SECRET in production");
-    cx_status s = cx_pg_pool_create(&c.pg, db_url,
-                                    (int)(pg_pool_size > 0 ? pg_pool_size : concurrency));
+    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
         goto out_free_config;
