@@ -42,7 +42,7 @@ static const cx_cfg_var vars[] = {
      "connections); used instead of CX_SUBS_PER_ENDPOINT",
      &concurrency, 1, 256, false},
     {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "8",
-     "Postgres connections of this daemon (history rows go in groups: 2 statements at a "
+     "Postgres connections of this daemon (history rows go in groups, one statement at a "
      "time)",
      &pg_pool_size, 1, 256, false},
     {"WEBHOOK_BATCH_ROWS", CX_CFG_INT, "64",
