@@ -24,8 +24,10 @@ typedef struct media_room {
 typedef struct media_cache media_cache;
 
 /* A direct-mapped cache of room rows over a read-only query of the rooms
- * table. Entries live at most ttl_ms (<= 1000) and are dropped at once by
- * room events. */
+ * table (a cx_ttlcache keyed by the lower-case id). Entries live at most
+ * ttl_ms (<= 1000) and are dropped at once by room events; a row read
+ * before an event is not stored. Every function but create/destroy is safe
+ * from any thread. pg is borrowed and must outlive the cache. */
 cx_status media_cache_create(media_cache **out, cx_pg_pool *pg, int64_t ttl_ms);
 void media_cache_destroy(media_cache *c);
 

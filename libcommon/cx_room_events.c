@@ -1,0 +1,69 @@
+/* cx_room_events.c: see cx_room_events.h. */
+#include <nats/nats.h>
+#include <stdlib.h>
+
+#include "cx_json.h"
+#include "cx_log.h"
+#include "cx_room_events.h"
+
+/* How long unsubscribing waits for a callback in progress. */
+#define _DRAIN_WAIT_MS 2000
+
+struct cx_room_events {
+    natsSubscription *sub;
+    cx_room_event_fn fn;
+    void *arg;
+};
+
+static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    cx_room_events *re = closure;
+    ProtobufCMessage *m = NULL;
+    (void)nc;
+    (void)sub;
+    if (cx_pb_unpack(&calixio__v1__room_changed__descriptor,
+                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                     &m) == CX_OK) {
+        re->fn((const Calixio__V1__RoomChanged *)m, re->arg);
+        protobuf_c_message_free_unpacked(m, NULL);
+    } else {
+        cx_log_warn(NULL, "%s: undecodable room event ignored", natsMsg_GetSubject(msg));
+    }
+    natsMsg_Destroy(msg);
+}
+
+cx_status cx_room_events_subscribe(cx_service *svc, cx_room_event_fn fn, void *arg,
+                                   cx_room_events **out)
+{
+    char subj[256];
+    cx_room_events *re = calloc(1, sizeof *re);
+    if (!re)
+        return CX_ERR_NOMEM;
+    re->fn = fn;
+    re->arg = arg;
+    cx_service_subject(svc, "events.rooms.>", subj, sizeof subj);
+    natsStatus ns = natsConnection_Subscribe(&re->sub, cx_service_conn(svc), subj, _on_msg, re);
+    if (ns != NATS_OK) {
+        cx_log_error(NULL, "nats: subscribing %s failed: %s", subj, natsStatus_GetText(ns));
+        goto out_free_re;
+    }
+    *out = re;
+    return CX_OK;
+
+out_free_re:
+    free(re);
+    return CX_ERR_UNAVAILABLE;
+}
+
+void cx_room_events_unsubscribe(cx_room_events *re)
+{
+    if (!re)
+        return;
+    /* Drain lets a callback in progress finish before re is freed; when the
+     * connection cannot drain (closed, down), a plain unsubscribe. */
+    if (natsSubscription_Drain(re->sub) != NATS_OK ||
+        natsSubscription_WaitForDrainCompletion(re->sub, _DRAIN_WAIT_MS) != NATS_OK)
+        natsSubscription_Unsubscribe(re->sub);
+    natsSubscription_Destroy(re->sub);
+    free(re);
+}
