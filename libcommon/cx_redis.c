@@ -1,7 +1,10 @@
 /* cx_redis: a fixed set of hiredis connections behind a mutex/condvar
  * (see cx_redis.h). Each slot holds a connection or NULL; a slot is
  * (re)connected by the thread that borrows it, outside the lock, and a
- * connection that reported an error is freed, to be replaced on next use. */
+ * connection that reported an error is freed, to be replaced on next use.
+ * One-shot commands (cx_redis_cmdv/cmd) borrow a slot for one command;
+ * cx_redis_acquire lends one for several, and cx_redis_evalsha runs a
+ * script by SHA on it. */
 #include "cx_redis.h"
 
 #include <errno.h>
@@ -16,6 +19,11 @@
 
 #include "cx_log.h"
 
+struct cx_redis_conn {
+    redisContext *ctx; /* NULL when not connected */
+    bool busy;
+};
+
 struct cx_redis {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -23,8 +31,7 @@ struct cx_redis {
     int port;
     int timeout_ms;
     int size;
-    redisContext **conns; /* size entries, NULL when not connected */
-    bool *busy;           /* size entries */
+    cx_redis_conn *slots; /* size entries */
 };
 
 /* Splits "host:port" (host may be "[v6]"); false when malformed. */
@@ -65,9 +72,8 @@ cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int 
         goto out_free;
     }
     s = CX_ERR_NOMEM;
-    r->conns = calloc((size_t)pool_size, sizeof(*r->conns));
-    r->busy = calloc((size_t)pool_size, sizeof(*r->busy));
-    if (!r->conns || !r->busy)
+    r->slots = calloc((size_t)pool_size, sizeof(*r->slots));
+    if (!r->slots)
         goto out_free;
     r->size = pool_size;
     r->timeout_ms = timeout_ms;
@@ -80,8 +86,7 @@ cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int 
     *out = r;
     return CX_OK;
 out_free:
-    free(r->conns);
-    free(r->busy);
+    free(r->slots);
     free(r);
     return s;
 }
@@ -91,10 +96,9 @@ void cx_redis_destroy(cx_redis *r)
     if (!r)
         return;
     for (int i = 0; i < r->size; i++)
-        if (r->conns[i])
-            redisFree(r->conns[i]);
-    free(r->conns);
-    free(r->busy);
+        if (r->slots[i].ctx)
+            redisFree(r->slots[i].ctx);
+    free(r->slots);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -106,90 +110,109 @@ static struct timeval _tv(int ms)
     return tv;
 }
 
-/* Borrows a slot within timeout_ms; returns its index or -1. */
-static int _take_slot(cx_redis *r)
+/* Borrows a free slot within timeout_ms (0: no wait), preferring a
+ * connected one so idle connections get reused; NULL on timeout. */
+static cx_redis_conn *_take_slot(cx_redis *r, int timeout_ms)
 {
     struct timespec dl;
     clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += r->timeout_ms / 1000;
-    dl.tv_nsec += (long)(r->timeout_ms % 1000) * 1000000L;
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
     if (dl.tv_nsec >= 1000000000L) {
         dl.tv_sec++;
         dl.tv_nsec -= 1000000000L;
     }
-    int idx = -1;
+    cx_redis_conn *got = NULL;
     pthread_mutex_lock(&r->mu);
     for (;;) {
-        /* Prefer a connected slot, so idle connections get reused. */
         for (int i = 0; i < r->size; i++) {
-            if (!r->busy[i] && (idx < 0 || (r->conns[i] && !r->conns[idx])))
-                idx = i;
+            cx_redis_conn *c = &r->slots[i];
+            if (!c->busy && (!got || (c->ctx && !got->ctx)))
+                got = c;
         }
-        if (idx >= 0)
+        if (got || timeout_ms <= 0)
             break;
         if (pthread_cond_timedwait(&r->cv, &r->mu, &dl) == ETIMEDOUT)
             break;
     }
-    if (idx >= 0)
-        r->busy[idx] = true;
+    if (got)
+        got->busy = true;
     pthread_mutex_unlock(&r->mu);
-    return idx;
+    return got;
 }
 
-static void _give_slot(cx_redis *r, int idx)
+static void _give_slot(cx_redis *r, cx_redis_conn *c)
 {
     pthread_mutex_lock(&r->mu);
-    r->busy[idx] = false;
+    c->busy = false;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Closes a connection that failed; the next borrower reconnects. */
+static void _drop(cx_redis_conn *c)
+{
+    if (c->ctx)
+        redisFree(c->ctx);
+    c->ctx = NULL;
+}
+
 /* An idle connection has nothing to read (no pub/sub here): readable means
  * the server closed it, so it is dropped before a command is sent on it. */
-static bool _idle_alive(redisContext *c)
+static bool _idle_alive(redisContext *ctx)
 {
-    if (c->err)
+    if (ctx->err)
         return false;
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    struct pollfd pfd = {.fd = ctx->fd, .events = POLLIN};
     return poll(&pfd, 1, 0) == 0;
 }
 
-/* Makes sure slot idx has a working connection. */
-static cx_status _ensure_conn(cx_redis *r, int idx)
+/* Makes sure the borrowed slot c has a working connection. */
+static cx_status _ensure_conn(cx_redis *r, cx_redis_conn *c)
 {
-    redisContext *c = r->conns[idx];
-    if (c && _idle_alive(c))
+    if (c->ctx && _idle_alive(c->ctx))
         return CX_OK;
-    if (c)
-        redisFree(c);
-    r->conns[idx] = NULL;
-    c = redisConnectWithTimeout(r->host, r->port, _tv(r->timeout_ms));
-    if (!c || c->err) {
+    _drop(c);
+    redisContext *ctx = redisConnectWithTimeout(r->host, r->port, _tv(r->timeout_ms));
+    if (!ctx || ctx->err) {
         cx_log_warn(NULL, "redis: connect to %s:%d failed: %s", r->host, r->port,
-                    c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
-        return CX_ERR_UNAVAILABLE;
+                    ctx ? ctx->errstr : "out of memory");
+        goto out_free_ctx;
     }
-    if (redisSetTimeout(c, _tv(r->timeout_ms)) != REDIS_OK) {
-        cx_log_warn(NULL, "redis: cannot set timeout: %s", c->errstr);
-        redisFree(c);
-        return CX_ERR_UNAVAILABLE;
+    if (redisSetTimeout(ctx, _tv(r->timeout_ms)) != REDIS_OK) {
+        cx_log_warn(NULL, "redis: cannot set timeout: %s", ctx->errstr);
+        goto out_free_ctx;
     }
-    r->conns[idx] = c;
+    c->ctx = ctx;
     return CX_OK;
+out_free_ctx:
+    if (ctx)
+        redisFree(ctx);
+    return CX_ERR_UNAVAILABLE;
 }
 
-/* Checks a reply of slot idx; frees a broken connection. */
-static cx_status _finish(cx_redis *r, int idx, redisReply *reply, redisReply **out)
+/* Sends argv on c and reads the reply (any type, error replies included).
+ * NULL: c was closed already, or the connection failed and is now closed. */
+static redisReply *_raw_cmdv(cx_redis_conn *c, int argc, const char **argv,
+                             const size_t *argvlen)
 {
-    redisContext *c = r->conns[idx];
+    if (!c->ctx)
+        return NULL;
+    redisReply *reply = redisCommandArgv(c->ctx, argc, argv, argvlen);
     if (!reply) {
-        cx_log_warn(NULL, "redis: command failed: %s", c->err ? c->errstr : "no reply");
-        redisFree(c);
-        r->conns[idx] = NULL;
-        return CX_ERR_UNAVAILABLE;
+        cx_log_warn(NULL, "redis: command failed: %s",
+                    c->ctx->err ? c->ctx->errstr : "no reply");
+        _drop(c);
     }
+    return reply;
+}
+
+/* Maps a reply of c: NULL -> CX_ERR_UNAVAILABLE, an error reply ->
+ * CX_ERR_INTERNAL (freed); otherwise hands it to *out or frees it. */
+static cx_status _finish(redisReply *reply, redisReply **out)
+{
+    if (!reply)
+        return CX_ERR_UNAVAILABLE;
     if (reply->type == REDIS_REPLY_ERROR) {
         cx_log_error(NULL, "redis: error reply: %.120s", reply->str ? reply->str : "");
         freeReplyObject(reply);
@@ -202,20 +225,63 @@ static cx_status _finish(cx_redis *r, int idx, redisReply *reply, redisReply **o
     return CX_OK;
 }
 
+cx_status cx_redis_acquire(cx_redis *r, cx_redis_conn **out, int timeout_ms)
+{
+    if (!r || !out)
+        return CX_ERR_INTERNAL;
+    cx_redis_conn *c = _take_slot(r, timeout_ms);
+    if (!c) {
+        cx_log_warn(NULL, "redis: no free connection within %d ms", timeout_ms);
+        return CX_ERR_UNAVAILABLE;
+    }
+    cx_status s = _ensure_conn(r, c);
+    if (s != CX_OK) {
+        _give_slot(r, c);
+        return s;
+    }
+    *out = c;
+    return CX_OK;
+}
+
+void cx_redis_release(cx_redis *r, cx_redis_conn *c, bool broken)
+{
+    if (!r || !c)
+        return;
+    if (broken)
+        _drop(c);
+    _give_slot(r, c);
+}
+
+cx_status cx_redis_conn_cmdv(cx_redis_conn *c, redisReply **out, int argc, const char **argv,
+                             const size_t *argvlen)
+{
+    if (!c || argc < 1 || !argv)
+        return CX_ERR_INTERNAL;
+    return _finish(_raw_cmdv(c, argc, argv, argvlen), out);
+}
+
+bool cx_redis_conn_alive(cx_redis_conn *c)
+{
+    if (!c || !c->ctx)
+        return false;
+    if (_idle_alive(c->ctx))
+        return true;
+    _drop(c);
+    return false;
+}
+
 cx_status cx_redis_cmdv(cx_redis *r, redisReply **out, int argc, const char **argv,
                         const size_t *argvlen)
 {
     if (!r || argc < 1 || !argv)
         return CX_ERR_INTERNAL;
-    int idx = _take_slot(r);
-    if (idx < 0)
+    cx_redis_conn *c = _take_slot(r, r->timeout_ms);
+    if (!c)
         return CX_ERR_UNAVAILABLE;
-    cx_status s = _ensure_conn(r, idx);
-    if (s == CX_OK) {
-        redisReply *reply = redisCommandArgv(r->conns[idx], argc, argv, argvlen);
-        s = _finish(r, idx, reply, out);
-    }
-    _give_slot(r, idx);
+    cx_status s = _ensure_conn(r, c);
+    if (s == CX_OK)
+        s = _finish(_raw_cmdv(c, argc, argv, argvlen), out);
+    _give_slot(r, c);
     return s;
 }
 
@@ -223,18 +289,23 @@ cx_status cx_redis_cmd(cx_redis *r, redisReply **out, const char *fmt, ...)
 {
     if (!r || !fmt)
         return CX_ERR_INTERNAL;
-    int idx = _take_slot(r);
-    if (idx < 0)
+    cx_redis_conn *c = _take_slot(r, r->timeout_ms);
+    if (!c)
         return CX_ERR_UNAVAILABLE;
-    cx_status s = _ensure_conn(r, idx);
+    cx_status s = _ensure_conn(r, c);
     if (s == CX_OK) {
         va_list ap;
         va_start(ap, fmt);
-        redisReply *reply = redisvCommand(r->conns[idx], fmt, ap);
+        redisReply *reply = redisvCommand(c->ctx, fmt, ap);
         va_end(ap);
-        s = _finish(r, idx, reply, out);
+        if (!reply) {
+            cx_log_warn(NULL, "redis: command failed: %s",
+                        c->ctx->err ? c->ctx->errstr : "no reply");
+            _drop(c);
+        }
+        s = _finish(reply, out);
     }
-    _give_slot(r, idx);
+    _give_slot(r, c);
     return s;
 }
 
@@ -246,4 +317,99 @@ bool cx_redis_ping(cx_redis *r)
     bool ok = reply->type == REDIS_REPLY_STATUS && reply->str && strcmp(reply->str, "PONG") == 0;
     freeReplyObject(reply);
     return ok;
+}
+
+static bool _is_error(const redisReply *rep, const char *prefix)
+{
+    return rep->type == REDIS_REPLY_ERROR && rep->str &&
+           strncmp(rep->str, prefix, strlen(prefix)) == 0;
+}
+
+/* Error replies that mean "try again later" rather than a bug. */
+static cx_status _error_status(const redisReply *rep)
+{
+    return _is_error(rep, "LOADING") || _is_error(rep, "BUSY") ? CX_ERR_UNAVAILABLE
+                                                               : CX_ERR_INTERNAL;
+}
+
+/* Learns sc's SHA with SCRIPT LOAD (once per process) into sha and sc. */
+static cx_status _load(cx_redis_conn *c, cx_redis_script *sc, char sha[41])
+{
+    const char *argv[] = {"SCRIPT", "LOAD", sc->src};
+    size_t lens[] = {6, 4, strlen(sc->src)};
+    redisReply *rep = _raw_cmdv(c, 3, argv, lens);
+    if (!rep)
+        return CX_ERR_UNAVAILABLE;
+    cx_status s = CX_OK;
+    if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
+        cx_log_error(NULL, "redis: SCRIPT LOAD failed: %.120s",
+                     rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
+        s = _error_status(rep);
+        goto out_free_reply;
+    }
+    memcpy(sha, rep->str, 40);
+    sha[40] = '\0';
+    pthread_mutex_lock(&sc->mu);
+    memcpy(sc->sha, sha, 41);
+    pthread_mutex_unlock(&sc->mu);
+out_free_reply:
+    freeReplyObject(rep);
+    return s;
+}
+
+#define _MAX_SCRIPT_ARGS 64
+
+cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
+                           const char *const *keys, int nargs, const char *const *args,
+                           redisReply **out)
+{
+    const char *argv[3 + _MAX_SCRIPT_ARGS];
+    size_t lens[3 + _MAX_SCRIPT_ARGS];
+    char nk[16], sha[41];
+    int argc = 0;
+    cx_status s;
+
+    if (!c || !sc || !sc->src || nkeys < 0 || nargs < 0 || nkeys + nargs > _MAX_SCRIPT_ARGS ||
+        (nkeys && !keys) || (nargs && !args))
+        return CX_ERR_INTERNAL;
+    pthread_mutex_lock(&sc->mu);
+    memcpy(sha, sc->sha, sizeof sha);
+    pthread_mutex_unlock(&sc->mu);
+    if (!sha[0] && (s = _load(c, sc, sha)) != CX_OK)
+        return s;
+
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = sha;
+    argv[argc++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[argc++] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[argc++] = args[i];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+
+    redisReply *rep = _raw_cmdv(c, argc, argv, lens);
+    if (rep && _is_error(rep, "NOSCRIPT")) {
+        /* Redis restarted (or SCRIPT FLUSH): EVAL runs it and caches it. */
+        freeReplyObject(rep);
+        argv[0] = "EVAL";
+        argv[1] = sc->src;
+        lens[0] = 4;
+        lens[1] = strlen(sc->src);
+        rep = _raw_cmdv(c, argc, argv, lens);
+    }
+    if (!rep)
+        return CX_ERR_UNAVAILABLE;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        cx_log_error(NULL, "redis: error reply: %.120s", rep->str ? rep->str : "");
+        s = _error_status(rep);
+        freeReplyObject(rep);
+        return s;
+    }
+    if (out)
+        *out = rep;
+    else
+        freeReplyObject(rep);
+    return CX_OK;
 }

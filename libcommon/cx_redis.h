@@ -8,6 +8,7 @@
 #define CX_REDIS_H
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,5 +35,62 @@ cx_status cx_redis_cmd(cx_redis *r, redisReply **out, const char *fmt, ...);
 
 /* True when Redis answers PING. */
 bool cx_redis_ping(cx_redis *r);
+
+/* ---- one borrowed connection for several commands -------------------- */
+
+/* A connection borrowed from the pool; owned by the pool, valid until
+ * cx_redis_release. */
+typedef struct cx_redis_conn cx_redis_conn;
+
+/* Borrows a connection (waiting up to timeout_ms for a free one; 0 = do not
+ * wait) and makes sure it is alive before handing it out: an idle
+ * connection the server closed (restart, shutdown) is replaced, connecting
+ * within the create-time timeout. So a caller can check that Redis is
+ * reachable before it writes elsewhere. CX_ERR_UNAVAILABLE when no
+ * connection frees in time or Redis cannot be reached. Give it back with
+ * cx_redis_release. */
+cx_status cx_redis_acquire(cx_redis *r, cx_redis_conn **out, int timeout_ms);
+
+/* Returns c to r. broken = true closes the connection (the next borrower
+ * reconnects); a connection that failed inside a command is closed
+ * already. NULL c is fine. */
+void cx_redis_release(cx_redis *r, cx_redis_conn *c, bool broken);
+
+/* Like cx_redis_cmdv on the borrowed connection c: a Redis error reply is
+ * CX_ERR_INTERNAL (freed for you); a lost connection (or one found dead by
+ * cx_redis_conn_alive) is CX_ERR_UNAVAILABLE and c stays closed until
+ * released. */
+cx_status cx_redis_conn_cmdv(cx_redis_conn *c, redisReply **out, int argc, const char **argv,
+                             const size_t *argvlen);
+
+/* Cheap liveness check without a round trip: false when c is closed or the
+ * server closed it (an idle connection has nothing to read, so a readable
+ * socket means EOF); a dead connection is closed. Use PING through
+ * cx_redis_conn_cmdv for a full round-trip check. */
+bool cx_redis_conn_alive(cx_redis_conn *c);
+
+/* ---- Lua scripts by SHA ----------------------------------------------- */
+
+/* A Lua script run by SHA. Define as
+ *   static cx_redis_script x = CX_REDIS_SCRIPT("return 1");
+ * src is borrowed for the program's life; its SHA is learnt once per
+ * process (SCRIPT LOAD on first use) and shared by every cx_redis. */
+typedef struct cx_redis_script {
+    const char *src;
+    pthread_mutex_t mu;
+    char sha[41]; /* "" until loaded */
+} cx_redis_script;
+#define CX_REDIS_SCRIPT(source) {(source), PTHREAD_MUTEX_INITIALIZER, ""}
+
+/* Runs sc on the borrowed connection c with nkeys keys then nargs
+ * arguments (NUL-terminated strings; at most 64 in all): EVALSHA, and on
+ * NOSCRIPT (Redis restarted, SCRIPT FLUSH) EVAL of the full text, which
+ * caches it again. On success *out (may be NULL) is the reply, freed by
+ * the caller with freeReplyObject. Errors: CX_ERR_UNAVAILABLE (connection
+ * lost or timed out, c is then closed; Redis answered BUSY or LOADING),
+ * CX_ERR_INTERNAL (any other error reply, e.g. a Lua error). */
+cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
+                           const char *const *keys, int nargs, const char *const *args,
+                           redisReply **out);
 
 #endif

@@ -74,7 +74,7 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
 {
     const wh_ttls t = {c->dedup_ttl_s, c->presence_ttl_s};
     bool found = false;
-    wh_rconn *rc = NULL;
+    cx_redis_conn *rc = NULL;
     cx_status s;
 
     *handled = false;
@@ -87,7 +87,7 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
     }
     if (!found && !ev->id[0])
         return CX_OK; /* ignored, and nothing to remember */
-    s = wh_redis_take(c->redis, &rc);
+    s = cx_redis_acquire(c->redis, &rc, WH_REDIS_TIMEOUT_MS);
     if (s != CX_OK)
         return s;
     if (!found) {
@@ -134,7 +134,7 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
         break;
     }
 out_give:
-    wh_redis_give(c->redis, rc);
+    cx_redis_release(c->redis, rc, false);
     return s;
 }
 

@@ -118,7 +118,7 @@ int main(int argc, char **argv)
     }
     /* One Redis connection per concurrent request: a request holds its
      * connection across its Postgres statement. */
-    s = wh_redis_create(&c.redis, redis_addr, 2000, (int)concurrency);
+    s = cx_redis_create(&c.redis, redis_addr, WH_REDIS_TIMEOUT_MS, (int)concurrency);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
         goto out_destroy_pg;
@@ -143,7 +143,7 @@ int main(int argc, char **argv)
 out_destroy_rooms:
     wh_rooms_destroy(c.rooms);
 out_destroy_redis:
-    wh_redis_destroy(c.redis);
+    cx_redis_destroy(c.redis);
 out_destroy_pg:
     cx_pg_pool_destroy(c.pg);
 out_free_config:

@@ -14,7 +14,7 @@
  * de-duplication by event id, compares createdAt so an older event never
  * overwrites newer state, and refreshes the TTL of the room's keys so a lost
  * participant_left cannot leave a ghost forever. Scripts run by SHA
- * (rconn.c). */
+ * (cx_redis_evalsha). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +47,11 @@
     "if ARGV[1] == '1' then redis.call('SET', KEYS[1], 'done', 'EX', ARGV[2]) end\n"         \
     "return r\n"
 
-static wh_script _mark_lua = WH_SCRIPT(_WRAP("return 1\n"));
+static cx_redis_script _mark_lua = CX_REDIS_SCRIPT(_WRAP("return 1\n"));
 
 /* K presence, presence-ts, tracks, room-finished;
  * A op (join|leave), identity, ts, value, sid, ttl */
-static wh_script _presence_lua = WH_SCRIPT(_WRAP(
+static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(_WRAP(
     "local ts = tonumber(A[3])\n"
     "local fin = redis.call('GET', K[4])\n"
     "if fin and ts < tonumber(fin) then return 2 end\n"
@@ -75,7 +75,7 @@ static wh_script _presence_lua = WH_SCRIPT(_WRAP(
 
 /* K tracks, track-ts, room-finished, presence, presence-ts;
  * A op (pub|unpub), identity, track sid, ts, ttl */
-static wh_script _tracks_lua = WH_SCRIPT(_WRAP(
+static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(_WRAP(
     "local ts = tonumber(A[4])\n"
     "local fin = redis.call('GET', K[3])\n"
     "if fin and ts < tonumber(fin) then return 2 end\n"
@@ -104,7 +104,7 @@ static wh_script _tracks_lua = WH_SCRIPT(_WRAP(
     "return 1\n"));
 
 /* K presence, presence-ts, tracks, track-ts, room-finished; A ts, ttl */
-static wh_script _finish_lua = WH_SCRIPT(_WRAP(
+static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(_WRAP(
     "local ts = tonumber(A[1])\n"
     "local fin = redis.call('GET', K[5])\n"
     "if not fin or ts > tonumber(fin) then\n"
@@ -138,7 +138,7 @@ static void _key(char *buf, size_t cap, const char *kind, const char *name)
 
 /* Runs sc for ev with the de-duplication keys/arguments put in front of
  * the script's own: keys[0..nkeys), args[0..nargs). */
-static cx_status _run(wh_rconn *c, wh_script *sc, const wh_event *ev, const wh_ttls *t,
+static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev, const wh_ttls *t,
                       int nkeys, const char *const *keys, int nargs, const char *const *args,
                       wh_result *res)
 {
@@ -157,9 +157,17 @@ static cx_status _run(wh_rconn *c, wh_script *sc, const wh_event *ev, const wh_t
         k[i + 1] = keys[i];
     for (int i = 0; i < nargs; i++)
         a[i + 2] = args[i];
-    cx_status s = wh_redis_script(c, sc, nkeys + 1, k, nargs + 2, a, &v);
+    redisReply *rep = NULL;
+    cx_status s = cx_redis_evalsha(c, sc, nkeys + 1, k, nargs + 2, a, &rep);
     if (s != CX_OK)
         return s;
+    if (rep->type != REDIS_REPLY_INTEGER) {
+        cx_log_error(NULL, "webhook: state script answered type %d, not an integer", rep->type);
+        freeReplyObject(rep);
+        return CX_ERR_INTERNAL;
+    }
+    v = rep->integer;
+    freeReplyObject(rep);
     if (v < WH_R_DUP || v > WH_R_BUSY) {
         cx_log_error(NULL, "webhook: state script answered %lld", v);
         return CX_ERR_INTERNAL;
@@ -168,7 +176,7 @@ static cx_status _run(wh_rconn *c, wh_script *sc, const wh_event *ev, const wh_t
     return CX_OK;
 }
 
-cx_status wh_mark_done(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     return _run(c, &_mark_lua, ev, t, 0, NULL, 0, NULL, res);
 }
@@ -187,7 +195,7 @@ static char *_presence_value(const wh_event *ev)
     return txt;
 }
 
-cx_status wh_presence_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], kfin[_KEY_MAX];
     char ts[24], ttl[24];
@@ -210,7 +218,7 @@ cx_status wh_presence_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, w
     return s;
 }
 
-cx_status wh_tracks_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX], kp[_KEY_MAX], kts[_KEY_MAX];
     char ts[24], ttl[24];
@@ -228,7 +236,7 @@ cx_status wh_tracks_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_
     return _run(c, &_tracks_lua, ev, t, 5, keys, 5, args, res);
 }
 
-cx_status wh_room_clear(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX];
     char ts[24], ttl[24];

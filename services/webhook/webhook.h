@@ -2,7 +2,6 @@
  *
  * verify.c  content type + signature check (no I/O, callable from a fuzzer)
  * event.c   event JSON -> wh_event (no I/O, callable from a fuzzer)
- * rconn.c   the daemon's Redis connections: liveness check, EVALSHA
  * presence.c Redis scripts: live presence, track counts, each with the
  *           de-duplication by event id in the same atomic script
  * history.c Postgres: rooms row lookup/status, participant_events rows
@@ -21,6 +20,7 @@
 #include <pthread.h>
 
 #include "cx_pg.h"
+#include "cx_redis.h"
 #include "cx_service.h"
 #include "cx_status.h"
 
@@ -116,49 +116,15 @@ bool wh_event_is_recorder(const wh_event *ev);
  * truncated to cap-1 bytes. Returns out. */
 char *wh_subject_token(const char *s, char *out, size_t cap);
 
-/* ---- rconn.c (the daemon's own Redis connections) --------------------- */
+/* ---- Redis (libcommon cx_redis) ----------------------------------------- */
 
-/* A small pool of hiredis connections, each used by one request at a time.
- * It is the webhook's own (not cx_redis) so that a request can borrow a
- * connection that is known to be alive BEFORE it writes to Postgres (a
- * Redis outage then stores nothing anywhere), hold it across the Postgres
- * statement, and run scripts by SHA (EVALSHA, falling back to EVAL on
- * NOSCRIPT after a Redis restart), which needs the error text. */
-typedef struct wh_redis wh_redis;
-typedef struct wh_rconn wh_rconn;
-
-/* A Lua script run by SHA. Define as `static wh_script x = WH_SCRIPT(src);`
- * its SHA is learnt from SCRIPT LOAD on first use. */
-typedef struct wh_script {
-    const char *src;
-    pthread_mutex_t mu;
-    char sha[41]; /* "" until loaded */
-} wh_script;
-#define WH_SCRIPT(source) {(source), PTHREAD_MUTEX_INITIALIZER, ""}
-
-/* addr "host:port"; timeout_ms bounds connect and each command; size is
- * the most connections (one per concurrent request). Does not connect. */
-cx_status wh_redis_create(wh_redis **out, const char *addr, int timeout_ms, int size);
-
-/* Closes every connection; NULL is fine. */
-void wh_redis_destroy(wh_redis *r);
-
-/* Borrows a connection and makes sure it is alive: an idle connection the
- * server closed (restart, shutdown) is replaced before it is handed out.
- * CX_ERR_UNAVAILABLE when no slot frees within the timeout or Redis cannot
- * be reached. Give it back with wh_redis_give. */
-cx_status wh_redis_take(wh_redis *r, wh_rconn **out);
-
-/* Returns a borrowed connection (a failed one was already closed). */
-void wh_redis_give(wh_redis *r, wh_rconn *c);
-
-/* Runs sc with nkeys keys then nargs args (NUL-terminated strings) and
- * expects an integer reply (*ret). EVALSHA; on NOSCRIPT, EVAL (which
- * caches the script again). Errors: CX_ERR_UNAVAILABLE (connection lost or
- * timed out: the connection is closed; Redis BUSY/LOADING), CX_ERR_INTERNAL
- * (another error reply or a non-integer reply). */
-cx_status wh_redis_script(wh_rconn *c, wh_script *sc, int nkeys, const char *const *keys,
-                          int nargs, const char *const *args, long long *ret);
+/* The daemon's own cx_redis has one connection per concurrent request: a
+ * request borrows one with cx_redis_acquire (checked alive) BEFORE it
+ * writes Postgres, so a Redis outage stores nothing anywhere, holds it
+ * across its Postgres statement, and runs one script on it by SHA
+ * (cx_redis_evalsha). This bounds connect, each command and the wait for a
+ * free connection. */
+#define WH_REDIS_TIMEOUT_MS 2000
 
 /* ---- presence.c (Redis state; every script also de-duplicates) -------- */
 
@@ -183,19 +149,19 @@ typedef struct wh_ttls {
 
 /* Only the de-duplication: marks the id done (ignored events, room_started
  * and recorders after their Postgres part). ev->id must not be "". */
-cx_status wh_mark_done(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* participant_joined/left: presence of the identity unless a newer event
  * for it (or a newer room_finished) was applied. */
-cx_status wh_presence_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* track_published/unpublished: per-identity track counts (idempotent per
  * track sid, never below 0, older events ignored). */
-cx_status wh_tracks_apply(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* room_finished: removes presence/track state not newer than the event and
  * remembers the finish time so older participant events are ignored. */
-cx_status wh_room_clear(wh_rconn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* ---- history.c (Postgres; prepared statements) ------------------------ */
 
@@ -264,7 +230,7 @@ typedef struct wh_ctx {
     int64_t leeway_s;
     int64_t presence_ttl_s;
     int64_t dedup_ttl_s;
-    wh_redis *redis;
+    cx_redis *redis;
     cx_pg_pool *pg;
     wh_rooms *rooms;
     wh_history *history;

@@ -1,6 +1,9 @@
 /* test_redis: cx_redis against a real redis-server started by stores.sh. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "cx_log.h"
 #include "cx_redis.h"
@@ -147,6 +150,259 @@ static void test_restart_recovers(void)
         CX_CHECK_INT(cx_redis_cmd(rd, NULL, "PING"), CX_OK);
 }
 
+/* ---- borrowed connections (cx_redis_acquire/release) ------------------ */
+
+/* CLIENT ID of the connection c (identifies the server-side connection). */
+static long long _client_id(cx_redis_conn *c)
+{
+    const char *argv[] = {"CLIENT", "ID"};
+    redisReply *r = NULL;
+    long long id = -1;
+    if (cx_redis_conn_cmdv(c, &r, 2, argv, NULL) == CX_OK) {
+        if (r->type == REDIS_REPLY_INTEGER)
+            id = r->integer;
+        freeReplyObject(r);
+    }
+    return id;
+}
+
+static void test_acquire_several_commands(void)
+{
+    cx_redis_conn *c = NULL;
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (!c)
+        return;
+    long long id = _client_id(c);
+    CX_CHECK(id > 0);
+    const char *set[] = {"SET", "borrowed", "v1"};
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 3, set, NULL), CX_OK);
+    const char *get[] = {"GET", "borrowed"};
+    redisReply *r = NULL;
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, &r, 2, get, NULL), CX_OK);
+    if (r) {
+        CX_CHECK_STR(r->str, "v1");
+        freeReplyObject(r);
+    }
+    /* An error reply is CX_ERR_INTERNAL and leaves the connection usable. */
+    const char *bad[] = {"LPUSH", "borrowed", "x"};
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 3, bad, NULL), CX_ERR_INTERNAL);
+    CX_CHECK(cx_redis_conn_alive(c));
+    /* Every command went over the same connection. */
+    CX_CHECK_INT(_client_id(c), id);
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 0, get, NULL), CX_ERR_INTERNAL);
+    cx_redis_release(rd, c, false);
+    cx_redis_release(rd, NULL, false);
+}
+
+static void test_release_keeps_or_closes(void)
+{
+    cx_redis *one = NULL;
+    CX_CHECK_INT(cx_redis_create(&one, st.redis_addr, 1000, 1), CX_OK);
+    cx_redis_conn *c = NULL;
+    CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
+    long long id = _client_id(c);
+    CX_CHECK(id > 0);
+    cx_redis_release(one, c, false);
+    CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
+    CX_CHECK_INT(_client_id(c), id); /* kept: same connection */
+    cx_redis_release(one, c, true);
+    CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
+    long long id2 = _client_id(c);
+    CX_CHECK(id2 > 0 && id2 != id); /* broken: a new connection */
+    /* The one-shot API shares the pool: with the only connection lent out,
+     * it cannot get one within the timeout. */
+    CX_CHECK_INT(cx_redis_cmd(one, NULL, "PING"), CX_ERR_UNAVAILABLE);
+    cx_redis_release(one, c, false);
+    CX_CHECK_INT(cx_redis_cmd(one, NULL, "PING"), CX_OK);
+    cx_redis_destroy(one);
+}
+
+typedef struct {
+    cx_redis *r;
+    cx_status got;
+} _waiter;
+
+static void *_acquire_waiter(void *arg)
+{
+    _waiter *w = arg;
+    cx_redis_conn *c = NULL;
+    w->got = cx_redis_acquire(w->r, &c, 5000);
+    if (w->got == CX_OK)
+        cx_redis_release(w->r, c, false);
+    return NULL;
+}
+
+static void test_acquire_pool_exhausted(void)
+{
+    cx_redis_conn *c[3] = {NULL, NULL, NULL}, *extra = NULL;
+    for (int i = 0; i < 3; i++)
+        CX_CHECK_INT(cx_redis_acquire(rd, &c[i], 1000), CX_OK);
+    CX_CHECK_INT(cx_redis_acquire(rd, &extra, 0), CX_ERR_UNAVAILABLE);
+    CX_CHECK_INT(cx_redis_acquire(rd, &extra, 200), CX_ERR_UNAVAILABLE);
+    CX_CHECK(extra == NULL);
+    /* A waiter gets the connection that is given back. */
+    _waiter w = {rd, CX_ERR_INTERNAL};
+    pthread_t th;
+    pthread_create(&th, NULL, _acquire_waiter, &w);
+    struct timespec pause = {0, 100 * 1000000L};
+    nanosleep(&pause, NULL);
+    cx_redis_release(rd, c[1], false);
+    pthread_join(th, NULL);
+    CX_CHECK_INT(w.got, CX_OK);
+    cx_redis_release(rd, c[0], false);
+    cx_redis_release(rd, c[2], false);
+}
+
+static void test_alive_while_stopped(void)
+{
+    cx_redis_conn *c = NULL;
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (!c)
+        return;
+    CX_CHECK(cx_redis_conn_alive(c));
+    CX_CHECK_INT(cx_stores_ctl(&st, "stop", "redis"), 0);
+    /* The server closed the socket: seen without sending anything. */
+    CX_CHECK(!cx_redis_conn_alive(c));
+    const char *ping[] = {"PING"};
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 1, ping, NULL), CX_ERR_UNAVAILABLE);
+    cx_redis_release(rd, c, false);
+    /* While Redis is down, borrowing fails fast (before any other write). */
+    for (int i = 0; i < 3; i++) {
+        long long t0 = cx_stores_now_ms();
+        c = NULL;
+        CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_ERR_UNAVAILABLE);
+        CX_CHECK(c == NULL);
+        CX_CHECK(cx_stores_now_ms() - t0 < 3000); /* hang guard, not a speed test */
+    }
+    CX_CHECK_INT(cx_stores_ctl(&st, "start", "redis"), 0);
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (!c)
+        return;
+    CX_CHECK(cx_redis_conn_alive(c));
+    CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 1, ping, NULL), CX_OK);
+    cx_redis_release(rd, c, false);
+}
+
+static void test_acquire_after_restart_is_alive(void)
+{
+    /* Leave every slot with an idle connection, then restart Redis: each
+     * borrowed connection is replaced before it is handed out, so not even
+     * the first command fails. */
+    cx_redis_conn *c[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++)
+        CX_CHECK_INT(cx_redis_acquire(rd, &c[i], 1000), CX_OK);
+    for (int i = 0; i < 3; i++)
+        cx_redis_release(rd, c[i], false);
+    CX_CHECK_INT(cx_stores_ctl(&st, "restart", "redis"), 0);
+    const char *ping[] = {"PING"};
+    for (int i = 0; i < 3; i++) {
+        c[i] = NULL;
+        CX_CHECK_INT(cx_redis_acquire(rd, &c[i], 1000), CX_OK);
+        if (c[i])
+            CX_CHECK_INT(cx_redis_conn_cmdv(c[i], NULL, 1, ping, NULL), CX_OK);
+    }
+    for (int i = 0; i < 3; i++)
+        cx_redis_release(rd, c[i], false);
+}
+
+/* ---- scripts by SHA (cx_redis_evalsha) -------------------------------- */
+
+static cx_redis_script _incr_lua =
+    CX_REDIS_SCRIPT("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+static cx_redis_script _bad_lua = CX_REDIS_SCRIPT("return redis.call('NOSUCHCOMMAND')");
+
+/* Runs _incr_lua on key by n with a borrowed connection; -1 on error. */
+static long long _incr(const char *key, const char *n, cx_status *st_out)
+{
+    cx_redis_conn *c = NULL;
+    long long v = -1;
+    cx_status s = cx_redis_acquire(rd, &c, 1000);
+    if (s == CX_OK) {
+        const char *keys[] = {key};
+        const char *args[] = {n};
+        redisReply *r = NULL;
+        s = cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, &r);
+        if (s == CX_OK) {
+            if (r->type == REDIS_REPLY_INTEGER)
+                v = r->integer;
+            freeReplyObject(r);
+        }
+        cx_redis_release(rd, c, false);
+    }
+    if (st_out)
+        *st_out = s;
+    return v;
+}
+
+/* 1 when Redis has the script with this SHA cached, 0 when not, -1 error. */
+static int _script_exists(const char *sha)
+{
+    redisReply *r = NULL;
+    if (cx_redis_cmd(rd, &r, "SCRIPT EXISTS %s", sha) != CX_OK)
+        return -1;
+    int v = r->type == REDIS_REPLY_ARRAY && r->elements == 1 ? (int)r->element[0]->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+static void test_evalsha_and_noscript_fallback(void)
+{
+    cx_status s;
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "DEL %s", "sc"), CX_OK);
+    CX_CHECK_INT(_incr("sc", "5", &s), 5);
+    CX_CHECK_INT(s, CX_OK);
+    CX_CHECK_INT((long long)strlen(_incr_lua.sha), 40); /* learnt once */
+    CX_CHECK_INT(_script_exists(_incr_lua.sha), 1);
+    char sha[41];
+    memcpy(sha, _incr_lua.sha, sizeof sha);
+    CX_CHECK_INT(_incr("sc", "2", &s), 7);
+
+    /* SCRIPT FLUSH: EVALSHA answers NOSCRIPT, the EVAL fallback runs the
+     * script exactly once and caches it again under the same SHA. */
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "SCRIPT FLUSH"), CX_OK);
+    CX_CHECK_INT(_script_exists(sha), 0);
+    CX_CHECK_INT(_incr("sc", "3", &s), 10);
+    CX_CHECK_INT(s, CX_OK);
+    CX_CHECK_STR(_incr_lua.sha, sha);
+    CX_CHECK_INT(_script_exists(sha), 1);
+
+    /* A restart forgets every script (and, without persistence, the key). */
+    CX_CHECK_INT(cx_stores_ctl(&st, "restart", "redis"), 0);
+    CX_CHECK_INT(_script_exists(sha), 0);
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "SET %s %s", "sc", "100"), CX_OK);
+    CX_CHECK_INT(_incr("sc", "1", &s), 101);
+    CX_CHECK_INT(s, CX_OK);
+    CX_CHECK_INT(_script_exists(sha), 1);
+}
+
+static void test_evalsha_errors(void)
+{
+    cx_redis_conn *c = NULL;
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (!c)
+        return;
+    /* A Lua error is an error reply: CX_ERR_INTERNAL, connection usable. */
+    redisReply *r = NULL;
+    CX_CHECK_INT(cx_redis_evalsha(c, &_bad_lua, 0, NULL, 0, NULL, &r), CX_ERR_INTERNAL);
+    CX_CHECK(r == NULL);
+    CX_CHECK(cx_redis_conn_alive(c));
+    /* Too many arguments, or keys missing, are refused before any I/O. */
+    const char *many[65];
+    for (int i = 0; i < 65; i++)
+        many[i] = "x";
+    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, many, 64, many, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, NULL, 0, NULL, NULL), CX_ERR_INTERNAL);
+    const char *keys[] = {"sc2"};
+    const char *args[] = {"4"};
+    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, NULL), CX_OK);
+    /* A connection the server closed: CX_ERR_UNAVAILABLE. */
+    CX_CHECK_INT(cx_stores_ctl(&st, "stop", "redis"), 0);
+    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, NULL), CX_ERR_UNAVAILABLE);
+    cx_redis_release(rd, c, false);
+    CX_CHECK_INT(cx_stores_ctl(&st, "start", "redis"), 0);
+    CX_CHECK(cx_redis_ping(rd));
+}
+
 static void test_create_validation(void)
 {
     cx_redis *x = NULL;
@@ -161,6 +417,7 @@ static void test_create_validation(void)
 int main(void)
 {
     cx_log_init("test_redis", CX_LOG_WARN);
+    signal(SIGPIPE, SIG_IGN); /* as the daemons do (cx_service) */
     if (cx_stores_start(&st, "redis") != 0) {
         fprintf(stderr, "cannot start Redis\n");
         cx_stores_stop(&st);
@@ -176,6 +433,13 @@ int main(void)
     CX_RUN(test_concurrent_threads);
     CX_RUN(test_stop_unavailable_then_recovers);
     CX_RUN(test_restart_recovers);
+    CX_RUN(test_acquire_several_commands);
+    CX_RUN(test_release_keeps_or_closes);
+    CX_RUN(test_acquire_pool_exhausted);
+    CX_RUN(test_alive_while_stopped);
+    CX_RUN(test_acquire_after_restart_is_alive);
+    CX_RUN(test_evalsha_and_noscript_fallback);
+    CX_RUN(test_evalsha_errors);
     CX_RUN(test_create_validation);
     cx_redis_destroy(rd);
     cx_stores_stop(&st);
