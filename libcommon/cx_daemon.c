@@ -45,6 +45,32 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
     return -1;
 }
 
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+                                const char *redis_addr, int redis_timeout_ms, int redis_size)
+{
+    st->pg = NULL;
+    st->redis = NULL;
+    cx_status s = cx_pg_pool_create(&st->pg, db_url, pg_size);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
+        return s;
+    }
+    s = cx_redis_create(&st->redis, redis_addr, redis_timeout_ms, redis_size);
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
+        cx_daemon_stores_close(st);
+    }
+    return s;
+}
+
+void cx_daemon_stores_close(cx_daemon_stores *st)
+{
+    cx_redis_destroy(st->redis);
+    cx_pg_pool_destroy(st->pg);
+    st->redis = NULL;
+    st->pg = NULL;
+}
+
 void cx_daemon_service_opts(const cx_daemon_cfg *c, cx_service_opts *o)
 {
     o->nats_url = c->nats_url;

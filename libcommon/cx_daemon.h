@@ -19,6 +19,8 @@
 
 #include "cx_auth.h"
 #include "cx_config.h"
+#include "cx_pg.h"
+#include "cx_redis.h"
 #include "cx_service.h"
 
 #define CX_NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -70,6 +72,23 @@ typedef struct cx_daemon_cfg {
  * when the daemon should go on. */
 int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *vars, size_t n,
                    cx_daemon_cfg *c);
+
+/* The stores a daemon talks to. Both connect lazily (on first use). */
+typedef struct cx_daemon_stores {
+    cx_pg_pool *pg;
+    cx_redis *redis;
+} cx_daemon_stores;
+
+/* Creates the Postgres pool (pg_size connections to db_url) and the Redis
+ * handle (redis_size connections to redis_addr, redis_timeout_ms per
+ * command). A bad value is logged as "config: DATABASE_URL: ..." or
+ * "config: REDIS_ADDR: ..."; on error nothing stays allocated. Close with
+ * cx_daemon_stores_close. */
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+                                const char *redis_addr, int redis_timeout_ms, int redis_size);
+
+/* Frees what cx_daemon_stores_open created; safe on a zeroed struct. */
+void cx_daemon_stores_close(cx_daemon_stores *st);
 
 /* Fills the NATS/auth parts of service options from the common config. */
 void cx_daemon_service_opts(const cx_daemon_cfg *c, cx_service_opts *o);

@@ -116,21 +116,17 @@ int main(int argc, char **argv)
     c.max_fail_ip = max_fail_ip;
 
     rc = 1;
-    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
+    cx_daemon_stores st;
+    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    if (s != CX_OK)
         goto out_free_config;
-    }
-    s = cx_redis_create(&c.redis, redis_addr, 2000, 4);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
-        goto out_destroy_pg;
-    }
+    c.pg = st.pg;
+    c.redis = st.redis;
     s = _make_dummy(&c);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: PASSWORD_MEMLIMIT: cannot hash with these limits (%s)",
                      cx_status_code(s));
-        goto out_destroy_redis;
+        goto out_close_stores;
     }
     cx_log_info(NULL, "auth starting: access ttl %llds, refresh ttl %llds, argon2id t=%llu m=%zu",
                 (long long)c.access_ttl_s, (long long)c.refresh_ttl_s, c.pw.opslimit,
@@ -140,10 +136,8 @@ int main(int argc, char **argv)
         rc = 0;
     else
         cx_log_error(NULL, "auth stopped: %s", cx_status_code(s));
-out_destroy_redis:
-    cx_redis_destroy(c.redis);
-out_destroy_pg:
-    cx_pg_pool_destroy(c.pg);
+out_close_stores:
+    cx_daemon_stores_close(&st);
 out_free_config:
     cx_config_free(vars, CX_NELEM(vars));
     /* Lets libnats' own threads finish before exit (no work left behind

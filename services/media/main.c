@@ -84,33 +84,23 @@ int main(int argc, char **argv)
         cx_log_warn(NULL, "LiveKit uses the development key pair devkey/secret");
     media_ctx c = {.api_key = lk_key, .api_secret = lk_secret, .public_url = lk_public_url,
                    .token_ttl_s = token_ttl_ms / 1000};
-    cx_pg_pool *pg = NULL;
-    cx_redis *redis = NULL;
-    cx_status s = cx_pg_pool_create(&pg, db_url, (int)pg_pool_size);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
-        goto out_free_config;
-    }
-    s = cx_redis_create(&redis, redis_addr, 2000, 4);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
-        goto out_destroy_pg;
-    }
-    s = media_cache_create(&c.cache, pg, cache_ttl_ms);
+    cx_daemon_stores st;
+    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
     if (s != CX_OK)
-        goto out_destroy_redis;
+        goto out_free_config;
+    s = media_cache_create(&c.cache, st.pg, cache_ttl_ms);
+    if (s != CX_OK)
+        goto out_close_stores;
     cx_log_info(NULL, "media starting: token ttl %llds, room cache %lldms, url %s",
                 (long long)c.token_ttl_s, (long long)cache_ttl_ms, lk_public_url);
-    s = _serve(&c, redis);
+    s = _serve(&c, st.redis);
     if (s == CX_OK)
         rc = 0;
     else
         cx_log_error(NULL, "media stopped: %s", cx_status_code(s));
     media_cache_destroy(c.cache);
-out_destroy_redis:
-    cx_redis_destroy(redis);
-out_destroy_pg:
-    cx_pg_pool_destroy(pg);
+out_close_stores:
+    cx_daemon_stores_close(&st);
 out_free_config:
     cx_config_free(vars, CX_NELEM(vars));
     return rc;

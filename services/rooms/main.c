@@ -126,18 +126,14 @@ int main(int argc, char **argv)
     c.orphan_grace_s = orphan_grace_ms / 1000;
 
     rc = 1;
-    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
+    cx_daemon_stores st;
+    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    if (s != CX_OK)
         goto out_free_config;
-    }
-    s = cx_redis_create(&c.redis, redis_addr, 2000, 4);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
-        goto out_destroy_pg;
-    }
+    c.pg = st.pg;
+    c.redis = st.redis;
     if (cx_livekit_global_init() != CX_OK || _livekit(&c) != CX_OK)
-        goto out_destroy_redis;
+        goto out_close_stores;
     cx_log_info(NULL, "rooms starting: empty_timeout %llds, max age %llds, sweep every %lldms",
                 (long long)c.default_empty_timeout_s, (long long)c.max_age_s,
                 (long long)sweep_ms);
@@ -147,10 +143,8 @@ int main(int argc, char **argv)
     else
         cx_log_error(NULL, "rooms stopped: %s", cx_status_code(s));
     cx_livekit_destroy(c.lk);
-out_destroy_redis:
-    cx_redis_destroy(c.redis);
-out_destroy_pg:
-    cx_pg_pool_destroy(c.pg);
+out_close_stores:
+    cx_daemon_stores_close(&st);
 out_free_config:
     cx_config_free(vars, CX_NELEM(vars));
     return rc;

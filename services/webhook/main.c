@@ -111,21 +111,18 @@ int main(int argc, char **argv)
     if (strcmp(c.keys.secret, "secret") == 0)
         cx_log_warn(NULL, "webhook: using LiveKit's development secret; set "
                           "LIVEKIT_API_SECRET or LIVEKIT_WEBHOOK_SECRET in production");
-    cx_status s = cx_pg_pool_create(&c.pg, db_url, (int)pg_pool_size);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
-        goto out_free_config;
-    }
     /* One Redis connection per concurrent request: a request holds its
      * connection across its Postgres statement. */
-    s = cx_redis_create(&c.redis, redis_addr, WH_REDIS_TIMEOUT_MS, (int)concurrency);
-    if (s != CX_OK) {
-        cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
-        goto out_destroy_pg;
-    }
+    cx_daemon_stores st;
+    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr,
+                                        WH_REDIS_TIMEOUT_MS, (int)concurrency);
+    if (s != CX_OK)
+        goto out_free_config;
+    c.pg = st.pg;
+    c.redis = st.redis;
     s = wh_rooms_create(&c.rooms, c.pg, room_cache_ms);
     if (s != CX_OK)
-        goto out_destroy_redis;
+        goto out_close_stores;
     s = wh_history_create(&c.history, c.pg, (int)batch_rows);
     if (s != CX_OK)
         goto out_destroy_rooms;
@@ -142,10 +139,8 @@ int main(int argc, char **argv)
     wh_history_destroy(c.history);
 out_destroy_rooms:
     wh_rooms_destroy(c.rooms);
-out_destroy_redis:
-    cx_redis_destroy(c.redis);
-out_destroy_pg:
-    cx_pg_pool_destroy(c.pg);
+out_close_stores:
+    cx_daemon_stores_close(&st);
 out_free_config:
     cx_config_free(vars, CX_NELEM(vars));
     return rc;
