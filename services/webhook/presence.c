@@ -138,6 +138,25 @@ static void _key(char *buf, size_t cap, const char *kind, const char *name)
 
 /* Runs sc for ev with the de-duplication keys/arguments put in front of
  * the script's own: keys[0..nkeys), args[0..nargs). */
+/* Every Redis key of one room's state, plus the event time and state TTL as
+ * script arguments: the three room scripts take them in different orders. */
+typedef struct _room_keys {
+    char presence[_KEY_MAX], presence_ts[_KEY_MAX], tracks[_KEY_MAX], track_ts[_KEY_MAX],
+        finished[_KEY_MAX];
+    char ts[24], ttl[24];
+} _room_keys;
+
+static void _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
+{
+    _key(k->presence, sizeof k->presence, "presence", ev->room_name);
+    _key(k->presence_ts, sizeof k->presence_ts, "presence-ts", ev->room_name);
+    _key(k->tracks, sizeof k->tracks, "tracks", ev->room_name);
+    _key(k->track_ts, sizeof k->track_ts, "track-ts", ev->room_name);
+    _key(k->finished, sizeof k->finished, "room-finished", ev->room_name);
+    snprintf(k->ts, sizeof k->ts, "%" PRId64, ev->created_at);
+    snprintf(k->ttl, sizeof k->ttl, "%" PRId64, t->state_s);
+}
+
 static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev, const wh_ttls *t,
                       int nkeys, const char *const *keys, int nargs, const char *const *args,
                       wh_result *res)
@@ -197,22 +216,16 @@ static char *_presence_value(const wh_event *ev)
 
 cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], kfin[_KEY_MAX];
-    char ts[24], ttl[24];
+    _room_keys k;
     bool join = ev->type == WH_EV_PARTICIPANT_JOINED;
     char *value = join ? _presence_value(ev) : NULL;
     if (join && !value)
         return CX_ERR_NOMEM;
 
-    _key(kp, sizeof kp, "presence", ev->room_name);
-    _key(kts, sizeof kts, "presence-ts", ev->room_name);
-    _key(ktr, sizeof ktr, "tracks", ev->room_name);
-    _key(kfin, sizeof kfin, "room-finished", ev->room_name);
-    snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
-    const char *keys[] = {kp, kts, ktr, kfin};
-    const char *args[] = {join ? "join" : "leave", ev->p_identity, ts, value ? value : "",
-                          ev->p_sid, ttl};
+    _room_keys_of(&k, ev, t);
+    const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.finished};
+    const char *args[] = {join ? "join" : "leave", ev->p_identity, k.ts, value ? value : "",
+                          ev->p_sid, k.ttl};
     cx_status s = _run(c, &_presence_lua, ev, t, 4, keys, 6, args, res);
     free(value);
     return s;
@@ -220,35 +233,19 @@ cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls 
 
 cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    char ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX], kp[_KEY_MAX], kts[_KEY_MAX];
-    char ts[24], ttl[24];
-
-    _key(ktr, sizeof ktr, "tracks", ev->room_name);
-    _key(ktt, sizeof ktt, "track-ts", ev->room_name);
-    _key(kfin, sizeof kfin, "room-finished", ev->room_name);
-    _key(kp, sizeof kp, "presence", ev->room_name);
-    _key(kts, sizeof kts, "presence-ts", ev->room_name);
-    snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
-    const char *keys[] = {ktr, ktt, kfin, kp, kts};
+    _room_keys k;
+    _room_keys_of(&k, ev, t);
+    const char *keys[] = {k.tracks, k.track_ts, k.finished, k.presence, k.presence_ts};
     const char *args[] = {ev->type == WH_EV_TRACK_PUBLISHED ? "pub" : "unpub", ev->p_identity,
-                          ev->track_sid, ts, ttl};
+                          ev->track_sid, k.ts, k.ttl};
     return _run(c, &_tracks_lua, ev, t, 5, keys, 5, args, res);
 }
 
 cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    char kp[_KEY_MAX], kts[_KEY_MAX], ktr[_KEY_MAX], ktt[_KEY_MAX], kfin[_KEY_MAX];
-    char ts[24], ttl[24];
-
-    _key(kp, sizeof kp, "presence", ev->room_name);
-    _key(kts, sizeof kts, "presence-ts", ev->room_name);
-    _key(ktr, sizeof ktr, "tracks", ev->room_name);
-    _key(ktt, sizeof ktt, "track-ts", ev->room_name);
-    _key(kfin, sizeof kfin, "room-finished", ev->room_name);
-    snprintf(ts, sizeof ts, "%" PRId64, ev->created_at);
-    snprintf(ttl, sizeof ttl, "%" PRId64, t->state_s);
-    const char *keys[] = {kp, kts, ktr, ktt, kfin};
-    const char *args[] = {ts, ttl};
+    _room_keys k;
+    _room_keys_of(&k, ev, t);
+    const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.track_ts, k.finished};
+    const char *args[] = {k.ts, k.ttl};
     return _run(c, &_finish_lua, ev, t, 5, keys, 2, args, res);
 }
