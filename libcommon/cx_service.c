@@ -3,6 +3,7 @@
 #include "cx_service.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,20 +73,24 @@ struct cx_service {
 
     _tick ticks[CX_MAX_TICKS];
     int nticks;
+
+    volatile sig_atomic_t stop;  /* set by cx_service_stop: this service only */
 };
 
-static volatile sig_atomic_t _stop_flag;
+/* A signal stops the whole process, so it is the one process-wide flag: it
+ * is only ever set (never reset by a create), and every service's run loop
+ * reads it beside its own stop flag. */
+static volatile sig_atomic_t _signalled;
 
 static void _on_signal(int sig)
 {
     (void)sig;
-    _stop_flag = 1;
+    _signalled = 1;
 }
 
 void cx_service_stop(cx_service *s)
 {
-    (void)s;
-    _stop_flag = 1;
+    s->stop = 1;
 }
 
 /* ---- request context helpers ------------------------------------------- */
@@ -121,23 +126,30 @@ static const char *_hdr(natsMsg *m, const char *key)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void _publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
-                           cx_status st, const char *errmsg, bool json)
+/* Publishes one reply. Returns the first failure of building the message,
+ * setting a header or publishing: a reply whose error headers could not be
+ * set is not sent at all (without them it would read as a success). */
+static natsStatus _publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
+                                 cx_status st, const char *errmsg, bool json)
 {
     natsMsg *m = NULL;
     char code[8];
 
-    if (natsMsg_Create(&m, reply, NULL, (const char *)data, (int)len) != NATS_OK)
-        return;
-    if (st != CX_OK) {
+    if (len > INT_MAX)
+        return NATS_MAX_PAYLOAD;
+    natsStatus ns = natsMsg_Create(&m, reply, NULL, (const char *)data, (int)len);
+    if (ns == NATS_OK && st != CX_OK) {
         snprintf(code, sizeof code, "%d", cx_status_http(st));
-        natsMsgHeader_Set(m, "Nats-Service-Error-Code", code);
-        natsMsgHeader_Set(m, "Nats-Service-Error", errmsg);
+        ns = natsMsgHeader_Set(m, "Nats-Service-Error-Code", code);
+        if (ns == NATS_OK)
+            ns = natsMsgHeader_Set(m, "Nats-Service-Error", errmsg);
     }
-    if (json)
-        natsMsgHeader_Set(m, "Content-Type", "application/json");
-    natsConnection_PublishMsg(s->nc, m);
+    if (ns == NATS_OK && json)
+        ns = natsMsgHeader_Set(m, "Content-Type", "application/json");
+    if (ns == NATS_OK)
+        ns = natsConnection_PublishMsg(s->nc, m);
     natsMsg_Destroy(m);
+    return ns;
 }
 
 /* Encodes m as JSON or protobuf; malloced buffer into *buf. */
@@ -147,14 +159,17 @@ static cx_status _encode(const ProtobufCMessage *m, bool json, void **buf, size_
     return *buf ? CX_OK : CX_ERR_NOMEM;
 }
 
-static void _reply_error(cx_service *s, const char *reply, const cx_req *req, cx_status st,
-                         bool json)
+/* Answers st per the error contract; returns the publish status (a body
+ * that cannot be encoded is NATS_NO_MEMORY). */
+static natsStatus _reply_error(cx_service *s, const char *reply, const cx_req *req,
+                               cx_status st, bool json)
 {
     Calixio__V1__Error e = CALIXIO__V1__ERROR__INIT;
     Calixio__V1__FieldViolation fv[CX_REQ_MAX_FIELDS];
     Calixio__V1__FieldViolation *fvp[CX_REQ_MAX_FIELDS];
     void *buf = NULL;
     size_t len = 0;
+    natsStatus ns = NATS_NO_MEMORY;
 
     e.code = (char *)cx_status_code(st);
     e.message = (char *)(req->message[0] ? req->message : cx_status_message(st));
@@ -173,8 +188,45 @@ static void _reply_error(cx_service *s, const char *reply, const cx_req *req, cx
         e.retry_after = req->retry_after;
     }
     if (_encode(&e.base, json, &buf, &len) == CX_OK)
-        _publish_reply(s, reply, buf, len, st, e.message, json);
+        ns = _publish_reply(s, reply, buf, len, st, e.message, json);
     free(buf);
+    return ns;
+}
+
+/* Sends the answer for st (the encoded reply on CX_OK, else the error
+ * contract). A reply that cannot be sent is an error of the request: st
+ * becomes CX_ERR_INTERNAL with a message naming the cause (so $SRV.STATS
+ * counts it and the log shows it), and when the success reply was the
+ * one that failed (e.g. larger than the server's max_payload) the caller
+ * still gets a 500 instead of waiting for its timeout. */
+static cx_status _answer(cx_service *s, const char *reply, cx_req *req, cx_status st,
+                         const void *buf, size_t len, bool json)
+{
+    natsStatus ns;
+    if (!reply || !*reply)
+        return st;
+    if (st == CX_OK) {
+        ns = _publish_reply(s, reply, buf, len, CX_OK, NULL, json);
+        if (ns == NATS_OK)
+            return CX_OK;
+        st = CX_ERR_INTERNAL;
+        snprintf(req->message, sizeof req->message, "reply not sent: %s",
+                 natsStatus_GetText(ns));
+        if (_reply_error(s, reply, req, st, json) == NATS_OK)
+            return st;
+    } else {
+        ns = _reply_error(s, reply, req, st, json);
+        if (ns == NATS_OK)
+            return st;
+        char why[sizeof req->message];
+        snprintf(why, sizeof why, "%s", req->message[0] ? req->message : cx_status_message(st));
+        snprintf(req->message, sizeof req->message, "error reply not sent (%s): %.120s",
+                 natsStatus_GetText(ns), why);
+        st = CX_ERR_INTERNAL;
+    }
+    cx_log_error(req->request_id, "%s: reply to %s lost: %s", req->subject, reply,
+                 natsStatus_GetText(ns));
+    return CX_ERR_INTERNAL;
 }
 
 /* ---- the request path ---------------------------------------------------- */
@@ -254,12 +306,7 @@ static void _handle(_ep_state *es, natsMsg *msg)
     if (st == CX_OK && _encode(out, json, &buf, &len) != CX_OK)
         st = CX_ERR_NOMEM;
 
-    if (reply && *reply) {
-        if (st == CX_OK)
-            _publish_reply(s, reply, buf, len, CX_OK, NULL, json);
-        else
-            _reply_error(s, reply, &req, st, json);
-    }
+    st = _answer(s, reply, &req, st, buf, len, json);
     int64_t dt = cx_mono_ns() - t0;
     _count(es, dt, st, &req);
     if (st != CX_OK && cx_status_http(st) >= 500)
@@ -335,9 +382,9 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     snprintf(req.message, sizeof req.message, "%s is busy, try again", s->micro_name);
     const char *reply = natsMsg_GetReply(msg);
     bool json = strncmp(_hdr(msg, "Content-Type"), "application/json", 16) == 0;
-    if (reply && *reply)
-        _reply_error(s, reply, &req, CX_ERR_UNAVAILABLE, json);
-    _count(es, 0, CX_ERR_UNAVAILABLE, &req);
+    req.subject = natsMsg_GetSubject(msg);
+    cx_status st = _answer(s, reply, &req, CX_ERR_UNAVAILABLE, NULL, 0, json);
+    _count(es, 0, st, &req);
     cx_log_warn(req.request_id, "%s: worker queue full (%d), answered 503", es->ep->name,
                 s->qcap);
     natsMsg_Destroy(msg);
@@ -410,8 +457,11 @@ static void _on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     if (reply && *reply) {
         json_t *b = _srv_body(c->s, c->verb);
         char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
-        if (text)
-            natsConnection_Publish(nc, reply, text, (int)strlen(text));
+        natsStatus ns = text ? natsConnection_Publish(nc, reply, text, (int)strlen(text))
+                             : NATS_NO_MEMORY;
+        if (ns != NATS_OK)
+            cx_log_error(NULL, "%s: $SRV.%s reply lost: %s", c->s->micro_name,
+                         _srv_verbs[c->verb], natsStatus_GetText(ns));
         free(text);
         json_decref(b);
     }
@@ -600,8 +650,12 @@ static void _publish_revoked(const char *sid, void *arg)
 {
     cx_service *s = arg;
     char subj[256];
-    natsConnection_Publish(s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
-                           sid, (int)strlen(sid));
+    natsStatus ns = natsConnection_Publish(
+        s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj), sid, (int)strlen(sid));
+    /* Other copies then learn of it only from the deny-list store. */
+    if (ns != NATS_OK)
+        cx_log_error(NULL, "%s: revocation event not published: %s", s->micro_name,
+                     natsStatus_GetText(ns));
 }
 
 static cx_status _subscribe_revocations(cx_service *s)
@@ -647,7 +701,6 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     if (!s)
         return CX_ERR_NOMEM;
     s->o = o;
-    _stop_flag = 0;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     snprintf(s->micro_name, sizeof s->micro_name, "calixio-%s", o->name);
@@ -677,12 +730,20 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     }
     s->qcap = o->pool_queue > 0 ? o->pool_queue : 64;
     s->queue_buf = calloc((size_t)s->qcap, sizeof *s->queue_buf);
-    s->nworkers = o->pool_threads > 0 ? o->pool_threads : 2;
-    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    int want = o->pool_threads > 0 ? o->pool_threads : 2;
+    s->workers = calloc((size_t)want, sizeof *s->workers);
     if (!s->queue_buf || !s->workers)
         goto out_fail;
-    for (int i = 0; i < s->nworkers; i++)
-        pthread_create(&s->workers[i], NULL, _worker, s);
+    for (int i = 0; i < want; i++) {
+        int err = pthread_create(&s->workers[i], NULL, _worker, s);
+        if (err != 0) {
+            cx_log_error(NULL, "%s: worker thread %d of %d not started: %s", s->micro_name,
+                         i + 1, want, strerror(err));
+            st = CX_ERR_NOMEM;
+            goto out_fail;
+        }
+        s->nworkers = i + 1;  /* only started threads are joined */
+    }
 
     st = cx_nats_options(&s->nopts, o->nats_url, s->micro_name);
     if (st != CX_OK)
@@ -731,8 +792,7 @@ static void _stop_pool(cx_service *s)
     pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
     for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i])
-            pthread_join(s->workers[i], NULL);
+        pthread_join(s->workers[i], NULL);
     s->nworkers = 0;
 }
 
@@ -746,7 +806,7 @@ cx_status cx_service_run(cx_service *s)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    while (!_stop_flag) {
+    while (!s->stop && !_signalled) {
         _run_ticks(s);
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
