@@ -222,7 +222,6 @@ static cx_status _answer(cx_service *s, const char *reply, cx_req *req, cx_statu
         snprintf(why, sizeof why, "%s", req->message[0] ? req->message : cx_status_message(st));
         snprintf(req->message, sizeof req->message, "error reply not sent (%s): %.120s",
                  natsStatus_GetText(ns), why);
-        st = CX_ERR_INTERNAL;
     }
     cx_log_error(req->request_id, "%s: reply to %s lost: %s", req->subject, reply,
                  natsStatus_GetText(ns));

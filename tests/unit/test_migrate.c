@@ -26,7 +26,7 @@ static char out[16384]; /* stdout + stderr of the last run */
 static pid_t _spawn(const char *const *args, int fd)
 {
     char *argv[8] = {tool};
-    for (int i = 0; args[i] && i < 6; i++)
+    for (int i = 0; i < 6 && args[i]; i++)
         argv[i + 1] = (char *)args[i];
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
