@@ -684,8 +684,9 @@ static cx_status subscribe_endpoints(cx_service *s)
             if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, on_msg, es) !=
                 NATS_OK)
                 return CX_ERR_UNAVAILABLE;
-            natsSubscription_SetPendingLimits(sub, 65536, 64 * 1024 * 1024);
             es->subs[es->nsubs++] = sub;
+            if (natsSubscription_SetPendingLimits(sub, 65536, 64 * 1024 * 1024) != NATS_OK)
+                return CX_ERR_UNAVAILABLE;
         }
     }
     return CX_OK;
@@ -831,7 +832,10 @@ cx_status cx_service_run(cx_service *s)
                 natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], left);
         }
     stop_pool(s);  /* pooled requests already queued are answered */
-    natsConnection_FlushTimeout(s->nc, 2000);
+    natsStatus ns = natsConnection_FlushTimeout(s->nc, 2000);
+    if (ns != NATS_OK)
+        cx_log_warn(NULL, "%s: final flush failed (%s): replies still buffered are lost",
+                    s->micro_name, natsStatus_GetText(ns));
     cx_log_info(NULL, "%s: drained, exiting", s->micro_name);
     return CX_OK;
 }
