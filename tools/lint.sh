@@ -12,7 +12,9 @@
 # Exit status 0 when both pass, 1 when either finds something, 2 when it
 # cannot run (a tool or the build directory is missing): never a pass.
 set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# CX_LINT_ROOT: the tree to check (tests/lint/selftest.sh points it at a
+# small tree of its own); default the repository this script lives in.
+ROOT=${CX_LINT_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${1:-$ROOT/build}
 cd "$ROOT" || exit 2
 
