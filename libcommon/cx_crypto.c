@@ -96,7 +96,7 @@ bool cx_ct_streq(const char *a, const char *b)
     return (sodium_memcmp(ha, hb, 32) == 0) & (la == lb);
 }
 
-static char *_b64(const void *data, size_t len, int variant)
+static char *b64(const void *data, size_t len, int variant)
 {
     size_t cap = sodium_base64_encoded_len(len, variant);
     char *s = malloc(cap);
@@ -107,10 +107,10 @@ static char *_b64(const void *data, size_t len, int variant)
 
 char *cx_b64_encode(const void *data, size_t len)
 {
-    return _b64(data, len, sodium_base64_VARIANT_ORIGINAL);
+    return b64(data, len, sodium_base64_VARIANT_ORIGINAL);
 }
 
 char *cx_b64url_encode(const void *data, size_t len)
 {
-    return _b64(data, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return b64(data, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }

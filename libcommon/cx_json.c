@@ -25,7 +25,7 @@
 /* Longest field path kept for error messages ("rooms[3].name"). */
 #define PATH_CAP 256
 
-struct _dec {
+struct dec {
     char *err;
     size_t errlen;
     char path[PATH_CAP];
@@ -33,9 +33,9 @@ struct _dec {
 
 /* ---- errors and field paths ------------------------------------------------ */
 
-static cx_status _err(struct _dec *dc, cx_status st, const char *fmt, ...)
+static cx_status json_err(struct dec *dc, cx_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static cx_status _err(struct _dec *dc, cx_status st, const char *fmt, ...)
+static cx_status json_err(struct dec *dc, cx_status st, const char *fmt, ...)
 {
     va_list ap;
 
@@ -48,14 +48,14 @@ static cx_status _err(struct _dec *dc, cx_status st, const char *fmt, ...)
 }
 
 /* Error about the field at the current path: `field "<path>": <what>`. */
-static cx_status _ferr(struct _dec *dc, cx_status st, const char *what)
+static cx_status ferr(struct dec *dc, cx_status st, const char *what)
 {
-    return _err(dc, st, "field \"%s\": %s", dc->path, what);
+    return json_err(dc, st, "field \"%s\": %s", dc->path, what);
 }
 
 /* Appends ".name" (or "name" at the root) to the path; returns the old
- * length for _path_pop. Over-long paths are truncated, never overflowed. */
-static size_t _path_push_name(struct _dec *dc, const char *name)
+ * length for path_pop. Over-long paths are truncated, never overflowed. */
+static size_t path_push_name(struct dec *dc, const char *name)
 {
     size_t old = strlen(dc->path);
 
@@ -63,7 +63,7 @@ static size_t _path_push_name(struct _dec *dc, const char *name)
     return old;
 }
 
-static size_t _path_push_index(struct _dec *dc, size_t i)
+static size_t path_push_index(struct dec *dc, size_t i)
 {
     size_t old = strlen(dc->path);
 
@@ -71,7 +71,7 @@ static size_t _path_push_index(struct _dec *dc, size_t i)
     return old;
 }
 
-static void _path_pop(struct _dec *dc, size_t old)
+static void path_pop(struct dec *dc, size_t old)
 {
     dc->path[old] = '\0';
 }
@@ -80,7 +80,7 @@ static void _path_pop(struct _dec *dc, size_t old)
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid.
  * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static size_t _utf8_seq(const unsigned char *s, size_t n)
+static size_t utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len, i;
@@ -113,13 +113,13 @@ static size_t _utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-static bool _utf8_valid(const char *s, size_t n)
+static bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t k;
 
     while (n) {
-        k = _utf8_seq(p, n);
+        k = utf8_seq(p, n);
         if (!k)
             return false;
         p += k;
@@ -128,11 +128,11 @@ static bool _utf8_valid(const char *s, size_t n)
     return true;
 }
 
-static const char _b64_alphabet[] =
+static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Value of one base64 digit (standard or URL-safe alphabet), -1 if none. */
-static int _b64_digit(unsigned char c)
+static int b64_digit(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -150,7 +150,7 @@ static int _b64_digit(unsigned char c)
 /* Decodes base64 text (padding optional, but correct if present; unused
  * trailing bits must be zero). Returns false on malformed input or OOM
  * (*oom tells which). *out is malloced (NULL when the result is empty). */
-static bool _b64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len, bool *oom)
+static bool b64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len, bool *oom)
 {
     size_t pad = 0, full, rem, i, o = 0;
     uint8_t *buf;
@@ -177,7 +177,7 @@ static bool _b64_decode(const char *s, size_t n, uint8_t **out, size_t *out_len,
         }
     }
     for (i = 0; i < full; i++) {
-        d = _b64_digit((unsigned char)s[i]);
+        d = b64_digit((unsigned char)s[i]);
         if (d < 0)
             goto out_free_buf;
         acc = (acc << 6) | (uint32_t)d;
@@ -203,7 +203,7 @@ out_free_buf:
 }
 
 /* Standard base64 with padding; returns a json string or NULL on OOM. */
-static json_t *_b64_json(const uint8_t *p, size_t n)
+static json_t *b64_json(const uint8_t *p, size_t n)
 {
     size_t olen = (n + 2) / 3 * 4, i, o = 0;
     char *txt;
@@ -215,16 +215,16 @@ static json_t *_b64_json(const uint8_t *p, size_t n)
         return NULL;
     for (i = 0; i + 2 < n; i += 3) {
         v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        txt[o++] = _b64_alphabet[v >> 18];
-        txt[o++] = _b64_alphabet[(v >> 12) & 63];
-        txt[o++] = _b64_alphabet[(v >> 6) & 63];
-        txt[o++] = _b64_alphabet[v & 63];
+        txt[o++] = b64_alphabet[v >> 18];
+        txt[o++] = b64_alphabet[(v >> 12) & 63];
+        txt[o++] = b64_alphabet[(v >> 6) & 63];
+        txt[o++] = b64_alphabet[v & 63];
     }
     if (i < n) {
         v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        txt[o++] = _b64_alphabet[v >> 18];
-        txt[o++] = _b64_alphabet[(v >> 12) & 63];
-        txt[o++] = i + 1 < n ? _b64_alphabet[(v >> 6) & 63] : '=';
+        txt[o++] = b64_alphabet[v >> 18];
+        txt[o++] = b64_alphabet[(v >> 12) & 63];
+        txt[o++] = i + 1 < n ? b64_alphabet[(v >> 6) & 63] : '=';
         txt[o++] = '=';
     }
     txt[o] = '\0';
@@ -236,7 +236,7 @@ static json_t *_b64_json(const uint8_t *p, size_t n)
 /* ---- decoding: scalars ---------------------------------------------------------- */
 
 /* Parses an optional '-' and 1..20 decimal digits, nothing else. */
-static bool _parse_decimal(const char *s, bool *neg, uint64_t *mag)
+static bool parse_decimal(const char *s, bool *neg, uint64_t *mag)
 {
     uint64_t v = 0;
     unsigned dgt;
@@ -260,7 +260,7 @@ static bool _parse_decimal(const char *s, bool *neg, uint64_t *mag)
 
 /* An integer in [lo, hi] from a JSON integer, an integral real or a decimal
  * string. */
-static cx_status _get_int(struct _dec *dc, const json_t *v, int64_t lo, int64_t hi, int64_t *out)
+static cx_status get_int(struct dec *dc, const json_t *v, int64_t lo, int64_t hi, int64_t *out)
 {
     bool neg;
     uint64_t mag;
@@ -269,38 +269,38 @@ static cx_status _get_int(struct _dec *dc, const json_t *v, int64_t lo, int64_t 
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
         if (i < lo || i > hi)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         *out = i;
         return CX_OK;
     }
     if (json_is_real(v)) {
         d = json_real_value(v);
         if (d != trunc(d))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer, got a fraction");
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected integer, got a fraction");
         /* (double)hi + 1 is exact or rounds to 2^63 for INT64_MAX */
         if (d < (double)lo || d >= (double)hi + 1.0)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         *out = (int64_t)d;
         return CX_OK;
     }
     if (json_is_string(v)) {
-        if (!_parse_decimal(json_string_value(v), &neg, &mag))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
+        if (!parse_decimal(json_string_value(v), &neg, &mag))
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
         if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         if (neg)
             *out = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
         else
             *out = (int64_t)mag;
         if (*out < lo || *out > hi)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         return CX_OK;
     }
-    return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
+    return ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
 }
 
-/* As _get_int for unsigned values in [0, hi]. */
-static cx_status _get_uint(struct _dec *dc, const json_t *v, uint64_t hi, uint64_t *out)
+/* As get_int for unsigned values in [0, hi]. */
+static cx_status get_uint(struct dec *dc, const json_t *v, uint64_t hi, uint64_t *out)
 {
     bool neg;
     uint64_t mag;
@@ -309,32 +309,32 @@ static cx_status _get_uint(struct _dec *dc, const json_t *v, uint64_t hi, uint64
     if (json_is_integer(v)) {
         json_int_t i = json_integer_value(v);
         if (i < 0 || (uint64_t)i > hi)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         *out = (uint64_t)i;
         return CX_OK;
     }
     if (json_is_real(v)) {
         d = json_real_value(v);
         if (d != trunc(d))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer, got a fraction");
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected integer, got a fraction");
         if (d < 0 || d >= (double)hi + 1.0)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         *out = (uint64_t)d;
         return CX_OK;
     }
     if (json_is_string(v)) {
-        if (!_parse_decimal(json_string_value(v), &neg, &mag))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
+        if (!parse_decimal(json_string_value(v), &neg, &mag))
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
         if ((neg && mag != 0) || mag > hi)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "integer out of range");
         *out = mag;
         return CX_OK;
     }
-    return _ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
+    return ferr(dc, CX_ERR_INVALID_JSON, "expected integer");
 }
 
 /* A number, or one of the strings "NaN", "Infinity", "-Infinity". */
-static cx_status _get_double(struct _dec *dc, const json_t *v, double *out)
+static cx_status get_double(struct dec *dc, const json_t *v, double *out)
 {
     const char *s;
 
@@ -357,10 +357,10 @@ static cx_status _get_double(struct _dec *dc, const json_t *v, double *out)
             return CX_OK;
         }
     }
-    return _ferr(dc, CX_ERR_INVALID_JSON, "expected number");
+    return ferr(dc, CX_ERR_INVALID_JSON, "expected number");
 }
 
-static cx_status _get_enum(struct _dec *dc, const ProtobufCEnumDescriptor *ed, const json_t *v,
+static cx_status get_enum(struct dec *dc, const ProtobufCEnumDescriptor *ed, const json_t *v,
                            int32_t *out)
 {
     const ProtobufCEnumValue *ev = NULL;
@@ -371,43 +371,43 @@ static cx_status _get_enum(struct _dec *dc, const ProtobufCEnumDescriptor *ed, c
              json_integer_value(v) <= INT32_MAX)
         ev = protobuf_c_enum_descriptor_get_value(ed, (int)json_integer_value(v));
     else
-        return _ferr(dc, CX_ERR_INVALID_JSON, "expected enum name");
+        return ferr(dc, CX_ERR_INVALID_JSON, "expected enum name");
     if (!ev)
-        return _ferr(dc, CX_ERR_INVALID_JSON, "unknown enum value");
+        return ferr(dc, CX_ERR_INVALID_JSON, "unknown enum value");
     *out = ev->value;
     return CX_OK;
 }
 
-static cx_status _get_string(struct _dec *dc, const json_t *v, char **out)
+static cx_status get_string(struct dec *dc, const json_t *v, char **out)
 {
     size_t n;
     char *s;
 
     if (!json_is_string(v))
-        return _ferr(dc, CX_ERR_INVALID_JSON, "expected string");
+        return ferr(dc, CX_ERR_INVALID_JSON, "expected string");
     n = json_string_length(v);
     /* jansson may hold NULs (JSON_ALLOW_NUL, json_stringn); C strings can't */
     if (memchr(json_string_value(v), '\0', n))
-        return _ferr(dc, CX_ERR_INVALID_JSON, "string contains a NUL character");
+        return ferr(dc, CX_ERR_INVALID_JSON, "string contains a NUL character");
     s = malloc(n + 1);
     if (!s)
-        return _err(dc, CX_ERR_NOMEM, "out of memory");
+        return json_err(dc, CX_ERR_NOMEM, "out of memory");
     memcpy(s, json_string_value(v), n + 1);
     *out = s;
     return CX_OK;
 }
 
-static cx_status _get_bytes(struct _dec *dc, const json_t *v, ProtobufCBinaryData *out)
+static cx_status get_bytes(struct dec *dc, const json_t *v, ProtobufCBinaryData *out)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     bool oom;
 
     if (!json_is_string(v))
-        return _ferr(dc, CX_ERR_INVALID_JSON, "expected base64 string");
-    if (!_b64_decode(json_string_value(v), json_string_length(v), &data, &len, &oom))
-        return oom ? _err(dc, CX_ERR_NOMEM, "out of memory")
-                   : _ferr(dc, CX_ERR_INVALID_JSON, "invalid base64");
+        return ferr(dc, CX_ERR_INVALID_JSON, "expected base64 string");
+    if (!b64_decode(json_string_value(v), json_string_length(v), &data, &len, &oom))
+        return oom ? json_err(dc, CX_ERR_NOMEM, "out of memory")
+                   : ferr(dc, CX_ERR_INVALID_JSON, "invalid base64");
     out->data = data;
     out->len = len;
     return CX_OK;
@@ -415,12 +415,12 @@ static cx_status _get_bytes(struct _dec *dc, const json_t *v, ProtobufCBinaryDat
 
 /* ---- decoding: fields and messages ------------------------------------------------ */
 
-static cx_status _decode_msg(struct _dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
+static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
                              int depth, ProtobufCMessage **out);
 
 /* Decodes one value of field f (one element, for repeated fields) into dst.
  * On failure nothing is stored in dst. */
-static cx_status _decode_one(struct _dec *dc, const ProtobufCFieldDescriptor *f, const json_t *v,
+static cx_status decode_one(struct dec *dc, const ProtobufCFieldDescriptor *f, const json_t *v,
                              void *dst, int depth)
 {
     cx_status st = CX_OK;
@@ -432,65 +432,65 @@ static cx_status _decode_one(struct _dec *dc, const ProtobufCFieldDescriptor *f,
     case PROTOBUF_C_TYPE_INT32:
     case PROTOBUF_C_TYPE_SINT32:
     case PROTOBUF_C_TYPE_SFIXED32:
-        if ((st = _get_int(dc, v, INT32_MIN, INT32_MAX, &i)) == CX_OK)
+        if ((st = get_int(dc, v, INT32_MIN, INT32_MAX, &i)) == CX_OK)
             *(int32_t *)dst = (int32_t)i;
         break;
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        if ((st = _get_int(dc, v, INT64_MIN, INT64_MAX, &i)) == CX_OK)
+        if ((st = get_int(dc, v, INT64_MIN, INT64_MAX, &i)) == CX_OK)
             *(int64_t *)dst = i;
         break;
     case PROTOBUF_C_TYPE_UINT32:
     case PROTOBUF_C_TYPE_FIXED32:
-        if ((st = _get_uint(dc, v, UINT32_MAX, &u)) == CX_OK)
+        if ((st = get_uint(dc, v, UINT32_MAX, &u)) == CX_OK)
             *(uint32_t *)dst = (uint32_t)u;
         break;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        if ((st = _get_uint(dc, v, UINT64_MAX, &u)) == CX_OK)
+        if ((st = get_uint(dc, v, UINT64_MAX, &u)) == CX_OK)
             *(uint64_t *)dst = u;
         break;
     case PROTOBUF_C_TYPE_FLOAT:
-        if ((st = _get_double(dc, v, &d)) != CX_OK)
+        if ((st = get_double(dc, v, &d)) != CX_OK)
             break;
         if (isfinite(d) && fabs(d) > FLT_MAX)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "number out of range");
+            return ferr(dc, CX_ERR_INVALID_JSON, "number out of range");
         *(float *)dst = (float)d;
         break;
     case PROTOBUF_C_TYPE_DOUBLE:
-        if ((st = _get_double(dc, v, &d)) == CX_OK)
+        if ((st = get_double(dc, v, &d)) == CX_OK)
             *(double *)dst = d;
         break;
     case PROTOBUF_C_TYPE_BOOL:
         if (!json_is_boolean(v))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected boolean");
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected boolean");
         *(protobuf_c_boolean *)dst = json_is_true(v);
         break;
     case PROTOBUF_C_TYPE_ENUM:
-        st = _get_enum(dc, f->descriptor, v, (int32_t *)dst);
+        st = get_enum(dc, f->descriptor, v, (int32_t *)dst);
         break;
     case PROTOBUF_C_TYPE_STRING:
-        st = _get_string(dc, v, (char **)dst);
+        st = get_string(dc, v, (char **)dst);
         break;
     case PROTOBUF_C_TYPE_BYTES:
-        st = _get_bytes(dc, v, (ProtobufCBinaryData *)dst);
+        st = get_bytes(dc, v, (ProtobufCBinaryData *)dst);
         break;
     case PROTOBUF_C_TYPE_MESSAGE:
         if (!json_is_object(v))
-            return _ferr(dc, CX_ERR_INVALID_JSON, "expected object");
+            return ferr(dc, CX_ERR_INVALID_JSON, "expected object");
         if (depth + 1 > CX_JSON_MAX_DEPTH)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "nesting too deep");
-        st = _decode_msg(dc, f->descriptor, v, depth + 1, (ProtobufCMessage **)dst);
+            return ferr(dc, CX_ERR_INVALID_JSON, "nesting too deep");
+        st = decode_msg(dc, f->descriptor, v, depth + 1, (ProtobufCMessage **)dst);
         break;
     default:
-        return _ferr(dc, CX_ERR_INVALID_JSON, "unsupported field type");
+        return ferr(dc, CX_ERR_INVALID_JSON, "unsupported field type");
     }
     return st;
 }
 
 /* Size of one element of a repeated field's C array. */
-static size_t _elem_size(ProtobufCType t)
+static size_t elem_size(ProtobufCType t)
 {
     switch (t) {
     case PROTOBUF_C_TYPE_INT64:
@@ -516,28 +516,28 @@ static size_t _elem_size(ProtobufCType t)
 
 /* A JSON array into a repeated field. The count is raised only after each
  * element is stored, so free_unpacked sees a consistent array on failure. */
-static cx_status _decode_repeated(struct _dec *dc, ProtobufCMessage *m,
+static cx_status decode_repeated(struct dec *dc, ProtobufCMessage *m,
                                   const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
 {
-    size_t n, i, esz = _elem_size(f->type), mark;
+    size_t n, i, esz = elem_size(f->type), mark;
     size_t *count = MEMBER_AT(m, f->quantifier_offset);
     void **arr = MEMBER_AT(m, f->offset);
     cx_status st;
 
     if (!json_is_array(v))
-        return _ferr(dc, CX_ERR_INVALID_JSON, "expected array");
+        return ferr(dc, CX_ERR_INVALID_JSON, "expected array");
     n = json_array_size(v);
     if (n > CX_JSON_MAX_ARRAY)
-        return _ferr(dc, CX_ERR_PAYLOAD_TOO_LARGE, "too many array elements");
+        return ferr(dc, CX_ERR_PAYLOAD_TOO_LARGE, "too many array elements");
     if (n == 0)
         return CX_OK;
     *arr = calloc(n, esz);
     if (!*arr)
-        return _err(dc, CX_ERR_NOMEM, "out of memory");
+        return json_err(dc, CX_ERR_NOMEM, "out of memory");
     for (i = 0; i < n; i++) {
-        mark = _path_push_index(dc, i);
-        st = _decode_one(dc, f, json_array_get(v, i), (char *)*arr + i * esz, depth);
-        _path_pop(dc, mark);
+        mark = path_push_index(dc, i);
+        st = decode_one(dc, f, json_array_get(v, i), (char *)*arr + i * esz, depth);
+        path_pop(dc, mark);
         if (st != CX_OK)
             return st;
         (*count)++;
@@ -545,24 +545,24 @@ static cx_status _decode_repeated(struct _dec *dc, ProtobufCMessage *m,
     return CX_OK;
 }
 
-static cx_status _decode_field(struct _dec *dc, ProtobufCMessage *m,
+static cx_status decode_field(struct dec *dc, ProtobufCMessage *m,
                                const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
 {
     uint32_t *oneof_case;
     cx_status st;
 
     if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        return _decode_repeated(dc, m, f, v, depth);
+        return decode_repeated(dc, m, f, v, depth);
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
         oneof_case = MEMBER_AT(m, f->quantifier_offset);
         if (*oneof_case != 0 && *oneof_case != f->id)
-            return _ferr(dc, CX_ERR_INVALID_JSON, "another field of its oneof is already set");
-        st = _decode_one(dc, f, v, MEMBER_AT(m, f->offset), depth);
+            return ferr(dc, CX_ERR_INVALID_JSON, "another field of its oneof is already set");
+        st = decode_one(dc, f, v, MEMBER_AT(m, f->offset), depth);
         if (st == CX_OK)
             *oneof_case = f->id;
         return st;
     }
-    st = _decode_one(dc, f, v, MEMBER_AT(m, f->offset), depth);
+    st = decode_one(dc, f, v, MEMBER_AT(m, f->offset), depth);
     if (st == CX_OK && f->label == PROTOBUF_C_LABEL_OPTIONAL &&
         f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
         *(protobuf_c_boolean *)MEMBER_AT(m, f->quantifier_offset) = 1;
@@ -570,7 +570,7 @@ static cx_status _decode_field(struct _dec *dc, ProtobufCMessage *m,
 }
 
 /* Every required field must have a non-null value in obj. */
-static cx_status _check_required(struct _dec *dc, const ProtobufCMessageDescriptor *d,
+static cx_status check_required(struct dec *dc, const ProtobufCMessageDescriptor *d,
                                  const json_t *obj)
 {
     const json_t *v;
@@ -582,9 +582,9 @@ static cx_status _check_required(struct _dec *dc, const ProtobufCMessageDescript
             continue;
         v = json_object_get(obj, d->fields[i].name);
         if (!v || json_is_null(v)) {
-            mark = _path_push_name(dc, d->fields[i].name);
-            _ferr(dc, CX_ERR_INVALID_JSON, "required");
-            _path_pop(dc, mark);
+            mark = path_push_name(dc, d->fields[i].name);
+            ferr(dc, CX_ERR_INVALID_JSON, "required");
+            path_pop(dc, mark);
             return CX_ERR_INVALID_JSON;
         }
     }
@@ -593,7 +593,7 @@ static cx_status _check_required(struct _dec *dc, const ProtobufCMessageDescript
 
 /* Decodes the JSON object obj (already type-checked) at nesting depth
  * `depth` (the root is 1) into a new message of type d. */
-static cx_status _decode_msg(struct _dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
+static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
                              int depth, ProtobufCMessage **out)
 {
     const ProtobufCFieldDescriptor *f;
@@ -605,20 +605,20 @@ static cx_status _decode_msg(struct _dec *dc, const ProtobufCMessageDescriptor *
 
     m = malloc(d->sizeof_message);
     if (!m)
-        return _err(dc, CX_ERR_NOMEM, "out of memory");
+        return json_err(dc, CX_ERR_NOMEM, "out of memory");
     protobuf_c_message_init(d, m);
     json_object_foreach((json_t *)obj, key, v) {
-        mark = _path_push_name(dc, key);
+        mark = path_push_name(dc, key);
         f = protobuf_c_message_descriptor_get_field_by_name(d, key);
         if (!f)
-            st = _err(dc, CX_ERR_INVALID_JSON, "unknown field \"%s\"", dc->path);
+            st = json_err(dc, CX_ERR_INVALID_JSON, "unknown field \"%s\"", dc->path);
         else if (!json_is_null(v)) /* null means absent */
-            st = _decode_field(dc, m, f, v, depth);
-        _path_pop(dc, mark);
+            st = decode_field(dc, m, f, v, depth);
+        path_pop(dc, mark);
         if (st != CX_OK)
             goto out_free_msg;
     }
-    st = _check_required(dc, d, obj);
+    st = check_required(dc, d, obj);
     if (st != CX_OK)
         goto out_free_msg;
     *out = m;
@@ -633,22 +633,22 @@ out_free_msg:
 cx_status cx_json_decode_value(const ProtobufCMessageDescriptor *d, const json_t *obj,
                                ProtobufCMessage **out, char *err, size_t errlen)
 {
-    struct _dec dc = {.err = err, .errlen = errlen};
+    struct dec dc = {.err = err, .errlen = errlen};
 
     if (err && errlen)
         err[0] = '\0';
     if (!d || !out)
-        return _err(&dc, CX_ERR_INTERNAL, "bad arguments");
+        return json_err(&dc, CX_ERR_INTERNAL, "bad arguments");
     if (!obj || !json_is_object(obj))
-        return _err(&dc, CX_ERR_INVALID_JSON, "body is not a JSON object");
-    return _decode_msg(&dc, d, obj, 1, out);
+        return json_err(&dc, CX_ERR_INVALID_JSON, "body is not a JSON object");
+    return decode_msg(&dc, d, obj, 1, out);
 }
 
 /* Parses and decodes len bytes of JSON; see cx_json.h. */
 cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, size_t len,
                          ProtobufCMessage **out, char *err, size_t errlen)
 {
-    struct _dec dc = {.err = err, .errlen = errlen};
+    struct dec dc = {.err = err, .errlen = errlen};
     json_error_t jerr;
     json_t *root;
     cx_status st;
@@ -656,19 +656,19 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
     if (err && errlen)
         err[0] = '\0';
     if (len > CX_JSON_MAX_INPUT)
-        return _err(&dc, CX_ERR_PAYLOAD_TOO_LARGE, "body larger than %d bytes", CX_JSON_MAX_INPUT);
+        return json_err(&dc, CX_ERR_PAYLOAD_TOO_LARGE, "body larger than %d bytes", CX_JSON_MAX_INPUT);
     if (len == 0) {
         root = json_object();
     } else {
         if (!json)
-            return _err(&dc, CX_ERR_INTERNAL, "bad arguments");
+            return json_err(&dc, CX_ERR_INTERNAL, "bad arguments");
         root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (!root && json_error_code(&jerr) != json_error_out_of_memory)
-            return _err(&dc, CX_ERR_INVALID_JSON, "malformed JSON at line %d column %d: %s",
+            return json_err(&dc, CX_ERR_INVALID_JSON, "malformed JSON at line %d column %d: %s",
                         jerr.line, jerr.column, jerr.text);
     }
     if (!root)
-        return _err(&dc, CX_ERR_NOMEM, "out of memory");
+        return json_err(&dc, CX_ERR_NOMEM, "out of memory");
     st = cx_json_decode_value(d, root, out, err, errlen);
     json_decref(root);
     return st;
@@ -678,19 +678,19 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
 
 /* A JSON string for s. Text that is not valid UTF-8 (only possible from a
  * handler bug: decoders validate) has each bad byte replaced by U+FFFD. */
-static json_t *_string_json(const char *s)
+static json_t *string_json(const char *s)
 {
     size_t n = strlen(s), i = 0, o = 0, k;
     json_t *js;
     char *fix;
 
-    if (_utf8_valid(s, n))
+    if (utf8_valid(s, n))
         return json_stringn_nocheck(s, n);
     fix = malloc(n * 3 + 1);
     if (!fix)
         return NULL;
     while (i < n) {
-        k = _utf8_seq((const unsigned char *)s + i, n - i);
+        k = utf8_seq((const unsigned char *)s + i, n - i);
         if (k) {
             memcpy(fix + o, s + i, k);
             o += k;
@@ -706,7 +706,7 @@ static json_t *_string_json(const char *s)
     return js;
 }
 
-static json_t *_double_json(double d)
+static json_t *double_json(double d)
 {
     if (isnan(d))
         return json_string("NaN");
@@ -715,10 +715,10 @@ static json_t *_double_json(double d)
     return json_real(d);
 }
 
-static json_t *_encode_msg(const ProtobufCMessage *m);
+static json_t *encode_msg(const ProtobufCMessage *m);
 
 /* JSON for one value of field f (one element, for repeated fields). */
-static json_t *_encode_one(const ProtobufCFieldDescriptor *f, const void *p)
+static json_t *encode_one(const ProtobufCFieldDescriptor *f, const void *p)
 {
     const ProtobufCEnumValue *ev;
     const ProtobufCBinaryData *bd;
@@ -746,38 +746,38 @@ static json_t *_encode_one(const ProtobufCFieldDescriptor *f, const void *p)
         snprintf(num, sizeof num, "%" PRIu64, u);
         return json_string(num);
     case PROTOBUF_C_TYPE_FLOAT:
-        return _double_json(*(const float *)p);
+        return double_json(*(const float *)p);
     case PROTOBUF_C_TYPE_DOUBLE:
-        return _double_json(*(const double *)p);
+        return double_json(*(const double *)p);
     case PROTOBUF_C_TYPE_BOOL:
         return json_boolean(*(const protobuf_c_boolean *)p);
     case PROTOBUF_C_TYPE_ENUM:
         ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int32_t *)p);
         return ev ? json_string(ev->name) : json_integer(*(const int32_t *)p);
     case PROTOBUF_C_TYPE_STRING:
-        return _string_json(*(const char *const *)p ? *(const char *const *)p : "");
+        return string_json(*(const char *const *)p ? *(const char *const *)p : "");
     case PROTOBUF_C_TYPE_BYTES:
         bd = p;
-        return _b64_json(bd->data, bd->data ? bd->len : 0);
+        return b64_json(bd->data, bd->data ? bd->len : 0);
     case PROTOBUF_C_TYPE_MESSAGE:
         if (!*(const ProtobufCMessage *const *)p)
             return json_object();
-        return _encode_msg(*(const ProtobufCMessage *const *)p);
+        return encode_msg(*(const ProtobufCMessage *const *)p);
     default:
         return json_null();
     }
 }
 
-static json_t *_encode_repeated(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+static json_t *encode_repeated(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
-    size_t n = *(const size_t *)CMEMBER_AT(m, f->quantifier_offset), esz = _elem_size(f->type), i;
+    size_t n = *(const size_t *)CMEMBER_AT(m, f->quantifier_offset), esz = elem_size(f->type), i;
     const char *arr = *(const char *const *)CMEMBER_AT(m, f->offset);
     json_t *a = json_array();
 
     if (!a)
         return NULL;
     for (i = 0; arr && i < n; i++) {
-        if (json_array_append_new(a, _encode_one(f, arr + i * esz)) != 0) {
+        if (json_array_append_new(a, encode_one(f, arr + i * esz)) != 0) {
             json_decref(a);
             return NULL;
         }
@@ -786,7 +786,7 @@ static json_t *_encode_repeated(const ProtobufCMessage *m, const ProtobufCFieldD
 }
 
 /* Whether the non-repeated field f is present in m (see cx_json.h rules). */
-static bool _present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     const void *p = CMEMBER_AT(m, f->offset);
 
@@ -808,7 +808,7 @@ static bool _present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *
     return true; /* required, proto3 implicit presence */
 }
 
-static json_t *_encode_msg(const ProtobufCMessage *m)
+static json_t *encode_msg(const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
     const ProtobufCFieldDescriptor *f;
@@ -822,9 +822,9 @@ static json_t *_encode_msg(const ProtobufCMessage *m)
     for (i = 0; i < d->n_fields; i++) {
         f = &d->fields[i];
         if (f->label == PROTOBUF_C_LABEL_REPEATED)
-            v = _encode_repeated(m, f);
-        else if (_present(m, f))
-            v = _encode_one(f, CMEMBER_AT(m, f->offset));
+            v = encode_repeated(m, f);
+        else if (present(m, f))
+            v = encode_one(f, CMEMBER_AT(m, f->offset));
         else
             continue;
         if (json_object_set_new_nocheck(obj, f->name, v) != 0) {
@@ -840,7 +840,7 @@ json_t *cx_json_encode_value(const ProtobufCMessage *m)
 {
     if (!m)
         return NULL;
-    return _encode_msg(m);
+    return encode_msg(m);
 }
 
 /* Encodes m as compact JSON text (malloced, caller frees); see cx_json.h. */
@@ -893,7 +893,7 @@ uint8_t *cx_pb_pack(const ProtobufCMessage *m, size_t *len_out)
     return buf;
 }
 
-static bool _pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
 {
     uint64_t v = 0;
     unsigned shift;
@@ -912,18 +912,18 @@ static bool _pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
  * nesting (protobuf-c recurses without a limit, and a self-referencing type
  * could exhaust the stack) and requires string fields to be UTF-8 without
  * NUL (they end up in JSON, logs and Postgres). */
-static bool _pb_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth)
+static bool pb_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth)
 {
     const uint8_t *end = p + len;
     const ProtobufCFieldDescriptor *f;
     uint64_t key, n;
 
     while (p < end) {
-        if (!_pb_varint(&p, end, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX)
+        if (!pb_varint(&p, end, &key) || key >> 3 == 0 || key >> 3 > UINT32_MAX)
             return false;
         switch (key & 7) {
         case 0:
-            if (!_pb_varint(&p, end, &n))
+            if (!pb_varint(&p, end, &n))
                 return false;
             break;
         case 1:
@@ -937,14 +937,14 @@ static bool _pb_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size
             p += 4;
             break;
         case 2:
-            if (!_pb_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            if (!pb_varint(&p, end, &n) || n > (uint64_t)(end - p))
                 return false;
             f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
             if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                (depth + 1 > CX_JSON_MAX_DEPTH || !_pb_scan(f->descriptor, p, n, depth + 1)))
+                (depth + 1 > CX_JSON_MAX_DEPTH || !pb_scan(f->descriptor, p, n, depth + 1)))
                 return false;
             if (f && f->type == PROTOBUF_C_TYPE_STRING &&
-                (memchr(p, '\0', n) || !_utf8_valid((const char *)p, n)))
+                (memchr(p, '\0', n) || !utf8_valid((const char *)p, n)))
                 return false;
             p += n;
             break;
@@ -966,7 +966,7 @@ cx_status cx_pb_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *buf, 
         return CX_ERR_INTERNAL;
     if (!buf)
         buf = empty;
-    if (!_pb_scan(d, buf, len, 1))
+    if (!pb_scan(d, buf, len, 1))
         return CX_ERR_BAD_REQUEST;
     m = protobuf_c_message_unpack(d, NULL, len, buf);
     if (!m)

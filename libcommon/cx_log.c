@@ -8,28 +8,28 @@
 #include <time.h>
 #include <unistd.h>
 
-static char _service[64] = "calixio";
-static cx_log_level _min = CX_LOG_INFO;
+static char log_service[64] = "calixio";
+static cx_log_level log_min = CX_LOG_INFO;
 
-static const char *const _names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void cx_log_init(const char *service, cx_log_level min_level)
 {
-    snprintf(_service, sizeof _service, "%s", service ? service : "calixio");
-    _min = min_level;
+    snprintf(log_service, sizeof log_service, "%s", service ? service : "calixio");
+    log_min = min_level;
 }
 
 int cx_log_level_parse(const char *s)
 {
     for (int i = 0; s && i < 4; i++)
-        if (strcmp(s, _names[i]) == 0)
+        if (strcmp(s, level_names[i]) == 0)
             return i;
     return -1;
 }
 
 /* Appends s JSON-escaped to buf[*n..cap); stops silently when full. Bytes
  * >= 0x80 are copied as they are (the text is ours and UTF-8). */
-static void _esc(char *buf, int cap, int *n, const char *s)
+static void esc(char *buf, int cap, int *n, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     for (; s && *s && *n < cap - 7; s++) {
@@ -48,7 +48,7 @@ static void _esc(char *buf, int cap, int *n, const char *s)
     }
 }
 
-static void _lit(char *buf, int cap, int *n, const char *s)
+static void lit(char *buf, int cap, int *n, const char *s)
 {
     for (; *s && *n < cap - 1; s++)
         buf[(*n)++] = *s;
@@ -69,19 +69,19 @@ int cx_log_format(char *buf, int cap, cx_log_level level, const char *request_id
     size_t k = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(ts + k, sizeof ts - k, ".%03dZ", (int)(tv.tv_usec / 1000));
 
-    _lit(buf, cap, &n, "{\"ts\":\"");
-    _lit(buf, cap, &n, ts);
-    _lit(buf, cap, &n, "\",\"level\":\"");
-    _lit(buf, cap, &n, _names[level < 0 || level > 3 ? 1 : level]);
-    _lit(buf, cap, &n, "\",\"service\":\"");
-    _esc(buf, cap, &n, _service);
+    lit(buf, cap, &n, "{\"ts\":\"");
+    lit(buf, cap, &n, ts);
+    lit(buf, cap, &n, "\",\"level\":\"");
+    lit(buf, cap, &n, level_names[level < 0 || level > 3 ? 1 : level]);
+    lit(buf, cap, &n, "\",\"service\":\"");
+    esc(buf, cap, &n, log_service);
     if (request_id && *request_id) {
-        _lit(buf, cap, &n, "\",\"request_id\":\"");
-        _esc(buf, cap, &n, request_id);
+        lit(buf, cap, &n, "\",\"request_id\":\"");
+        esc(buf, cap, &n, request_id);
     }
-    _lit(buf, cap, &n, "\",\"msg\":\"");
-    _esc(buf, cap, &n, msg);
-    _lit(buf, cap, &n, "\"}");
+    lit(buf, cap, &n, "\",\"msg\":\"");
+    esc(buf, cap, &n, msg);
+    lit(buf, cap, &n, "\"}");
     buf[n] = '\0';
     return n;
 }
@@ -92,7 +92,7 @@ void cx_log(cx_log_level level, const char *request_id, const char *fmt, ...)
     char line[4608];
     va_list ap;
 
-    if (level < _min)
+    if (level < log_min)
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);

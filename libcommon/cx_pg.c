@@ -31,7 +31,7 @@ struct cx_pg_pool {
     const char **vals; /* both own their strings */
 };
 
-static void _free_params(cx_pg_pool *p)
+static void free_params(cx_pg_pool *p)
 {
     if (p->vals) {
         for (int i = 0; p->keys && p->keys[i]; i++) {
@@ -46,7 +46,7 @@ static void _free_params(cx_pg_pool *p)
 }
 
 /* Appends key=val to the arrays (both copied). */
-static cx_status _add_param(cx_pg_pool *p, int *n, const char *key, const char *val)
+static cx_status add_param(cx_pg_pool *p, int *n, const char *key, const char *val)
 {
     p->keys[*n] = strdup(key);
     p->vals[*n] = strdup(val);
@@ -62,7 +62,7 @@ static cx_status _add_param(cx_pg_pool *p, int *n, const char *key, const char *
 }
 
 /* Builds p->keys/p->vals from conninfo plus our defaults. */
-static cx_status _build_params(cx_pg_pool *p, const char *conninfo)
+static cx_status build_params(cx_pg_pool *p, const char *conninfo)
 {
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
@@ -99,24 +99,24 @@ static cx_status _build_params(cx_pg_pool *p, const char *conninfo)
                 break;
             }
             snprintf(merged, len, "%s %s", o->val, CX_PG_SESSION_OPTS);
-            s = _add_param(p, &n, "options", merged);
+            s = add_param(p, &n, "options", merged);
             free(merged);
             have_opts = true;
             continue;
         }
-        s = _add_param(p, &n, o->keyword, o->val);
+        s = add_param(p, &n, o->keyword, o->val);
     }
     if (s == CX_OK && !have_ct)
-        s = _add_param(p, &n, "connect_timeout", "2");
+        s = add_param(p, &n, "connect_timeout", "2");
     if (s == CX_OK && !have_tut)
-        s = _add_param(p, &n, "tcp_user_timeout", "10000");
+        s = add_param(p, &n, "tcp_user_timeout", "10000");
     if (s == CX_OK && !have_opts)
-        s = _add_param(p, &n, "options", CX_PG_SESSION_OPTS);
+        s = add_param(p, &n, "options", CX_PG_SESSION_OPTS);
 out_free_opts:
     PQconninfoFree(opts);
     PQfreemem(err);
     if (s != CX_OK)
-        _free_params(p);
+        free_params(p);
     return s;
 }
 
@@ -132,7 +132,7 @@ cx_status cx_pg_pool_create(cx_pg_pool **out, const char *conninfo, int size)
     p->idle = calloc((size_t)size, sizeof(*p->idle));
     if (!p->idle)
         goto out_free_pool;
-    s = _build_params(p, conninfo);
+    s = build_params(p, conninfo);
     if (s != CX_OK)
         goto out_free_pool;
     pthread_condattr_t ca;
@@ -155,7 +155,7 @@ void cx_pg_pool_destroy(cx_pg_pool *pool)
         return;
     for (int i = 0; i < pool->nidle; i++)
         PQfinish(pool->idle[i]);
-    _free_params(pool);
+    free_params(pool);
     free(pool->idle);
     pthread_cond_destroy(&pool->cv);
     pthread_mutex_destroy(&pool->mu);
@@ -163,7 +163,7 @@ void cx_pg_pool_destroy(cx_pg_pool *pool)
 }
 
 /* Server notices go to our log, not raw to stderr. */
-static void _notice(void *arg, const char *message)
+static void notice(void *arg, const char *message)
 {
     (void)arg;
     char msg[200];
@@ -173,11 +173,11 @@ static void _notice(void *arg, const char *message)
 }
 
 /* Opens a new connection; NULL (logged) when the server is not there. */
-static PGconn *_connect(cx_pg_pool *p)
+static PGconn *pg_connect(cx_pg_pool *p)
 {
     PGconn *c = PQconnectdbParams(p->keys, p->vals, 0);
     if (c && PQstatus(c) == CONNECTION_OK) {
-        PQsetNoticeProcessor(c, _notice, NULL);
+        PQsetNoticeProcessor(c, notice, NULL);
         return c;
     }
     char msg[256];
@@ -192,7 +192,7 @@ static PGconn *_connect(cx_pg_pool *p)
  * closed it (restart: a WARNING then EOF) or sent something unexpected:
  * either way it is dropped rather than trusted with a statement whose fate
  * could then not be known. Dropping a healthy one now and then is cheap. */
-static bool _idle_alive(PGconn *c)
+static bool idle_alive(PGconn *c)
 {
     if (PQstatus(c) != CONNECTION_OK)
         return false;
@@ -203,7 +203,7 @@ static bool _idle_alive(PGconn *c)
 }
 
 /* Absolute CLOCK_MONOTONIC deadline timeout_ms from now. */
-static struct timespec _deadline(int timeout_ms)
+static struct timespec deadline(int timeout_ms)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -217,9 +217,9 @@ static struct timespec _deadline(int timeout_ms)
 }
 
 /* Takes a slot; *conn is an idle connection or NULL (connect one). */
-static cx_status _take_slot(cx_pg_pool *p, PGconn **conn, int timeout_ms)
+static cx_status take_slot(cx_pg_pool *p, PGconn **conn, int timeout_ms)
 {
-    struct timespec dl = _deadline(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec dl = deadline(timeout_ms < 0 ? 0 : timeout_ms);
     cx_status s = CX_OK;
     pthread_mutex_lock(&p->mu);
     while (p->busy >= p->size) {
@@ -237,7 +237,7 @@ static cx_status _take_slot(cx_pg_pool *p, PGconn **conn, int timeout_ms)
     return s;
 }
 
-static void _give_slot(cx_pg_pool *p, PGconn *keep)
+static void give_slot(cx_pg_pool *p, PGconn *keep)
 {
     pthread_mutex_lock(&p->mu);
     p->busy--;
@@ -248,26 +248,26 @@ static void _give_slot(cx_pg_pool *p, PGconn *keep)
 }
 
 /* Like cx_pg_acquire; *fresh tells whether the connection was just opened. */
-static cx_status _acquire(cx_pg_pool *pool, PGconn **out, int timeout_ms, bool *fresh)
+static cx_status acquire(cx_pg_pool *pool, PGconn **out, int timeout_ms, bool *fresh)
 {
     PGconn *c = NULL;
-    cx_status s = _take_slot(pool, &c, timeout_ms);
+    cx_status s = take_slot(pool, &c, timeout_ms);
     if (s != CX_OK) {
         cx_log_warn(NULL, "pg: no free connection within %d ms", timeout_ms);
         return s;
     }
     *fresh = false;
-    if (c && !_idle_alive(c)) {
+    if (c && !idle_alive(c)) {
         cx_log_info(NULL, "pg: dropping a dead pooled connection");
         PQfinish(c);
         c = NULL;
     }
     if (!c) {
-        c = _connect(pool);
+        c = pg_connect(pool);
         *fresh = true;
     }
     if (!c) {
-        _give_slot(pool, NULL);
+        give_slot(pool, NULL);
         return CX_ERR_UNAVAILABLE;
     }
     *out = c;
@@ -279,7 +279,7 @@ cx_status cx_pg_acquire(cx_pg_pool *pool, PGconn **out, int timeout_ms)
     bool fresh;
     if (!pool || !out)
         return CX_ERR_INTERNAL;
-    return _acquire(pool, out, timeout_ms, &fresh);
+    return acquire(pool, out, timeout_ms, &fresh);
 }
 
 void cx_pg_release(cx_pg_pool *pool, PGconn *conn, bool broken)
@@ -294,11 +294,11 @@ void cx_pg_release(cx_pg_pool *pool, PGconn *conn, bool broken)
         PQfinish(conn);
         conn = NULL;
     }
-    _give_slot(pool, conn);
+    give_slot(pool, conn);
 }
 
 /* True when an error SQLSTATE means the session is gone. */
-static bool _sqlstate_is_conn_loss(const char *st)
+static bool sqlstate_is_conn_loss(const char *st)
 {
     if (!st)
         return false;
@@ -308,7 +308,7 @@ static bool _sqlstate_is_conn_loss(const char *st)
 
 /* Copies msg into buf; for data exceptions (class 22) text in double
  * quotes, which is where Postgres echoes the offending input, is hidden. */
-static void _redacted(char *buf, size_t cap, const char *msg, const char *st)
+static void redacted(char *buf, size_t cap, const char *msg, const char *st)
 {
     bool hide = st && strncmp(st, "22", 2) == 0;
     bool inq = false;
@@ -329,10 +329,10 @@ static void _redacted(char *buf, size_t cap, const char *msg, const char *st)
 }
 
 /* Maps a failed result (or NULL) to a status, logging without values. */
-static cx_status _classify(PGconn *conn, const PGresult *res, const char *sql, bool *broken)
+static cx_status classify(PGconn *conn, const PGresult *res, const char *sql, bool *broken)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(conn) != CONNECTION_OK || _sqlstate_is_conn_loss(st) || !res) {
+    if (PQstatus(conn) != CONNECTION_OK || sqlstate_is_conn_loss(st) || !res) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s", PQerrorMessage(conn));
         msg[strcspn(msg, "\n")] = '\0';
@@ -343,7 +343,7 @@ static cx_status _classify(PGconn *conn, const PGresult *res, const char *sql, b
     if (st && strcmp(st, "23505") == 0)
         return CX_ERR_CONFLICT;
     char msg[200];
-    _redacted(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), st);
+    redacted(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), st);
     cx_log_error(NULL, "pg: statement failed: sqlstate=%s msg=%s sql=%.80s", st ? st : "?",
                  msg, sql);
     return CX_ERR_INTERNAL;
@@ -351,7 +351,7 @@ static cx_status _classify(PGconn *conn, const PGresult *res, const char *sql, b
 
 /* Collects the (last) result of what was just sent: the first error,
  * else the last result. */
-static PGresult *_collect(PGconn *conn)
+static PGresult *collect(PGconn *conn)
 {
     PGresult *last = NULL, *r;
     while ((r = PQgetResult(conn)) != NULL) {
@@ -367,7 +367,7 @@ static PGresult *_collect(PGconn *conn)
 
 /* True when res says the named prepared statement does not exist on this
  * session (SQLSTATE 26000, invalid_sql_statement_name). */
-static bool _not_prepared(const PGresult *res)
+static bool not_prepared(const PGresult *res)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     return st && strcmp(st, "26000") == 0;
@@ -377,7 +377,7 @@ static bool _not_prepared(const PGresult *res)
  * the statement may have reached the server. With a name, the statement is
  * executed as the session's prepared statement `name`, prepared from sql
  * first when the session does not have it yet. */
-static PGresult *_run(PGconn *conn, const char *name, const char *sql, int nparams,
+static PGresult *run(PGconn *conn, const char *name, const char *sql, int nparams,
                       const char *const *params, bool *sent)
 {
     *sent = false;
@@ -385,13 +385,13 @@ static PGresult *_run(PGconn *conn, const char *name, const char *sql, int npara
         if (!PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0))
             return NULL;
         *sent = true;
-        return _collect(conn);
+        return collect(conn);
     }
     if (!PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0))
         return NULL;
     *sent = true;
-    PGresult *res = _collect(conn);
-    if (!_not_prepared(res))
+    PGresult *res = collect(conn);
+    if (!not_prepared(res))
         return res;
     /* First use on this session (autocommit: the failed Bind aborted
      * nothing): prepare it, then run it. */
@@ -402,10 +402,10 @@ static PGresult *_run(PGconn *conn, const char *name, const char *sql, int npara
     PQclear(res);
     if (!PQsendQueryPrepared(conn, name, nparams, params, NULL, NULL, 0))
         return NULL;
-    return _collect(conn);
+    return collect(conn);
 }
 
-static cx_status _query(PGconn *conn, const char *name, const char *sql, int nparams,
+static cx_status query(PGconn *conn, const char *name, const char *sql, int nparams,
                         const char *const *params, PGresult **out, bool *broken, bool *sent)
 {
     bool dummy = false;
@@ -414,7 +414,7 @@ static cx_status _query(PGconn *conn, const char *name, const char *sql, int npa
     *broken = false;
     if (!conn || !sql || nparams < 0 || (nparams > 0 && !params))
         return CX_ERR_INTERNAL;
-    PGresult *res = _run(conn, name, sql, nparams, params, sent);
+    PGresult *res = run(conn, name, sql, nparams, params, sent);
     ExecStatusType es = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     cx_status s;
     if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
@@ -424,7 +424,7 @@ static cx_status _query(PGconn *conn, const char *name, const char *sql, int npa
         }
         s = CX_OK;
     } else {
-        s = _classify(conn, res, sql, broken);
+        s = classify(conn, res, sql, broken);
     }
     PQclear(res);
     return s;
@@ -434,11 +434,11 @@ cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
                       const char *const *params, PGresult **out, bool *broken)
 {
     bool sent;
-    return _query(conn, NULL, sql, nparams, params, out, broken, &sent);
+    return query(conn, NULL, sql, nparams, params, out, broken, &sent);
 }
 
 /* cx_pg_exec and cx_pg_exec_prepared: name NULL runs sql unprepared. */
-static cx_status _exec(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
+static cx_status exec(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
                        const char *const *params, PGresult **out)
 {
     if (!pool)
@@ -447,10 +447,10 @@ static cx_status _exec(cx_pg_pool *pool, const char *name, const char *sql, int 
     for (int attempt = 0; attempt < 2; attempt++) {
         PGconn *c = NULL;
         bool fresh = false, broken = false, sent = false;
-        s = _acquire(pool, &c, 5000, &fresh);
+        s = acquire(pool, &c, 5000, &fresh);
         if (s != CX_OK)
             return s;
-        s = _query(c, name, sql, nparams, params, out, &broken, &sent);
+        s = query(c, name, sql, nparams, params, out, &broken, &sent);
         cx_pg_release(pool, c, broken);
         /* Retry only when the statement cannot have run: a reused
          * connection that failed before the statement went out. */
@@ -463,7 +463,7 @@ static cx_status _exec(cx_pg_pool *pool, const char *name, const char *sql, int 
 cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
                      const char *const *params, PGresult **out)
 {
-    return _exec(pool, NULL, sql, nparams, params, out);
+    return exec(pool, NULL, sql, nparams, params, out);
 }
 
 cx_status cx_pg_exec_prepared(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
@@ -471,7 +471,7 @@ cx_status cx_pg_exec_prepared(cx_pg_pool *pool, const char *name, const char *sq
 {
     if (!name || !name[0])
         return CX_ERR_INTERNAL;
-    return _exec(pool, name, sql, nparams, params, out);
+    return exec(pool, name, sql, nparams, params, out);
 }
 
 bool cx_pg_ping(cx_pg_pool *pool)

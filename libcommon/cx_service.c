@@ -3,6 +3,7 @@
 #include "cx_service.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,7 +24,7 @@
 #define CX_DRAIN_TIMEOUT_MS 10000
 #define CX_REVOKED_EVENT "events.auth.revoked"
 
-typedef struct _ep_state {
+typedef struct ep_state {
     cx_service *svc;
     const cx_endpoint *ep;
     char subject[256];
@@ -34,19 +35,19 @@ typedef struct _ep_state {
     uint64_t num_errors;
     int64_t processing_ns;
     char last_error[320];
-} _ep_state;
+} ep_state;
 
-typedef struct _job {
-    _ep_state *es;
+typedef struct job {
+    ep_state *es;
     natsMsg *msg;
-} _job;
+} job;
 
-typedef struct _tick {
+typedef struct tick {
     int64_t every_ms;
     int64_t next_ms;
     void (*fn)(void *);
     void *arg;
-} _tick;
+} tick;
 
 struct cx_service {
     const cx_service_opts *o;
@@ -56,7 +57,7 @@ struct cx_service {
     char micro_name[80];
     char queue[80];
     char started[40];
-    _ep_state *eps;
+    ep_state *eps;
     natsSubscription *srv_subs[9];
     int n_srv_subs;
     natsSubscription *revoked_sub; /* <prefix>.events.auth.revoked */
@@ -66,26 +67,30 @@ struct cx_service {
     int nworkers;
     pthread_mutex_t qmu;
     pthread_cond_t qcv;
-    _job *queue_buf;
+    job *queue_buf;
     int qcap, qhead, qlen, busy;
     bool qstop;
 
-    _tick ticks[CX_MAX_TICKS];
+    tick ticks[CX_MAX_TICKS];
     int nticks;
+
+    volatile sig_atomic_t stop;  /* set by cx_service_stop: this service only */
 };
 
-static volatile sig_atomic_t _stop_flag;
+/* A signal stops the whole process, so it is the one process-wide flag: it
+ * is only ever set (never reset by a create), and every service's run loop
+ * reads it beside its own stop flag. */
+static volatile sig_atomic_t signalled;
 
-static void _on_signal(int sig)
+static void on_signal(int sig)
 {
     (void)sig;
-    _stop_flag = 1;
+    signalled = 1;
 }
 
 void cx_service_stop(cx_service *s)
 {
-    (void)s;
-    _stop_flag = 1;
+    s->stop = 1;
 }
 
 /* ---- request context helpers ------------------------------------------- */
@@ -111,7 +116,7 @@ cx_status cx_req_fail(cx_req *req, cx_status s, const char *fmt, ...)
     return s;
 }
 
-static const char *_hdr(natsMsg *m, const char *key)
+static const char *hdr(natsMsg *m, const char *key)
 {
     const char *v = NULL;
     if (natsMsgHeader_Get(m, key, &v) != NATS_OK || !v)
@@ -121,40 +126,50 @@ static const char *_hdr(natsMsg *m, const char *key)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void _publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
-                           cx_status st, const char *errmsg, bool json)
+/* Publishes one reply. Returns the first failure of building the message,
+ * setting a header or publishing: a reply whose error headers could not be
+ * set is not sent at all (without them it would read as a success). */
+static natsStatus publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
+                                 cx_status st, const char *errmsg, bool json)
 {
     natsMsg *m = NULL;
     char code[8];
 
-    if (natsMsg_Create(&m, reply, NULL, (const char *)data, (int)len) != NATS_OK)
-        return;
-    if (st != CX_OK) {
+    if (len > INT_MAX)
+        return NATS_MAX_PAYLOAD;
+    natsStatus ns = natsMsg_Create(&m, reply, NULL, (const char *)data, (int)len);
+    if (ns == NATS_OK && st != CX_OK) {
         snprintf(code, sizeof code, "%d", cx_status_http(st));
-        natsMsgHeader_Set(m, "Nats-Service-Error-Code", code);
-        natsMsgHeader_Set(m, "Nats-Service-Error", errmsg);
+        ns = natsMsgHeader_Set(m, "Nats-Service-Error-Code", code);
+        if (ns == NATS_OK)
+            ns = natsMsgHeader_Set(m, "Nats-Service-Error", errmsg);
     }
-    if (json)
-        natsMsgHeader_Set(m, "Content-Type", "application/json");
-    natsConnection_PublishMsg(s->nc, m);
+    if (ns == NATS_OK && json)
+        ns = natsMsgHeader_Set(m, "Content-Type", "application/json");
+    if (ns == NATS_OK)
+        ns = natsConnection_PublishMsg(s->nc, m);
     natsMsg_Destroy(m);
+    return ns;
 }
 
 /* Encodes m as JSON or protobuf; malloced buffer into *buf. */
-static cx_status _encode(const ProtobufCMessage *m, bool json, void **buf, size_t *len)
+static cx_status encode(const ProtobufCMessage *m, bool json, void **buf, size_t *len)
 {
     *buf = json ? (void *)cx_json_encode(m, len) : (void *)cx_pb_pack(m, len);
     return *buf ? CX_OK : CX_ERR_NOMEM;
 }
 
-static void _reply_error(cx_service *s, const char *reply, const cx_req *req, cx_status st,
-                         bool json)
+/* Answers st per the error contract; returns the publish status (a body
+ * that cannot be encoded is NATS_NO_MEMORY). */
+static natsStatus reply_error(cx_service *s, const char *reply, const cx_req *req,
+                               cx_status st, bool json)
 {
     Calixio__V1__Error e = CALIXIO__V1__ERROR__INIT;
     Calixio__V1__FieldViolation fv[CX_REQ_MAX_FIELDS];
     Calixio__V1__FieldViolation *fvp[CX_REQ_MAX_FIELDS];
     void *buf = NULL;
     size_t len = 0;
+    natsStatus ns = NATS_NO_MEMORY;
 
     e.code = (char *)cx_status_code(st);
     e.message = (char *)(req->message[0] ? req->message : cx_status_message(st));
@@ -172,14 +187,50 @@ static void _reply_error(cx_service *s, const char *reply, const cx_req *req, cx
         e.has_retry_after = 1;
         e.retry_after = req->retry_after;
     }
-    if (_encode(&e.base, json, &buf, &len) == CX_OK)
-        _publish_reply(s, reply, buf, len, st, e.message, json);
+    if (encode(&e.base, json, &buf, &len) == CX_OK)
+        ns = publish_reply(s, reply, buf, len, st, e.message, json);
     free(buf);
+    return ns;
+}
+
+/* Sends the answer for st (the encoded reply on CX_OK, else the error
+ * contract). A reply that cannot be sent is an error of the request: st
+ * becomes CX_ERR_INTERNAL with a message naming the cause (so $SRV.STATS
+ * counts it and the log shows it), and when the success reply was the
+ * one that failed (e.g. larger than the server's max_payload) the caller
+ * still gets a 500 instead of waiting for its timeout. */
+static cx_status answer(cx_service *s, const char *reply, cx_req *req, cx_status st,
+                         const void *buf, size_t len, bool json)
+{
+    natsStatus ns;
+    if (!reply || !*reply)
+        return st;
+    if (st == CX_OK) {
+        ns = publish_reply(s, reply, buf, len, CX_OK, NULL, json);
+        if (ns == NATS_OK)
+            return CX_OK;
+        st = CX_ERR_INTERNAL;
+        snprintf(req->message, sizeof req->message, "reply not sent: %s",
+                 natsStatus_GetText(ns));
+        if (reply_error(s, reply, req, st, json) == NATS_OK)
+            return st;
+    } else {
+        ns = reply_error(s, reply, req, st, json);
+        if (ns == NATS_OK)
+            return st;
+        char why[sizeof req->message];
+        snprintf(why, sizeof why, "%s", req->message[0] ? req->message : cx_status_message(st));
+        snprintf(req->message, sizeof req->message, "error reply not sent (%s): %.120s",
+                 natsStatus_GetText(ns), why);
+    }
+    cx_log_error(req->request_id, "%s: reply to %s lost: %s", req->subject, reply,
+                 natsStatus_GetText(ns));
+    return CX_ERR_INTERNAL;
 }
 
 /* ---- the request path ---------------------------------------------------- */
 
-static void _count(_ep_state *es, int64_t dt_ns, cx_status st, const cx_req *req)
+static void count(ep_state *es, int64_t dt_ns, cx_status st, const cx_req *req)
 {
     pthread_mutex_lock(&es->mu);
     es->num_requests++;
@@ -192,7 +243,7 @@ static void _count(_ep_state *es, int64_t dt_ns, cx_status st, const cx_req *req
     pthread_mutex_unlock(&es->mu);
 }
 
-static cx_status _decode(const _ep_state *es, natsMsg *msg, bool json, cx_req *req,
+static cx_status decode(const ep_state *es, natsMsg *msg, bool json, cx_req *req,
                          ProtobufCMessage **in)
 {
     const char *data = natsMsg_GetData(msg);
@@ -209,7 +260,7 @@ static cx_status _decode(const _ep_state *es, natsMsg *msg, bool json, cx_req *r
     return st;
 }
 
-static cx_status _authenticate(cx_service *s, const cx_endpoint *ep, cx_req *req)
+static cx_status authenticate(cx_service *s, const cx_endpoint *ep, cx_req *req)
 {
     if (ep->auth == CX_AUTH_NONE)
         return CX_OK;
@@ -221,7 +272,7 @@ static cx_status _authenticate(cx_service *s, const cx_endpoint *ep, cx_req *req
                                  &req->caller);
 }
 
-static void _handle(_ep_state *es, natsMsg *msg)
+static void handle(ep_state *es, natsMsg *msg)
 {
     cx_service *s = es->svc;
     const cx_endpoint *ep = es->ep;
@@ -231,18 +282,18 @@ static void _handle(_ep_state *es, natsMsg *msg)
     void *buf = NULL;
     size_t len = 0;
     const char *reply = natsMsg_GetReply(msg);
-    bool json = strncmp(_hdr(msg, "Content-Type"), "application/json", 16) == 0;
+    bool json = strncmp(hdr(msg, "Content-Type"), "application/json", 16) == 0;
 
     memset(&req, 0, sizeof req);
     req.subject = natsMsg_GetSubject(msg);
-    req.request_id = _hdr(msg, "Calixio-Request-Id");
-    req.authorization = _hdr(msg, "Authorization");
-    req.client_ip = _hdr(msg, "Calixio-Client-Ip");
-    req.user_agent = _hdr(msg, "Calixio-User-Agent");
+    req.request_id = hdr(msg, "Calixio-Request-Id");
+    req.authorization = hdr(msg, "Authorization");
+    req.client_ip = hdr(msg, "Calixio-Client-Ip");
+    req.user_agent = hdr(msg, "Calixio-User-Agent");
 
-    cx_status st = _decode(es, msg, json, &req, &in);
+    cx_status st = decode(es, msg, json, &req, &in);
     if (st == CX_OK)
-        st = _authenticate(s, ep, &req);
+        st = authenticate(s, ep, &req);
     if (st == CX_OK) {
         st = ep->fn(&req, in, &out, s->o->ctx);
         if (st == CX_OK && (!out || out->descriptor != ep->out)) {
@@ -251,17 +302,12 @@ static void _handle(_ep_state *es, natsMsg *msg)
             st = CX_ERR_INTERNAL;
         }
     }
-    if (st == CX_OK && _encode(out, json, &buf, &len) != CX_OK)
+    if (st == CX_OK && encode(out, json, &buf, &len) != CX_OK)
         st = CX_ERR_NOMEM;
 
-    if (reply && *reply) {
-        if (st == CX_OK)
-            _publish_reply(s, reply, buf, len, CX_OK, NULL, json);
-        else
-            _reply_error(s, reply, &req, st, json);
-    }
+    st = answer(s, reply, &req, st, buf, len, json);
     int64_t dt = cx_mono_ns() - t0;
-    _count(es, dt, st, &req);
+    count(es, dt, st, &req);
     if (st != CX_OK && cx_status_http(st) >= 500)
         cx_log_error(req.request_id, "%s -> %d %s: %s", ep->name, cx_status_http(st),
                      cx_status_code(st), req.message[0] ? req.message : cx_status_message(st));
@@ -279,7 +325,7 @@ static void _handle(_ep_state *es, natsMsg *msg)
 
 /* ---- worker pool for CPU-heavy endpoints -------------------------------- */
 
-static void *_worker(void *arg)
+static void *worker(void *arg)
 {
     cx_service *s = arg;
     for (;;) {
@@ -290,13 +336,13 @@ static void *_worker(void *arg)
             pthread_mutex_unlock(&s->qmu);
             break;
         }
-        _job j = s->queue_buf[s->qhead];
+        job j = s->queue_buf[s->qhead];
         s->qhead = (s->qhead + 1) % s->qcap;
         s->qlen--;
         s->busy++;
         pthread_mutex_unlock(&s->qmu);
 
-        _handle(j.es, j.msg);
+        handle(j.es, j.msg);
 
         pthread_mutex_lock(&s->qmu);
         s->busy--;
@@ -307,20 +353,20 @@ static void *_worker(void *arg)
     return NULL;
 }
 
-static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    _ep_state *es = closure;
+    ep_state *es = closure;
     cx_service *s = es->svc;
     (void)nc;
     (void)sub;
 
     if (!es->ep->pooled) {
-        _handle(es, msg);
+        handle(es, msg);
         return;
     }
     pthread_mutex_lock(&s->qmu);
     if (s->qlen < s->qcap && !s->qstop) {
-        s->queue_buf[(s->qhead + s->qlen) % s->qcap] = (_job){es, msg};
+        s->queue_buf[(s->qhead + s->qlen) % s->qcap] = (job){es, msg};
         s->qlen++;
         pthread_cond_signal(&s->qcv);
         pthread_mutex_unlock(&s->qmu);
@@ -331,13 +377,13 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     /* Queue full: answer 503 now rather than let a burst stall everything. */
     cx_req req;
     memset(&req, 0, sizeof req);
-    req.request_id = _hdr(msg, "Calixio-Request-Id");
+    req.request_id = hdr(msg, "Calixio-Request-Id");
     snprintf(req.message, sizeof req.message, "%s is busy, try again", s->micro_name);
     const char *reply = natsMsg_GetReply(msg);
-    bool json = strncmp(_hdr(msg, "Content-Type"), "application/json", 16) == 0;
-    if (reply && *reply)
-        _reply_error(s, reply, &req, CX_ERR_UNAVAILABLE, json);
-    _count(es, 0, CX_ERR_UNAVAILABLE, &req);
+    bool json = strncmp(hdr(msg, "Content-Type"), "application/json", 16) == 0;
+    req.subject = natsMsg_GetSubject(msg);
+    cx_status st = answer(s, reply, &req, CX_ERR_UNAVAILABLE, NULL, 0, json);
+    count(es, 0, st, &req);
     cx_log_warn(req.request_id, "%s: worker queue full (%d), answered 503", es->ep->name,
                 s->qcap);
     natsMsg_Destroy(msg);
@@ -345,45 +391,45 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
 
 /* ---- $SRV discovery (ADR-32, shape as nats.go micro) -------------------- */
 
-enum { _SRV_PING, _SRV_INFO, _SRV_STATS };
-static const char *const _srv_verbs[] = {"PING", "INFO", "STATS"};
-static const char *const _srv_types[] = {"io.nats.micro.v1.ping_response",
+enum { SRV_PING, SRV_INFO, SRV_STATS };
+static const char *const srv_verbs[] = {"PING", "INFO", "STATS"};
+static const char *const srv_types[] = {"io.nats.micro.v1.ping_response",
                                          "io.nats.micro.v1.info_response",
                                          "io.nats.micro.v1.stats_response"};
 
-typedef struct _srv_closure {
+typedef struct srv_closure {
     cx_service *s;
     int verb;
-} _srv_closure;
+} srv_closure;
 
-static _srv_closure _srv_closures[64][3];
-static int _srv_closure_slot;
-static pthread_mutex_t _srv_slot_mu = PTHREAD_MUTEX_INITIALIZER;
+static srv_closure srv_closures[64][3];
+static int srv_closure_slot;
+static pthread_mutex_t srv_slot_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static json_t *_srv_body(cx_service *s, int verb)
+static json_t *srv_body(cx_service *s, int verb)
 {
     const cx_service_opts *o = s->o;
     json_t *b = json_object();
-    json_object_set_new(b, "type", json_string(_srv_types[verb]));
+    json_object_set_new(b, "type", json_string(srv_types[verb]));
     json_object_set_new(b, "name", json_string(s->micro_name));
     json_object_set_new(b, "id", json_string(s->id));
     json_object_set_new(b, "version", json_string(o->version ? o->version : "0.1.0"));
     json_object_set_new(b, "metadata", json_pack("{s:s}", "lang", "c"));
-    if (verb == _SRV_PING)
+    if (verb == SRV_PING)
         return b;
-    if (verb == _SRV_INFO)
+    if (verb == SRV_INFO)
         json_object_set_new(b, "description",
                             json_string(o->description ? o->description : ""));
     else
         json_object_set_new(b, "started", json_string(s->started));
     json_t *eps = json_array();
     for (int i = 0; i < o->n_endpoints; i++) {
-        _ep_state *es = &s->eps[i];
+        ep_state *es = &s->eps[i];
         json_t *e = json_object();
         json_object_set_new(e, "name", json_string(es->ep->name));
         json_object_set_new(e, "subject", json_string(es->subject));
         json_object_set_new(e, "queue_group", json_string(s->queue));
-        if (verb == _SRV_INFO) {
+        if (verb == SRV_INFO) {
             json_object_set_new(e, "metadata", json_null());
         } else {
             pthread_mutex_lock(&es->mu);
@@ -402,16 +448,19 @@ static json_t *_srv_body(cx_service *s, int verb)
     return b;
 }
 
-static void _on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    _srv_closure *c = closure;
+    srv_closure *c = closure;
     const char *reply = natsMsg_GetReply(msg);
     (void)sub;
     if (reply && *reply) {
-        json_t *b = _srv_body(c->s, c->verb);
+        json_t *b = srv_body(c->s, c->verb);
         char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
-        if (text)
-            natsConnection_Publish(nc, reply, text, (int)strlen(text));
+        natsStatus ns = text ? natsConnection_Publish(nc, reply, text, (int)strlen(text))
+                             : NATS_NO_MEMORY;
+        if (ns != NATS_OK)
+            cx_log_error(NULL, "%s: $SRV.%s reply lost: %s", c->s->micro_name,
+                         srv_verbs[c->verb], natsStatus_GetText(ns));
         free(text);
         json_decref(b);
     }
@@ -552,27 +601,27 @@ cx_status cx_service_every(cx_service *s, int64_t every_ms, void (*fn)(void *), 
 {
     if (s->nticks >= CX_MAX_TICKS || every_ms <= 0)
         return CX_ERR_INTERNAL;
-    s->ticks[s->nticks++] = (_tick){every_ms, cx_mono_ms() + every_ms, fn, arg};
+    s->ticks[s->nticks++] = (tick){every_ms, cx_mono_ms() + every_ms, fn, arg};
     return CX_OK;
 }
 
-static cx_status _subscribe_srv(cx_service *s)
+static cx_status subscribe_srv(cx_service *s)
 {
     int slot;
-    pthread_mutex_lock(&_srv_slot_mu);
-    slot = _srv_closure_slot < 64 ? _srv_closure_slot++ : -1;
-    pthread_mutex_unlock(&_srv_slot_mu);
+    pthread_mutex_lock(&srv_slot_mu);
+    slot = srv_closure_slot < 64 ? srv_closure_slot++ : -1;
+    pthread_mutex_unlock(&srv_slot_mu);
     if (slot < 0)
         return CX_ERR_INTERNAL;
     for (int v = 0; v < 3; v++) {
         char subj[3][256];
-        _srv_closures[slot][v] = (_srv_closure){s, v};
-        snprintf(subj[0], sizeof subj[0], "$SRV.%s", _srv_verbs[v]);
-        snprintf(subj[1], sizeof subj[1], "$SRV.%s.%s", _srv_verbs[v], s->micro_name);
-        snprintf(subj[2], sizeof subj[2], "$SRV.%s.%s.%s", _srv_verbs[v], s->micro_name, s->id);
+        srv_closures[slot][v] = (srv_closure){s, v};
+        snprintf(subj[0], sizeof subj[0], "$SRV.%s", srv_verbs[v]);
+        snprintf(subj[1], sizeof subj[1], "$SRV.%s.%s", srv_verbs[v], s->micro_name);
+        snprintf(subj[2], sizeof subj[2], "$SRV.%s.%s.%s", srv_verbs[v], s->micro_name, s->id);
         for (int k = 0; k < 3; k++) {
-            if (natsConnection_Subscribe(&s->srv_subs[s->n_srv_subs], s->nc, subj[k], _on_srv,
-                                         &_srv_closures[slot][v]) != NATS_OK)
+            if (natsConnection_Subscribe(&s->srv_subs[s->n_srv_subs], s->nc, subj[k], on_srv,
+                                         &srv_closures[slot][v]) != NATS_OK)
                 return CX_ERR_UNAVAILABLE;
             s->n_srv_subs++;
         }
@@ -581,7 +630,7 @@ static cx_status _subscribe_srv(cx_service *s)
 }
 
 /* Every copy of every service hears revocations (plain subscription). */
-static void _on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     char sid[64];
     int n = natsMsg_GetDataLength(msg);
@@ -596,43 +645,48 @@ static void _on_revoked(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     natsMsg_Destroy(msg);
 }
 
-static void _publish_revoked(const char *sid, void *arg)
+static void publish_revoked(const char *sid, void *arg)
 {
     cx_service *s = arg;
     char subj[256];
-    natsConnection_Publish(s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
-                           sid, (int)strlen(sid));
+    natsStatus ns = natsConnection_Publish(
+        s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj), sid, (int)strlen(sid));
+    /* Other copies then learn of it only from the deny-list store. */
+    if (ns != NATS_OK)
+        cx_log_error(NULL, "%s: revocation event not published: %s", s->micro_name,
+                     natsStatus_GetText(ns));
 }
 
-static cx_status _subscribe_revocations(cx_service *s)
+static cx_status subscribe_revocations(cx_service *s)
 {
     char subj[256];
     if (!s->o->revocation)
         return CX_OK;
     if (natsConnection_Subscribe(&s->revoked_sub, s->nc,
                                  cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
-                                 _on_revoked, NULL) != NATS_OK)
+                                 on_revoked, NULL) != NATS_OK)
         return CX_ERR_UNAVAILABLE;
-    cx_auth_set_revoke_hook(_publish_revoked, s);
+    cx_auth_set_revoke_hook(publish_revoked, s);
     return CX_OK;
 }
 
-static cx_status _subscribe_endpoints(cx_service *s)
+static cx_status subscribe_endpoints(cx_service *s)
 {
     const cx_service_opts *o = s->o;
     int per = o->subs_per_endpoint > 0 ? o->subs_per_endpoint : 2;
     if (per > CX_MAX_SUBS)
         per = CX_MAX_SUBS;
     for (int i = 0; i < o->n_endpoints; i++) {
-        _ep_state *es = &s->eps[i];
+        ep_state *es = &s->eps[i];
         int n = o->endpoints[i].pooled ? 1 : per;
         for (int k = 0; k < n; k++) {
             natsSubscription *sub = NULL;
-            if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, _on_msg, es) !=
+            if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, on_msg, es) !=
                 NATS_OK)
                 return CX_ERR_UNAVAILABLE;
-            natsSubscription_SetPendingLimits(sub, 65536, 64 * 1024 * 1024);
             es->subs[es->nsubs++] = sub;
+            if (natsSubscription_SetPendingLimits(sub, 65536, 64 * 1024 * 1024) != NATS_OK)
+                return CX_ERR_UNAVAILABLE;
         }
     }
     return CX_OK;
@@ -647,7 +701,6 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     if (!s)
         return CX_ERR_NOMEM;
     s->o = o;
-    _stop_flag = 0;
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     snprintf(s->micro_name, sizeof s->micro_name, "calixio-%s", o->name);
@@ -677,12 +730,20 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     }
     s->qcap = o->pool_queue > 0 ? o->pool_queue : 64;
     s->queue_buf = calloc((size_t)s->qcap, sizeof *s->queue_buf);
-    s->nworkers = o->pool_threads > 0 ? o->pool_threads : 2;
-    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    int want = o->pool_threads > 0 ? o->pool_threads : 2;
+    s->workers = calloc((size_t)want, sizeof *s->workers);
     if (!s->queue_buf || !s->workers)
         goto out_fail;
-    for (int i = 0; i < s->nworkers; i++)
-        pthread_create(&s->workers[i], NULL, _worker, s);
+    for (int i = 0; i < want; i++) {
+        int err = pthread_create(&s->workers[i], NULL, worker, s);
+        if (err != 0) {
+            cx_log_error(NULL, "%s: worker thread %d of %d not started: %s", s->micro_name,
+                         i + 1, want, strerror(err));
+            st = CX_ERR_NOMEM;
+            goto out_fail;
+        }
+        s->nworkers = i + 1;  /* only started threads are joined */
+    }
 
     st = cx_nats_options(&s->nopts, o->nats_url, s->micro_name);
     if (st != CX_OK)
@@ -695,11 +756,11 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
     }
     if (ns == NATS_NOT_YET_CONNECTED)
         cx_log_warn(NULL, "nats: %s not reachable yet, retrying in the background", o->nats_url);
-    st = _subscribe_revocations(s);
+    st = subscribe_revocations(s);
     if (st == CX_OK)
-        st = _subscribe_endpoints(s);
+        st = subscribe_endpoints(s);
     if (st == CX_OK)
-        st = _subscribe_srv(s);
+        st = subscribe_srv(s);
     if (st != CX_OK)
         goto out_fail;
     cx_log_info(NULL, "%s %s up: id %s, %d endpoints on %s.%s.*", s->micro_name,
@@ -712,7 +773,7 @@ out_fail:
     return st;
 }
 
-static void _run_ticks(cx_service *s)
+static void run_ticks(cx_service *s)
 {
     int64_t now = cx_mono_ms();
     for (int i = 0; i < s->nticks; i++) {
@@ -724,15 +785,14 @@ static void _run_ticks(cx_service *s)
 }
 
 /* Stops the pool after the queued jobs are done. */
-static void _stop_pool(cx_service *s)
+static void stop_pool(cx_service *s)
 {
     pthread_mutex_lock(&s->qmu);
     s->qstop = true;
     pthread_cond_broadcast(&s->qcv);
     pthread_mutex_unlock(&s->qmu);
     for (int i = 0; i < s->nworkers; i++)
-        if (s->workers[i])
-            pthread_join(s->workers[i], NULL);
+        pthread_join(s->workers[i], NULL);
     s->nworkers = 0;
 }
 
@@ -740,14 +800,14 @@ cx_status cx_service_run(cx_service *s)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = _on_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    while (!_stop_flag) {
-        _run_ticks(s);
+    while (!s->stop && !signalled) {
+        run_ticks(s);
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -771,8 +831,11 @@ cx_status cx_service_run(cx_service *s)
             if (left > 0 && natsSubscription_IsValid(s->eps[i].subs[k]))
                 natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], left);
         }
-    _stop_pool(s);  /* pooled requests already queued are answered */
-    natsConnection_FlushTimeout(s->nc, 2000);
+    stop_pool(s);  /* pooled requests already queued are answered */
+    natsStatus ns = natsConnection_FlushTimeout(s->nc, 2000);
+    if (ns != NATS_OK)
+        cx_log_warn(NULL, "%s: final flush failed (%s): replies still buffered are lost",
+                    s->micro_name, natsStatus_GetText(ns));
     cx_log_info(NULL, "%s: drained, exiting", s->micro_name);
     return CX_OK;
 }
@@ -781,7 +844,7 @@ void cx_service_destroy(cx_service *s)
 {
     if (!s)
         return;
-    _stop_pool(s);
+    stop_pool(s);
     if (s->revoked_sub)
         cx_auth_set_revoke_hook(NULL, NULL);
     if (s->nc)

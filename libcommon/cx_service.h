@@ -110,10 +110,16 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *opts);
 cx_status cx_service_every(cx_service *s, int64_t every_ms, void (*fn)(void *), void *arg);
 
 /* Serves until SIGTERM/SIGINT (or cx_service_stop), then drains: stops
- * taking new requests, finishes in-flight ones, closes. */
+ * taking new requests, finishes in-flight ones, closes. A reply that
+ * cannot be published (or whose headers cannot be set) is counted as an
+ * error of its endpoint in $SRV.STATS (num_errors, last_error "500:reply
+ * not sent: ...") and logged; when it was a success reply the caller gets
+ * a 500 instead. */
 cx_status cx_service_run(cx_service *s);
 
-/* Asks cx_service_run to return (async-signal-safe). */
+/* Asks cx_service_run of this service (only) to return; other services of
+ * the process keep serving. Async-signal-safe. SIGTERM/SIGINT stop every
+ * service of the process. */
 void cx_service_stop(cx_service *s);
 
 /* The service's NATS connection, e.g. to publish events. Borrowed. */

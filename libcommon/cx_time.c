@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cx_log.h"
+
 int64_t cx_now_s(void) { return (int64_t)time(NULL); }
 
 int64_t cx_now_ms(void)
@@ -53,4 +55,15 @@ int cx_time_pg_to_rfc3339(const char *pg, char out[21])
     snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d, h, mi, s);
     memcpy(out, tmp, 21);
     return 0;
+}
+
+cx_status cx_time_pg_column(const char *pg, const char *column, char out[21])
+{
+    if (cx_time_pg_to_rfc3339(pg, out) == 0)
+        return CX_OK;
+    out[0] = '\0';
+    /* A timestamp is not a secret; 40 bytes are enough to see what came. */
+    cx_log_error(NULL, "timestamp column %s: unparsable value \"%.40s\"", column,
+                 pg ? pg : "(null)");
+    return CX_ERR_INTERNAL;
 }

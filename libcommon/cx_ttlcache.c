@@ -7,11 +7,11 @@
 #include "cx_time.h"
 #include "cx_ttlcache.h"
 
-typedef struct _slot {
+typedef struct ttl_slot {
     bool used;
     uint64_t gen;
     int64_t expires_ms; /* monotonic */
-} _slot;
+} ttl_slot;
 
 struct cx_ttlcache {
     pthread_mutex_t mu;
@@ -19,13 +19,13 @@ struct cx_ttlcache {
     size_t key_max;
     size_t value_size;
     int64_t ttl_ms;
-    _slot *slots;
+    ttl_slot *slots;
     char *keys;      /* n * (key_max + 1) */
     unsigned char *values; /* n * value_size */
 };
 
 /* FNV-1a of key; SIZE_MAX when the key is too long to be cached. */
-static size_t _slot_of(const cx_ttlcache *c, const char *key)
+static size_t slot_of(const cx_ttlcache *c, const char *key)
 {
     uint32_t h = 2166136261u;
     size_t len = 0;
@@ -37,12 +37,12 @@ static size_t _slot_of(const cx_ttlcache *c, const char *key)
     return h % c->n;
 }
 
-static char *_key_at(cx_ttlcache *c, size_t i)
+static char *key_at(cx_ttlcache *c, size_t i)
 {
     return c->keys + i * (c->key_max + 1);
 }
 
-static unsigned char *_value_at(cx_ttlcache *c, size_t i)
+static unsigned char *value_at(cx_ttlcache *c, size_t i)
 {
     return c->values + i * c->value_size;
 }
@@ -98,17 +98,17 @@ void cx_ttlcache_destroy(cx_ttlcache *c)
 bool cx_ttlcache_get(cx_ttlcache *c, const char *key, void *out_value,
                      cx_ttlcache_ticket *ticket)
 {
-    size_t i = c->ttl_ms > 0 ? _slot_of(c, key) : SIZE_MAX;
+    size_t i = c->ttl_ms > 0 ? slot_of(c, key) : SIZE_MAX;
     if (i == SIZE_MAX) {
         if (ticket)
             *ticket = (cx_ttlcache_ticket){.slot = SIZE_MAX};
         return false;
     }
-    _slot *sl = &c->slots[i];
+    ttl_slot *sl = &c->slots[i];
     pthread_mutex_lock(&c->mu);
     int64_t now = cx_mono_ms();
-    if (sl->used && now < sl->expires_ms && strcmp(_key_at(c, i), key) == 0) {
-        memcpy(out_value, _value_at(c, i), c->value_size);
+    if (sl->used && now < sl->expires_ms && strcmp(key_at(c, i), key) == 0) {
+        memcpy(out_value, value_at(c, i), c->value_size);
         pthread_mutex_unlock(&c->mu);
         return true;
     }
@@ -124,16 +124,16 @@ bool cx_ttlcache_put(cx_ttlcache *c, const char *key, const void *value,
     size_t i = ticket->slot;
     /* The ticket must be for this key's slot (a mismatched one stores
      * nothing rather than an entry under the wrong slot). */
-    if (i == SIZE_MAX || i >= c->n || _slot_of(c, key) != i)
+    if (i == SIZE_MAX || i >= c->n || slot_of(c, key) != i)
         return false;
-    _slot *sl = &c->slots[i];
+    ttl_slot *sl = &c->slots[i];
     bool stored = false;
     pthread_mutex_lock(&c->mu);
     if (sl->gen == ticket->gen) {
         sl->used = true;
         sl->expires_ms = ticket->started_ms + c->ttl_ms;
-        strcpy(_key_at(c, i), key); /* fits: _slot_of checked the length */
-        memcpy(_value_at(c, i), value, c->value_size);
+        strcpy(key_at(c, i), key); /* fits: slot_of checked the length */
+        memcpy(value_at(c, i), value, c->value_size);
         stored = true;
     }
     pthread_mutex_unlock(&c->mu);
@@ -154,7 +154,7 @@ cx_status cx_ttlcache_get_or_load(cx_ttlcache *c, const char *key, void *out_val
 
 void cx_ttlcache_invalidate(cx_ttlcache *c, const char *key)
 {
-    size_t i = _slot_of(c, key);
+    size_t i = slot_of(c, key);
     if (i == SIZE_MAX)
         return;
     pthread_mutex_lock(&c->mu);

@@ -37,7 +37,7 @@ struct migset {
     int n;
 };
 
-static void _usage(FILE *f)
+static void usage(FILE *f)
 {
     fprintf(f,
             "usage: cx-migrate up | down [N] | status | --help\n"
@@ -54,7 +54,7 @@ static void _usage(FILE *f)
             "versions are kept in the table schema_migrations. Exit status 1 on failure.\n");
 }
 
-static void _migset_free(struct migset *set)
+static void migset_free(struct migset *set)
 {
     for (int i = 0; i < set->n; i++) {
         free(set->m[i].name);
@@ -67,7 +67,7 @@ static void _migset_free(struct migset *set)
 }
 
 /* NNNN_name.sql: at least 4 digits, '_', then [A-Za-z0-9_-]+. */
-static bool _valid_name(const char *fn, size_t *digits)
+static bool valid_name(const char *fn, size_t *digits)
 {
     size_t len = strlen(fn), d = 0;
     if (len < 5 || strcmp(fn + len - 4, ".sql") != 0)
@@ -84,7 +84,7 @@ static bool _valid_name(const char *fn, size_t *digits)
 }
 
 /* True when line [s, e) is the marker (ignoring trailing blanks and \r). */
-static bool _is_marker(const char *s, const char *e, const char *marker)
+static bool is_marker(const char *s, const char *e, const char *marker)
 {
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
         e--;
@@ -93,14 +93,14 @@ static bool _is_marker(const char *s, const char *e, const char *marker)
 }
 
 /* Splits m->text into m->up and m->down in place. */
-static int _split(struct migration *m, const char *path)
+static int split(struct migration *m, const char *path)
 {
     char *up = NULL, *down = NULL;
     for (char *line = m->text; *line;) {
         char *eol = strchr(line, '\n');
         char *next = eol ? eol + 1 : line + strlen(line);
         char *end = eol ? eol : next;
-        if (_is_marker(line, end, "-- +up") || _is_marker(line, end, "-- +down")) {
+        if (is_marker(line, end, "-- +up") || is_marker(line, end, "-- +down")) {
             bool is_up = line[4] == 'u';
             if ((is_up && up) || (!is_up && down)) {
                 fprintf(stderr, "cx-migrate: %s: more than one '-- +%s' section\n", path,
@@ -125,7 +125,7 @@ static int _split(struct migration *m, const char *path)
 }
 
 /* Reads a whole file (bounded, no NUL bytes); malloced or NULL. */
-static char *_read_file(const char *path)
+static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -146,13 +146,13 @@ static char *_read_file(const char *path)
     return buf;
 }
 
-static int _cmp_mig(const void *a, const void *b)
+static int cmp_mig(const void *a, const void *b)
 {
     return strcmp(((const struct migration *)a)->name, ((const struct migration *)b)->name);
 }
 
 /* Loads every NNNN_name.sql of dir, sorted by name. */
-static int _load(const char *dir, struct migset *set)
+static int load(const char *dir, struct migset *set)
 {
     DIR *d = opendir(dir);
     if (!d) {
@@ -170,7 +170,7 @@ static int _load(const char *dir, struct migset *set)
         if (de->d_name[0] == '.' || strlen(de->d_name) < 5 ||
             strcmp(de->d_name + strlen(de->d_name) - 4, ".sql") != 0)
             continue;
-        if (!_valid_name(de->d_name, &digits)) {
+        if (!valid_name(de->d_name, &digits)) {
             fprintf(stderr, "cx-migrate: %s/%s: name is not NNNN_name.sql\n", dir, de->d_name);
             rc = -1;
             break;
@@ -185,14 +185,14 @@ static int _load(const char *dir, struct migset *set)
         struct migration *m = &set->m[set->n];
         m->name = strndup(de->d_name, strlen(de->d_name) - 4);
         m->version = strndup(de->d_name, digits);
-        m->text = _read_file(path);
+        m->text = read_file(path);
         set->n++;
-        if (!m->name || !m->version || !m->text || _split(m, path) != 0)
+        if (!m->name || !m->version || !m->text || split(m, path) != 0)
             rc = -1;
     }
     closedir(d);
     if (rc == 0) {
-        qsort(set->m, (size_t)set->n, sizeof(*set->m), _cmp_mig);
+        qsort(set->m, (size_t)set->n, sizeof(*set->m), cmp_mig);
         for (int i = 1; i < set->n; i++) {
             if (strcmp(set->m[i].version, set->m[i - 1].version) == 0) {
                 fprintf(stderr, "cx-migrate: %s and %s share version %s\n", set->m[i - 1].name,
@@ -202,12 +202,12 @@ static int _load(const char *dir, struct migset *set)
         }
     }
     if (rc != 0)
-        _migset_free(set);
+        migset_free(set);
     return rc;
 }
 
 /* Runs a parameterised statement; prints the error. */
-static int _q(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out)
+static int query(PGconn *c, const char *sql, int n, const char *const *params, PGresult **out)
 {
     bool broken = false;
     cx_status s = cx_pg_query(c, sql, n, params, out, &broken);
@@ -220,18 +220,18 @@ static int _q(PGconn *c, const char *sql, int n, const char *const *params, PGre
 }
 
 /* Marks the applied ones in set; lists versions applied without a file. */
-static int _read_applied(PGconn *c, struct migset *set, bool must_exist)
+static int read_applied(PGconn *c, struct migset *set, bool must_exist)
 {
     PGresult *res = NULL;
     if (!must_exist) {
-        if (_q(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, &res) != 0)
+        if (query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL", 0, NULL, &res) != 0)
             return -1;
         bool exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         PQclear(res);
         if (!exists)
             return 0;
     }
-    if (_q(c,
+    if (query(c,
            "SELECT version, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
            "FROM schema_migrations ORDER BY version",
            0, NULL, &res) != 0)
@@ -255,10 +255,10 @@ static int _read_applied(PGconn *c, struct migset *set, bool must_exist)
 }
 
 /* Runs one migration section plus its bookkeeping in one transaction. */
-static int _run_one(PGconn *c, const struct migration *m, bool up)
+static int run_one(PGconn *c, const struct migration *m, bool up)
 {
     const char *params[1] = {m->version};
-    if (_q(c, "BEGIN", 0, NULL, NULL) != 0)
+    if (query(c, "BEGIN", 0, NULL, NULL) != 0)
         return -1;
     /* Our own trusted file, possibly several statements: the one place that
      * sends SQL text without parameters. */
@@ -271,12 +271,12 @@ static int _run_one(PGconn *c, const struct migration *m, bool up)
         goto out_rollback;
     }
     PQclear(res);
-    if (_q(c,
+    if (query(c,
            up ? "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
               : "DELETE FROM schema_migrations WHERE version = $1",
            1, params, NULL) != 0)
         goto out_rollback;
-    if (_q(c, "COMMIT", 0, NULL, NULL) != 0)
+    if (query(c, "COMMIT", 0, NULL, NULL) != 0)
         return -1;
     printf("%s %s\n", up ? "applied " : "reverted", m->name);
     return 0;
@@ -285,21 +285,21 @@ out_rollback:
     return -1;
 }
 
-static int _cmd_up(PGconn *c, struct migset *set)
+static int cmd_up(PGconn *c, struct migset *set)
 {
-    if (_q(c,
+    if (query(c,
            "CREATE TABLE IF NOT EXISTS schema_migrations ("
            " version text PRIMARY KEY,"
            " applied_at timestamptz NOT NULL DEFAULT now())",
            0, NULL, NULL) != 0)
         return -1;
-    if (_read_applied(c, set, true) != 0)
+    if (read_applied(c, set, true) != 0)
         return -1;
     int done = 0;
     for (int i = 0; i < set->n; i++) {
         if (set->m[i].applied)
             continue;
-        if (_run_one(c, &set->m[i], true) != 0)
+        if (run_one(c, &set->m[i], true) != 0)
             return -1;
         done++;
     }
@@ -308,15 +308,15 @@ static int _cmd_up(PGconn *c, struct migset *set)
     return 0;
 }
 
-static int _cmd_down(PGconn *c, struct migset *set, long count)
+static int cmd_down(PGconn *c, struct migset *set, long count)
 {
-    if (_read_applied(c, set, false) != 0)
+    if (read_applied(c, set, false) != 0)
         return -1;
     long done = 0;
     for (int i = set->n - 1; i >= 0 && done < count; i--) {
         if (!set->m[i].applied)
             continue;
-        if (_run_one(c, &set->m[i], false) != 0)
+        if (run_one(c, &set->m[i], false) != 0)
             return -1;
         done++;
     }
@@ -325,9 +325,9 @@ static int _cmd_down(PGconn *c, struct migset *set, long count)
     return 0;
 }
 
-static int _cmd_status(PGconn *c, struct migset *set)
+static int cmd_status(PGconn *c, struct migset *set)
 {
-    if (_read_applied(c, set, false) != 0)
+    if (read_applied(c, set, false) != 0)
         return -1;
     int pending = 0;
     for (int i = 0; i < set->n; i++) {
@@ -343,7 +343,7 @@ static int _cmd_status(PGconn *c, struct migset *set)
 }
 
 /* Runs cmd on a connection holding (for up/down) the advisory lock. */
-static int _with_conn(const char *url, const char *cmd, long count, struct migset *set)
+static int with_conn(const char *url, const char *cmd, long count, struct migset *set)
 {
     cx_pg_pool *pool = NULL;
     PGconn *c = NULL;
@@ -357,21 +357,21 @@ static int _with_conn(const char *url, const char *cmd, long count, struct migse
         goto out_destroy;
     }
     /* The pool's 5 s statement_timeout suits requests, not migrations. */
-    if (_q(c, "SET statement_timeout = 0", 0, NULL, NULL) != 0)
+    if (query(c, "SET statement_timeout = 0", 0, NULL, NULL) != 0)
         goto out_release;
     bool locking = strcmp(cmd, "status") != 0;
     const char *key[1] = {MIG_LOCK_KEY};
-    if (locking && _q(c, "SELECT pg_advisory_lock($1::bigint)", 1, key, NULL) != 0)
+    if (locking && query(c, "SELECT pg_advisory_lock($1::bigint)", 1, key, NULL) != 0)
         goto out_release;
     if (strcmp(cmd, "up") == 0)
-        rc = _cmd_up(c, set);
+        rc = cmd_up(c, set);
     else if (strcmp(cmd, "down") == 0)
-        rc = _cmd_down(c, set, count);
+        rc = cmd_down(c, set, count);
     else
-        rc = _cmd_status(c, set);
+        rc = cmd_status(c, set);
     if (locking && PQstatus(c) == CONNECTION_OK &&
         PQtransactionStatus(c) == PQTRANS_IDLE)
-        (void)_q(c, "SELECT pg_advisory_unlock($1::bigint)", 1, key, NULL);
+        (void)query(c, "SELECT pg_advisory_unlock($1::bigint)", 1, key, NULL);
 out_release:
     /* Never pool it again: the session settings were changed. */
     cx_pg_release(pool, c, true);
@@ -383,14 +383,14 @@ out_destroy:
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        _usage(stdout);
+        usage(stdout);
         return 0;
     }
     if (argc < 2 || argc > 3 ||
         (strcmp(argv[1], "up") != 0 && strcmp(argv[1], "down") != 0 &&
          strcmp(argv[1], "status") != 0) ||
         (argc == 3 && strcmp(argv[1], "down") != 0)) {
-        _usage(stderr);
+        usage(stderr);
         return 1;
     }
     long count = 1;
@@ -415,9 +415,9 @@ int main(int argc, char **argv)
     cx_log_init("cx-migrate", CX_LOG_WARN);
 
     struct migset set = {0};
-    if (_load(dir, &set) != 0)
+    if (load(dir, &set) != 0)
         return 1;
-    int rc = _with_conn(url, argv[1], count, &set);
-    _migset_free(&set);
+    int rc = with_conn(url, argv[1], count, &set);
+    migset_free(&set);
     return rc == 0 ? 0 : 1;
 }

@@ -69,7 +69,7 @@ static cx_status _user_query(cx_pg_pool *pg, const char *sql, const char *param,
     }
     if (!_col(r, 0, out->id, sizeof(out->id)) || !_col(r, 1, out->name, sizeof(out->name)) ||
         !_col(r, 2, out->email, sizeof(out->email)) ||
-        cx_time_pg_to_rfc3339(PQgetvalue(r, 0, 4), out->created_at) != 0) {
+        cx_time_pg_column(PQgetvalue(r, 0, 4), "users.created_at", out->created_at) != CX_OK) {
         s = CX_ERR_INTERNAL;
         goto out_clear;
     }

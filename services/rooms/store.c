@@ -17,20 +17,21 @@ static void _copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Fills r from row i of res (columns as in COLS). */
-static void _row(const PGresult *res, int i, rooms_row *r)
+/* Fills r from row i of res (columns as in COLS); an unparsable timestamp
+ * is CX_ERR_INTERNAL (cx_time_pg_column logs the column). */
+static cx_status _row(const PGresult *res, int i, rooms_row *r)
 {
     memset(r, 0, sizeof *r);
     _copy(r->id, sizeof r->id, PQgetvalue(res, i, 0));
     _copy(r->name, sizeof r->name, PQgetvalue(res, i, 1));
     _copy(r->status, sizeof r->status, PQgetvalue(res, i, 2));
-    if (cx_time_pg_to_rfc3339(PQgetvalue(res, i, 3), r->created_at) != 0)
-        r->created_at[0] = '\0';
-    if (!PQgetisnull(res, i, 4) && cx_time_pg_to_rfc3339(PQgetvalue(res, i, 4), r->ended_at) != 0)
-        r->ended_at[0] = '\0';
+    cx_status s = cx_time_pg_column(PQgetvalue(res, i, 3), "rooms.created_at", r->created_at);
+    if (s == CX_OK && !PQgetisnull(res, i, 4))
+        s = cx_time_pg_column(PQgetvalue(res, i, 4), "rooms.ended_at", r->ended_at);
     _copy(r->owner_user_id, sizeof r->owner_user_id, PQgetvalue(res, i, 5));
     r->max_participants = atoi(PQgetvalue(res, i, 6));
     _copy(r->livekit_room, sizeof r->livekit_room, PQgetvalue(res, i, 7));
+    return s;
 }
 
 /* Copies all rows of res into a malloced array. */
@@ -40,8 +41,12 @@ static cx_status _rows(const PGresult *res, rooms_row **out, int *n)
     rooms_row *rows = calloc(cnt > 0 ? (size_t)cnt : 1, sizeof *rows);
     if (!rows)
         return CX_ERR_NOMEM;
-    for (int i = 0; i < cnt; i++)
-        _row(res, i, &rows[i]);
+    for (int i = 0; i < cnt; i++) {
+        if (_row(res, i, &rows[i]) != CX_OK) {
+            free(rows);
+            return CX_ERR_INTERNAL;
+        }
+    }
     *out = rows;
     *n = cnt;
     return CX_OK;
@@ -65,7 +70,7 @@ cx_status rooms_store_insert(PGconn *c, const char *id, const char *name, const 
     if (s != CX_OK)
         return s;
     if (PQntuples(res) == 1)
-        _row(res, 0, out);
+        s = _row(res, 0, out);
     else
         s = CX_ERR_INTERNAL;
     PQclear(res);
@@ -87,7 +92,7 @@ cx_status rooms_store_get(cx_pg_pool *pg, const char *id, rooms_row *out)
     if (s != CX_OK)
         return s;
     if (PQntuples(res) == 1)
-        _row(res, 0, out);
+        s = _row(res, 0, out);
     else
         s = CX_ERR_ROOM_NOT_FOUND;
     PQclear(res);
@@ -111,10 +116,10 @@ cx_status rooms_store_end(cx_pg_pool *pg, const char *id, const char *owner, boo
     if (s != CX_OK)
         return s;
     if (PQntuples(res) == 1) {
-        _row(res, 0, out);
+        s = _row(res, 0, out);
         *changed = true;
         PQclear(res);
-        return CX_OK;
+        return s;
     }
     PQclear(res);
     /* Nothing changed: tell apart missing, someone else's and already ended. */

@@ -1,6 +1,8 @@
 /* test_log_status.c: JSON log lines and the status table. */
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cx_log.h"
 #include "cx_status.h"
@@ -70,9 +72,60 @@ static void test_time(void)
     CX_CHECK_INT(cx_time_pg_to_rfc3339("yesterday", out), -1);
 }
 
+/* Runs cx_time_pg_column with stderr captured; returns its status and
+ * the log text written meanwhile into log. */
+static cx_status pg_column_logged(const char *pg, const char *column, char out[21], char *log,
+                                  size_t cap)
+{
+    FILE *tmp = tmpfile();
+    int saved = dup(2);
+    log[0] = '\0';
+    if (!tmp || saved < 0 || dup2(fileno(tmp), 2) < 0) {
+        CX_CHECK(!"cannot capture stderr");
+        return CX_ERR_INTERNAL;
+    }
+    cx_status s = cx_time_pg_column(pg, column, out);
+    dup2(saved, 2);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(log, 1, cap - 1, tmp);
+    log[n] = '\0';
+    fclose(tmp);
+    return s;
+}
+
+/* One rule for an unparsable database timestamp: a 500 (CX_ERR_INTERNAL)
+ * with an error line naming the column, never "" shown as a value. */
+static void test_time_pg_column(void)
+{
+    char out[21], log[1024];
+    cx_log_init("unittest", CX_LOG_INFO);
+    CX_CHECK_INT(pg_column_logged("2026-11-23 05:11:19.5+00", "rooms.created_at", out, log,
+                                  sizeof log),
+                 CX_OK);
+    CX_CHECK_STR(out, "2026-11-23T05:11:19Z");
+    CX_CHECK_STR(log, "");
+    const char *bad[] = {"infinity", "-infinity", "2026-11-23 05:11:19+02",
+                         "2026-11-23 05:11:19+00 BC", "", NULL};
+    for (int i = 0; i < 6; i++) {
+        memcpy(out, "xxxxxxxxxxxxxxxxxxxx", 21);
+        CX_CHECK_INT(pg_column_logged(bad[i], "rooms.ended_at", out, log, sizeof log),
+                     CX_ERR_INTERNAL);
+        CX_CHECK_INT(cx_status_http(CX_ERR_INTERNAL), 500);
+        CX_CHECK_STR(out, "");
+        json_t *j = json_loads(log, 0, NULL);
+        CX_CHECK(j != NULL);
+        CX_CHECK_STR(json_string_value(json_object_get(j, "level")), "error");
+        const char *msg = json_string_value(json_object_get(j, "msg"));
+        CX_CHECK(msg && strstr(msg, "rooms.ended_at"));
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     CX_RUN(test_log_line_is_json);
+    CX_RUN(test_time_pg_column);
     CX_RUN(test_status_table);
     CX_RUN(test_time);
     return CX_DONE();

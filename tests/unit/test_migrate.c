@@ -23,10 +23,10 @@ static char out[16384]; /* stdout + stderr of the last run */
 
 /* Starts cx-migrate with args (NULL-terminated, without argv[0]);
  * returns its pid, output into fd. */
-static pid_t _spawn(const char *const *args, int fd)
+static pid_t t_spawn(const char *const *args, int fd)
 {
     char *argv[8] = {tool};
-    for (int i = 0; args[i] && i < 6; i++)
+    for (int i = 0; i < 6 && args[i]; i++)
         argv[i + 1] = (char *)args[i];
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -39,7 +39,7 @@ static pid_t _spawn(const char *const *args, int fd)
     return pid;
 }
 
-static int _wait(pid_t pid)
+static int t_wait(pid_t pid)
 {
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) != pid)
@@ -48,20 +48,20 @@ static int _wait(pid_t pid)
 }
 
 /* Runs cx-migrate to completion; exit code, output in `out`. */
-static int _migrate(const char *a1, const char *a2)
+static int migrate(const char *a1, const char *a2)
 {
     const char *args[3] = {a1, a2, NULL};
     char path[] = "/tmp/cx-migrate-out-XXXXXX";
     int fd = mkstemp(path);
     unlink(path);
-    int rc = _wait(_spawn(args, fd));
+    int rc = t_wait(t_spawn(args, fd));
     ssize_t n = pread(fd, out, sizeof(out) - 1, 0);
     out[n > 0 ? n : 0] = '\0';
     close(fd);
     return rc;
 }
 
-static const char *_scalar(const char *sql)
+static const char *scalar(const char *sql)
 {
     static char buf[256];
     PGresult *res = NULL;
@@ -74,7 +74,7 @@ static const char *_scalar(const char *sql)
     return buf;
 }
 
-static bool _table_exists(const char *name)
+static bool table_exists(const char *name)
 {
     PGresult *res = NULL;
     const char *p[1] = {name};
@@ -88,20 +88,20 @@ static bool _table_exists(const char *name)
 
 static void test_usage_and_bad_args(void)
 {
-    CX_CHECK_INT(_migrate("--help", NULL), 0);
+    CX_CHECK_INT(migrate("--help", NULL), 0);
     CX_CHECK(strstr(out, "usage: cx-migrate") != NULL);
-    CX_CHECK_INT(_migrate("sideways", NULL), 1);
+    CX_CHECK_INT(migrate("sideways", NULL), 1);
     CX_CHECK(strstr(out, "usage") != NULL);
-    CX_CHECK_INT(_migrate("down", "0"), 1);
-    CX_CHECK_INT(_migrate("down", "x"), 1);
-    CX_CHECK_INT(_migrate("up", "3"), 1);
+    CX_CHECK_INT(migrate("down", "0"), 1);
+    CX_CHECK_INT(migrate("down", "x"), 1);
+    CX_CHECK_INT(migrate("up", "3"), 1);
     char *saved = strdup(getenv("DATABASE_URL"));
     unsetenv("DATABASE_URL");
-    CX_CHECK_INT(_migrate("up", NULL), 1);
+    CX_CHECK_INT(migrate("up", NULL), 1);
     CX_CHECK(strstr(out, "DATABASE_URL is not set") != NULL);
     /* Nothing listens there: a clear failure, not a hang. */
     setenv("DATABASE_URL", "postgres://postgres@127.0.0.1:1/calixio", 1);
-    CX_CHECK_INT(_migrate("status", NULL), 1);
+    CX_CHECK_INT(migrate("status", NULL), 1);
     CX_CHECK(strstr(out, "cannot connect") != NULL);
     setenv("DATABASE_URL", saved, 1);
     free(saved);
@@ -109,23 +109,23 @@ static void test_usage_and_bad_args(void)
 
 static void test_status_before_any(void)
 {
-    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, "0001_users_sessions") != NULL);
     CX_CHECK(strstr(out, "0 applied, 3 pending") != NULL);
     /* status does not create anything */
-    CX_CHECK(!_table_exists("schema_migrations"));
+    CX_CHECK(!table_exists("schema_migrations"));
 }
 
 static void test_up_applies_all(void)
 {
-    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK_INT(migrate("up", NULL), 0);
     CX_CHECK(strstr(out, "applied  0001_users_sessions") != NULL);
     CX_CHECK(strstr(out, "applied  0003_participant_history") != NULL);
-    CX_CHECK(_table_exists("users"));
-    CX_CHECK(_table_exists("refresh_tokens"));
-    CX_CHECK(_table_exists("rooms"));
-    CX_CHECK(_table_exists("participant_events"));
-    CX_CHECK_STR(_scalar("SELECT string_agg(version, ',' ORDER BY version) "
+    CX_CHECK(table_exists("users"));
+    CX_CHECK(table_exists("refresh_tokens"));
+    CX_CHECK(table_exists("rooms"));
+    CX_CHECK(table_exists("participant_events"));
+    CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
                          "FROM schema_migrations"),
                  "0001,0002,0003");
 }
@@ -133,17 +133,17 @@ static void test_up_applies_all(void)
 static void test_up_again_is_noop(void)
 {
     char before[256];
-    snprintf(before, sizeof(before), "%s", _scalar("SELECT max(applied_at) FROM schema_migrations"));
-    CX_CHECK_INT(_migrate("up", NULL), 0);
+    snprintf(before, sizeof(before), "%s", scalar("SELECT max(applied_at) FROM schema_migrations"));
+    CX_CHECK_INT(migrate("up", NULL), 0);
     CX_CHECK(strstr(out, "nothing to apply") != NULL);
     CX_CHECK(strstr(out, "applied  0") == NULL);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "3");
-    CX_CHECK_STR(_scalar("SELECT max(applied_at) FROM schema_migrations"), before);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), "3");
+    CX_CHECK_STR(scalar("SELECT max(applied_at) FROM schema_migrations"), before);
 }
 
 static void test_status_lists_applied(void)
 {
-    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, "0001_users_sessions") != NULL);
     CX_CHECK(strstr(out, "0002_rooms") != NULL);
     CX_CHECK(strstr(out, "0003_participant_history") != NULL);
@@ -155,36 +155,36 @@ static void test_status_lists_applied(void)
 
 static void test_down_reverts_last_then_up_reapplies(void)
 {
-    CX_CHECK_INT(_migrate("down", NULL), 0);
+    CX_CHECK_INT(migrate("down", NULL), 0);
     CX_CHECK(strstr(out, "reverted 0003_participant_history") != NULL);
     CX_CHECK(strstr(out, "0002") == NULL);
-    CX_CHECK(!_table_exists("participant_events"));
-    CX_CHECK(_table_exists("rooms"));
-    CX_CHECK_STR(_scalar("SELECT string_agg(version, ',' ORDER BY version) "
+    CX_CHECK(!table_exists("participant_events"));
+    CX_CHECK(table_exists("rooms"));
+    CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
                          "FROM schema_migrations"),
                  "0001,0002");
-    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, "2 applied, 1 pending") != NULL);
     char *line = strstr(out, "0003_participant_history");
     CX_CHECK(line && strncmp(line + strcspn(line, "\n") - 7, "pending", 7) == 0);
 
-    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK_INT(migrate("up", NULL), 0);
     CX_CHECK(strstr(out, "applied  0003_participant_history") != NULL);
     CX_CHECK(strstr(out, "0001") == NULL);
-    CX_CHECK(_table_exists("participant_events"));
+    CX_CHECK(table_exists("participant_events"));
 }
 
 static void test_down_n(void)
 {
-    CX_CHECK_INT(_migrate("down", "2"), 0);
-    CX_CHECK(!_table_exists("participant_events"));
-    CX_CHECK(!_table_exists("rooms"));
-    CX_CHECK(_table_exists("users"));
-    CX_CHECK_STR(_scalar("SELECT string_agg(version, ',') FROM schema_migrations"), "0001");
-    CX_CHECK_INT(_migrate("down", "5"), 0); /* more than applied: all of them */
-    CX_CHECK(!_table_exists("users"));
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "0");
-    CX_CHECK_INT(_migrate("down", NULL), 0);
+    CX_CHECK_INT(migrate("down", "2"), 0);
+    CX_CHECK(!table_exists("participant_events"));
+    CX_CHECK(!table_exists("rooms"));
+    CX_CHECK(table_exists("users"));
+    CX_CHECK_STR(scalar("SELECT string_agg(version, ',') FROM schema_migrations"), "0001");
+    CX_CHECK_INT(migrate("down", "5"), 0); /* more than applied: all of them */
+    CX_CHECK(!table_exists("users"));
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), "0");
+    CX_CHECK_INT(migrate("down", NULL), 0);
     CX_CHECK(strstr(out, "nothing to revert") != NULL);
 }
 
@@ -196,18 +196,18 @@ static void test_concurrent_up(void)
     pid_t pids[6];
     int fd = open("/dev/null", O_WRONLY);
     for (int i = 0; i < 6; i++)
-        pids[i] = _spawn(args, fd);
+        pids[i] = t_spawn(args, fd);
     for (int i = 0; i < 6; i++)
-        CX_CHECK_INT(_wait(pids[i]), 0);
+        CX_CHECK_INT(t_wait(pids[i]), 0);
     close(fd);
-    CX_CHECK_STR(_scalar("SELECT string_agg(version, ',' ORDER BY version) "
+    CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
                          "FROM schema_migrations"),
                  "0001,0002,0003");
-    CX_CHECK(_table_exists("participant_events"));
+    CX_CHECK(table_exists("participant_events"));
 }
 
 /* A migrations dir holding the repo's files plus `extra` as 0004_extra.sql. */
-static void _with_extra(char *dir, const char *extra)
+static void with_extra(char *dir, const char *extra)
 {
     strcpy(dir, "/tmp/cx-mig-XXXXXX");
     CX_CHECK(mkdtemp(dir) != NULL);
@@ -224,7 +224,7 @@ static void _with_extra(char *dir, const char *extra)
     setenv("MIGRATIONS_DIR", dir, 1);
 }
 
-static void _drop_dir(const char *dir)
+static void drop_dir(const char *dir)
 {
     char cmd[300];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -235,36 +235,36 @@ static void _drop_dir(const char *dir)
 static void test_failing_migration_rolls_back(void)
 {
     char dir[64];
-    _with_extra(dir, "-- +up\nCREATE TABLE good4 (x int);\nSELECT no_such_function();\n"
+    with_extra(dir, "-- +up\nCREATE TABLE good4 (x int);\nSELECT no_such_function();\n"
                      "-- +down\nDROP TABLE good4;\n");
-    CX_CHECK_INT(_migrate("up", NULL), 1);
+    CX_CHECK_INT(migrate("up", NULL), 1);
     CX_CHECK(strstr(out, "0004_extra") != NULL);
     CX_CHECK(strstr(out, "no_such_function") != NULL);
-    CX_CHECK(!_table_exists("good4"));
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "3");
-    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK(!table_exists("good4"));
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), "3");
+    CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, "3 applied, 1 pending") != NULL);
-    _drop_dir(dir);
+    drop_dir(dir);
 
     /* A well-formed fourth file applies and reverts. */
-    _with_extra(dir, "-- a header comment\n-- +up\nCREATE TABLE good4 (x int);\n"
+    with_extra(dir, "-- a header comment\n-- +up\nCREATE TABLE good4 (x int);\n"
                      "INSERT INTO good4 VALUES (1);\n-- +down\nDROP TABLE good4;\n");
-    CX_CHECK_INT(_migrate("up", NULL), 0);
-    CX_CHECK(_table_exists("good4"));
-    CX_CHECK_INT(_migrate("down", NULL), 0);
-    CX_CHECK(!_table_exists("good4"));
-    CX_CHECK(_table_exists("participant_events"));
-    _drop_dir(dir);
+    CX_CHECK_INT(migrate("up", NULL), 0);
+    CX_CHECK(table_exists("good4"));
+    CX_CHECK_INT(migrate("down", NULL), 0);
+    CX_CHECK(!table_exists("good4"));
+    CX_CHECK(table_exists("participant_events"));
+    drop_dir(dir);
 
     /* Missing markers: refused before touching the database. */
-    _with_extra(dir, "CREATE TABLE nomarkers (x int);\n");
-    CX_CHECK_INT(_migrate("up", NULL), 1);
+    with_extra(dir, "CREATE TABLE nomarkers (x int);\n");
+    CX_CHECK_INT(migrate("up", NULL), 1);
     CX_CHECK(strstr(out, "-- +up") != NULL);
-    CX_CHECK(!_table_exists("nomarkers"));
-    _drop_dir(dir);
+    CX_CHECK(!table_exists("nomarkers"));
+    drop_dir(dir);
 
     setenv("MIGRATIONS_DIR", "/nonexistent/dir", 1);
-    CX_CHECK_INT(_migrate("status", NULL), 1);
+    CX_CHECK_INT(migrate("status", NULL), 1);
     CX_CHECK(strstr(out, "/nonexistent/dir") != NULL);
     setenv("MIGRATIONS_DIR", repo_migrations, 1);
 }

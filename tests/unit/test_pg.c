@@ -14,7 +14,7 @@ static cx_pg_pool *pool;
 static cx_pg_pool *prep; /* size 1: every call uses the same session */
 
 /* Runs sql with one optional parameter; returns the first value (static). */
-static const char *_scalar(const char *sql, const char *param)
+static const char *scalar(const char *sql, const char *param)
 {
     static char buf[512];
     PGresult *res = NULL;
@@ -43,8 +43,8 @@ static void test_params_verbatim(void)
         CX_CHECK_STR(PQgetvalue(res, 0, 0), evil);
         PQclear(res);
     }
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", evil), "1");
-    CX_CHECK_STR(_scalar("SELECT to_regclass('t') IS NOT NULL", NULL), "t");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", evil), "1");
+    CX_CHECK_STR(scalar("SELECT to_regclass('t') IS NOT NULL", NULL), "t");
 }
 
 static void test_unique_violation_is_conflict(void)
@@ -52,11 +52,11 @@ static void test_unique_violation_is_conflict(void)
     const char *p[1] = {"dup@example.com"};
     CX_CHECK_INT(cx_pg_exec(pool, "INSERT INTO t (v) VALUES ($1)", 1, p, NULL), CX_OK);
     CX_CHECK_INT(cx_pg_exec(pool, "INSERT INTO t (v) VALUES ($1)", 1, p, NULL), CX_ERR_CONFLICT);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
 }
 
 /* Runs one failing statement with stderr captured into buf. */
-static cx_status _capture_failure(const char *sql, const char *param, char *buf, size_t cap)
+static cx_status capture_failure(const char *sql, const char *param, char *buf, size_t cap)
 {
     char path[] = "/tmp/cx-test-log-XXXXXX";
     int fd = mkstemp(path);
@@ -78,13 +78,13 @@ static cx_status _capture_failure(const char *sql, const char *param, char *buf,
 static void test_other_errors_internal_logged_without_values(void)
 {
     char log[4096];
-    cx_status s = _capture_failure("SELECT $1::uuid", "secret-value-4711", log, sizeof(log));
+    cx_status s = capture_failure("SELECT $1::uuid", "secret-value-4711", log, sizeof(log));
     CX_CHECK_INT(s, CX_ERR_INTERNAL);
     CX_CHECK(strstr(log, "22P02") != NULL);
     CX_CHECK(strstr(log, "invalid input syntax") != NULL);
     CX_CHECK(strstr(log, "secret-value-4711") == NULL);
 
-    s = _capture_failure("SELECT * FROM no_such_table WHERE x = $1", "secret-2", log,
+    s = capture_failure("SELECT * FROM no_such_table WHERE x = $1", "secret-2", log,
                          sizeof(log));
     CX_CHECK_INT(s, CX_ERR_INTERNAL);
     CX_CHECK(strstr(log, "42P01") != NULL);
@@ -95,9 +95,9 @@ static void test_other_errors_internal_logged_without_values(void)
 
 static void test_session_settings(void)
 {
-    CX_CHECK_STR(_scalar("SHOW TimeZone", NULL), "UTC");
-    CX_CHECK_STR(_scalar("SHOW statement_timeout", NULL), "5s");
-    CX_CHECK_STR(_scalar("SELECT to_char('2024-01-02 03:04:05+02'::timestamptz, 'HH24')", NULL),
+    CX_CHECK_STR(scalar("SHOW TimeZone", NULL), "UTC");
+    CX_CHECK_STR(scalar("SHOW statement_timeout", NULL), "5s");
+    CX_CHECK_STR(scalar("SELECT to_char('2024-01-02 03:04:05+02'::timestamptz, 'HH24')", NULL),
                  "01");
 }
 
@@ -167,7 +167,7 @@ static void test_acquire_timeout_and_reuse(void)
 
 /* Count of the session's prepared statements called name (on prep's one
  * connection). */
-static int _prepared_count(const char *name)
+static int prepared_count(const char *name)
 {
     PGresult *res = NULL;
     const char *p[1] = {name};
@@ -184,7 +184,7 @@ static void test_prepared(void)
 {
     static const char ins[] = "INSERT INTO t (v) VALUES ($1) RETURNING v";
     CX_CHECK_INT(cx_pg_pool_create(&prep, st.database_url, 1), CX_OK);
-    CX_CHECK_INT(_prepared_count("t_ins"), 0);
+    CX_CHECK_INT(prepared_count("t_ins"), 0);
     const char *evil = "prep'); DROP TABLE t; -- $1 \xc3\xa9";
     const char *p[1] = {evil};
     PGresult *res = NULL;
@@ -195,11 +195,11 @@ static void test_prepared(void)
         PQclear(res);
     }
     /* Prepared on the session now, and reused (not prepared twice). */
-    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    CX_CHECK_INT(prepared_count("t_ins"), 1);
     const char *p2[1] = {"prep-2"};
     CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", ins, 1, p2, NULL), CX_OK);
-    CX_CHECK_INT(_prepared_count("t_ins"), 1);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v IN ('prep-2', $1)", evil), "2");
+    CX_CHECK_INT(prepared_count("t_ins"), 1);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v IN ('prep-2', $1)", evil), "2");
     /* Same statement on the 3-connection pool: every session prepares its own. */
     for (int i = 0; i < 6; i++) {
         char v[32];
@@ -207,7 +207,7 @@ static void test_prepared(void)
         const char *pv[1] = {v};
         CX_CHECK_INT(cx_pg_exec_prepared(pool, "t_ins", ins, 1, pv, NULL), CX_OK);
     }
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v LIKE $1", "prep-pool-%"), "6");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v LIKE $1", "prep-pool-%"), "6");
     /* Errors map as for cx_pg_exec; the session stays usable. */
     CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", ins, 1, p2, NULL), CX_ERR_CONFLICT);
     CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_bad", "SELECT * FROM no_such_table WHERE x = $1",
@@ -216,8 +216,8 @@ static void test_prepared(void)
     CX_CHECK_INT(cx_pg_exec_prepared(prep, "", ins, 1, p2, NULL), CX_ERR_INTERNAL);
     CX_CHECK_INT(cx_pg_exec_prepared(prep, NULL, ins, 1, p2, NULL), CX_ERR_INTERNAL);
     CX_CHECK_INT(cx_pg_exec_prepared(NULL, "t_ins", ins, 1, p2, NULL), CX_ERR_INTERNAL);
-    CX_CHECK_INT(_prepared_count("t_bad"), 0);
-    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    CX_CHECK_INT(prepared_count("t_bad"), 0);
+    CX_CHECK_INT(prepared_count("t_ins"), 1);
     /* test_concurrent_threads counts sessions: close this one. */
     cx_pg_pool_destroy(prep);
     prep = NULL;
@@ -226,7 +226,7 @@ static void test_prepared(void)
 #define THREADS 8
 #define PER_THREAD 40
 
-static void *_worker(void *arg)
+static void *worker(void *arg)
 {
     long id = (long)arg, fails = 0;
     for (int i = 0; i < PER_THREAD; i++) {
@@ -258,7 +258,7 @@ static void test_concurrent_threads(void)
 {
     pthread_t th[THREADS];
     for (long i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, _worker, (void *)i);
+        pthread_create(&th[i], NULL, worker, (void *)i);
     long fails = 0;
     for (int i = 0; i < THREADS; i++) {
         void *r;
@@ -266,9 +266,9 @@ static void test_concurrent_threads(void)
         fails += (long)r;
     }
     CX_CHECK_INT(fails, 0);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v LIKE 'thread-%'", NULL), "320");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v LIKE 'thread-%'", NULL), "320");
     /* The pool (size 3) never opened more than 3 sessions. */
-    const char *n = _scalar("SELECT count(*) FROM pg_stat_activity "
+    const char *n = scalar("SELECT count(*) FROM pg_stat_activity "
                             "WHERE datname = current_database() AND backend_type = 'client backend'",
                             NULL);
     CX_CHECK(n && atoi(n) >= 1 && atoi(n) <= 3);
@@ -283,13 +283,13 @@ static void test_restart_recovers(void)
     CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v",
                                      1, pb, NULL),
                  CX_OK);
-    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    CX_CHECK_INT(prepared_count("t_ins"), 1);
     CX_CHECK_INT(cx_stores_ctl(&st, "restart", "pg"), 0);
     /* At most one failed call, then back to normal on fresh connections. */
     cx_status first = cx_pg_exec(pool, "SELECT count(*) FROM t", 0, NULL, NULL);
     CX_CHECK(first == CX_OK || first == CX_ERR_UNAVAILABLE);
     CX_CHECK_INT(cx_pg_exec(pool, "SELECT count(*) FROM t", 0, NULL, NULL), CX_OK);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
     /* A prepared statement is prepared again on the new session. */
     const char *pv[1] = {"prep-after-restart"};
     cx_status ps = cx_pg_exec_prepared(prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v",
@@ -300,8 +300,8 @@ static void test_restart_recovers(void)
                                          "INSERT INTO t (v) VALUES ($1) RETURNING v", 1, pv,
                                          NULL),
                      CX_OK);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "prep-after-restart"), "1");
-    CX_CHECK_INT(_prepared_count("t_ins"), 1);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "prep-after-restart"), "1");
+    CX_CHECK_INT(prepared_count("t_ins"), 1);
     /* Every pooled connection was replaced, not just one. */
     for (int i = 0; i < 6; i++)
         CX_CHECK_INT(cx_pg_exec(pool, "SELECT 1", 0, NULL, NULL), CX_OK);
@@ -331,7 +331,7 @@ static void test_stopped_is_unavailable_fast(void)
 
     CX_CHECK_INT(cx_stores_ctl(&st, "start", "pg"), 0);
     CX_CHECK(cx_pg_ping(pool));
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
+    CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
 }
 
 int main(void)

@@ -83,7 +83,7 @@ static void test_error_reply(void)
 #define THREADS 6
 #define PER_THREAD 200
 
-static void *_worker(void *arg)
+static void *worker(void *arg)
 {
     (void)arg;
     long fails = 0;
@@ -97,7 +97,7 @@ static void test_concurrent_threads(void)
 {
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, _worker, NULL);
+        pthread_create(&th[i], NULL, worker, NULL);
     long fails = 0;
     for (int i = 0; i < THREADS; i++) {
         void *r;
@@ -139,7 +139,7 @@ static void test_restart_recovers(void)
     /* Fill every slot with a live connection first. */
     pthread_t th[THREADS];
     for (int i = 0; i < THREADS; i++)
-        pthread_create(&th[i], NULL, _worker, NULL);
+        pthread_create(&th[i], NULL, worker, NULL);
     for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     CX_CHECK_INT(cx_stores_ctl(&st, "restart", "redis"), 0);
@@ -153,7 +153,7 @@ static void test_restart_recovers(void)
 /* ---- borrowed connections (cx_redis_acquire/release) ------------------ */
 
 /* CLIENT ID of the connection c (identifies the server-side connection). */
-static long long _client_id(cx_redis_conn *c)
+static long long client_id(cx_redis_conn *c)
 {
     const char *argv[] = {"CLIENT", "ID"};
     redisReply *r = NULL;
@@ -172,7 +172,7 @@ static void test_acquire_several_commands(void)
     CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
     if (!c)
         return;
-    long long id = _client_id(c);
+    long long id = client_id(c);
     CX_CHECK(id > 0);
     const char *set[] = {"SET", "borrowed", "v1"};
     CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 3, set, NULL), CX_OK);
@@ -188,7 +188,7 @@ static void test_acquire_several_commands(void)
     CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 3, bad, NULL), CX_ERR_INTERNAL);
     CX_CHECK(cx_redis_conn_alive(c));
     /* Every command went over the same connection. */
-    CX_CHECK_INT(_client_id(c), id);
+    CX_CHECK_INT(client_id(c), id);
     CX_CHECK_INT(cx_redis_conn_cmdv(c, NULL, 0, get, NULL), CX_ERR_INTERNAL);
     cx_redis_release(rd, c, false);
     cx_redis_release(rd, NULL, false);
@@ -200,14 +200,14 @@ static void test_release_keeps_or_closes(void)
     CX_CHECK_INT(cx_redis_create(&one, st.redis_addr, 1000, 1), CX_OK);
     cx_redis_conn *c = NULL;
     CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
-    long long id = _client_id(c);
+    long long id = client_id(c);
     CX_CHECK(id > 0);
     cx_redis_release(one, c, false);
     CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
-    CX_CHECK_INT(_client_id(c), id); /* kept: same connection */
+    CX_CHECK_INT(client_id(c), id); /* kept: same connection */
     cx_redis_release(one, c, true);
     CX_CHECK_INT(cx_redis_acquire(one, &c, 1000), CX_OK);
-    long long id2 = _client_id(c);
+    long long id2 = client_id(c);
     CX_CHECK(id2 > 0 && id2 != id); /* broken: a new connection */
     /* The one-shot API shares the pool: with the only connection lent out,
      * it cannot get one within the timeout. */
@@ -220,11 +220,11 @@ static void test_release_keeps_or_closes(void)
 typedef struct {
     cx_redis *r;
     cx_status got;
-} _waiter;
+} waiter;
 
-static void *_acquire_waiter(void *arg)
+static void *acquire_waiter(void *arg)
 {
-    _waiter *w = arg;
+    waiter *w = arg;
     cx_redis_conn *c = NULL;
     w->got = cx_redis_acquire(w->r, &c, 5000);
     if (w->got == CX_OK)
@@ -241,9 +241,9 @@ static void test_acquire_pool_exhausted(void)
     CX_CHECK_INT(cx_redis_acquire(rd, &extra, 200), CX_ERR_UNAVAILABLE);
     CX_CHECK(extra == NULL);
     /* A waiter gets the connection that is given back. */
-    _waiter w = {rd, CX_ERR_INTERNAL};
+    waiter w = {rd, CX_ERR_INTERNAL};
     pthread_t th;
-    pthread_create(&th, NULL, _acquire_waiter, &w);
+    pthread_create(&th, NULL, acquire_waiter, &w);
     struct timespec pause = {0, 100 * 1000000L};
     nanosleep(&pause, NULL);
     cx_redis_release(rd, c[1], false);
@@ -307,12 +307,12 @@ static void test_acquire_after_restart_is_alive(void)
 
 /* ---- scripts by SHA (cx_redis_evalsha) -------------------------------- */
 
-static cx_redis_script _incr_lua =
+static cx_redis_script incr_lua =
     CX_REDIS_SCRIPT("return redis.call('INCRBY', KEYS[1], ARGV[1])");
-static cx_redis_script _bad_lua = CX_REDIS_SCRIPT("return redis.call('NOSUCHCOMMAND')");
+static cx_redis_script bad_lua = CX_REDIS_SCRIPT("return redis.call('NOSUCHCOMMAND')");
 
-/* Runs _incr_lua on key by n with a borrowed connection; -1 on error. */
-static long long _incr(const char *key, const char *n, cx_status *st_out)
+/* Runs incr_lua on key by n with a borrowed connection; -1 on error. */
+static long long incr(const char *key, const char *n, cx_status *st_out)
 {
     cx_redis_conn *c = NULL;
     long long v = -1;
@@ -321,7 +321,7 @@ static long long _incr(const char *key, const char *n, cx_status *st_out)
         const char *keys[] = {key};
         const char *args[] = {n};
         redisReply *r = NULL;
-        s = cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, &r);
+        s = cx_redis_evalsha(c, &incr_lua, 1, keys, 1, args, &r);
         if (s == CX_OK) {
             if (r->type == REDIS_REPLY_INTEGER)
                 v = r->integer;
@@ -335,7 +335,7 @@ static long long _incr(const char *key, const char *n, cx_status *st_out)
 }
 
 /* 1 when Redis has the script with this SHA cached, 0 when not, -1 error. */
-static int _script_exists(const char *sha)
+static int script_exists(const char *sha)
 {
     redisReply *r = NULL;
     if (cx_redis_cmd(rd, &r, "SCRIPT EXISTS %s", sha) != CX_OK)
@@ -349,30 +349,30 @@ static void test_evalsha_and_noscript_fallback(void)
 {
     cx_status s;
     CX_CHECK_INT(cx_redis_cmd(rd, NULL, "DEL %s", "sc"), CX_OK);
-    CX_CHECK_INT(_incr("sc", "5", &s), 5);
+    CX_CHECK_INT(incr("sc", "5", &s), 5);
     CX_CHECK_INT(s, CX_OK);
-    CX_CHECK_INT((long long)strlen(_incr_lua.sha), 40); /* learnt once */
-    CX_CHECK_INT(_script_exists(_incr_lua.sha), 1);
+    CX_CHECK_INT((long long)strlen(incr_lua.sha), 40); /* learnt once */
+    CX_CHECK_INT(script_exists(incr_lua.sha), 1);
     char sha[41];
-    memcpy(sha, _incr_lua.sha, sizeof sha);
-    CX_CHECK_INT(_incr("sc", "2", &s), 7);
+    memcpy(sha, incr_lua.sha, sizeof sha);
+    CX_CHECK_INT(incr("sc", "2", &s), 7);
 
     /* SCRIPT FLUSH: EVALSHA answers NOSCRIPT, the EVAL fallback runs the
      * script exactly once and caches it again under the same SHA. */
     CX_CHECK_INT(cx_redis_cmd(rd, NULL, "SCRIPT FLUSH"), CX_OK);
-    CX_CHECK_INT(_script_exists(sha), 0);
-    CX_CHECK_INT(_incr("sc", "3", &s), 10);
+    CX_CHECK_INT(script_exists(sha), 0);
+    CX_CHECK_INT(incr("sc", "3", &s), 10);
     CX_CHECK_INT(s, CX_OK);
-    CX_CHECK_STR(_incr_lua.sha, sha);
-    CX_CHECK_INT(_script_exists(sha), 1);
+    CX_CHECK_STR(incr_lua.sha, sha);
+    CX_CHECK_INT(script_exists(sha), 1);
 
     /* A restart forgets every script (and, without persistence, the key). */
     CX_CHECK_INT(cx_stores_ctl(&st, "restart", "redis"), 0);
-    CX_CHECK_INT(_script_exists(sha), 0);
+    CX_CHECK_INT(script_exists(sha), 0);
     CX_CHECK_INT(cx_redis_cmd(rd, NULL, "SET %s %s", "sc", "100"), CX_OK);
-    CX_CHECK_INT(_incr("sc", "1", &s), 101);
+    CX_CHECK_INT(incr("sc", "1", &s), 101);
     CX_CHECK_INT(s, CX_OK);
-    CX_CHECK_INT(_script_exists(sha), 1);
+    CX_CHECK_INT(script_exists(sha), 1);
 }
 
 static void test_evalsha_errors(void)
@@ -383,21 +383,21 @@ static void test_evalsha_errors(void)
         return;
     /* A Lua error is an error reply: CX_ERR_INTERNAL, connection usable. */
     redisReply *r = NULL;
-    CX_CHECK_INT(cx_redis_evalsha(c, &_bad_lua, 0, NULL, 0, NULL, &r), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_redis_evalsha(c, &bad_lua, 0, NULL, 0, NULL, &r), CX_ERR_INTERNAL);
     CX_CHECK(r == NULL);
     CX_CHECK(cx_redis_conn_alive(c));
     /* Too many arguments, or keys missing, are refused before any I/O. */
     const char *many[65];
     for (int i = 0; i < 65; i++)
         many[i] = "x";
-    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, many, 64, many, NULL), CX_ERR_INTERNAL);
-    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, NULL, 0, NULL, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_redis_evalsha(c, &incr_lua, 1, many, 64, many, NULL), CX_ERR_INTERNAL);
+    CX_CHECK_INT(cx_redis_evalsha(c, &incr_lua, 1, NULL, 0, NULL, NULL), CX_ERR_INTERNAL);
     const char *keys[] = {"sc2"};
     const char *args[] = {"4"};
-    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, NULL), CX_OK);
+    CX_CHECK_INT(cx_redis_evalsha(c, &incr_lua, 1, keys, 1, args, NULL), CX_OK);
     /* A connection the server closed: CX_ERR_UNAVAILABLE. */
     CX_CHECK_INT(cx_stores_ctl(&st, "stop", "redis"), 0);
-    CX_CHECK_INT(cx_redis_evalsha(c, &_incr_lua, 1, keys, 1, args, NULL), CX_ERR_UNAVAILABLE);
+    CX_CHECK_INT(cx_redis_evalsha(c, &incr_lua, 1, keys, 1, args, NULL), CX_ERR_UNAVAILABLE);
     cx_redis_release(rd, c, false);
     CX_CHECK_INT(cx_stores_ctl(&st, "start", "redis"), 0);
     CX_CHECK(cx_redis_ping(rd));

@@ -24,6 +24,8 @@ static natsConnection *g_nc;
 static cx_service *g_svc;
 static pthread_t g_thread;
 
+#define BIG_REPLY (3 * 1024 * 1024)
+
 static cx_status echo(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out, void *ctx)
 {
     const Calixio__V1__RoomRef *r = (const Calixio__V1__RoomRef *)in;
@@ -36,7 +38,14 @@ static cx_status echo(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage 
         usleep(300 * 1000);
     Calixio__V1__RoomRef *o = malloc(sizeof *o);
     calixio__v1__room_ref__init(o);
-    o->id = cx_strdup(r->id);
+    if (strcmp(r->id, "big") == 0) {
+        /* a reply above the server's max_payload (2 MiB in stores.sh) */
+        o->id = malloc(BIG_REPLY + 1);
+        memset(o->id, 'b', BIG_REPLY);
+        o->id[BIG_REPLY] = '\0';
+    } else {
+        o->id = cx_strdup(r->id);
+    }
     *out = &o->base;
     return CX_OK;
 }
@@ -78,8 +87,7 @@ static cx_service_opts g_opts = {
 
 static void *run_thread(void *arg)
 {
-    (void)arg;
-    cx_service_run(g_svc);
+    cx_service_run(arg ? arg : g_svc);
     return NULL;
 }
 
@@ -288,6 +296,99 @@ static void test_srv_discovery(void)
     natsMsg_Destroy(r);
 }
 
+/* Returns endpoint ep's entry of $SRV.STATS of the service under test
+ * (a new reference, NULL when there was no answer). */
+static json_t *endpoint_stats(int ep)
+{
+    natsMsg *r = NULL;
+    if (natsConnection_RequestString(&r, g_nc, "$SRV.STATS.calixio-unittest", "", 2000) != NATS_OK)
+        return NULL;
+    json_t *j = json_loads(natsMsg_GetData(r), 0, NULL);
+    natsMsg_Destroy(r);
+    json_t *e = json_incref(json_array_get(json_object_get(j, "endpoints"), ep));
+    json_decref(j);
+    return e;
+}
+
+/* A success reply the server refuses (above max_payload) is not a success:
+ * the caller gets a 500 instead of a timeout, and $SRV.STATS counts it as
+ * an error with the cause. (The old runtime ignored the publish result:
+ * no answer at all, and the request counted as served.) */
+static void test_lost_reply_is_an_error(void)
+{
+    json_t *before = endpoint_stats(0);
+    CX_CHECK(before != NULL);
+    json_int_t errs0 = json_integer_value(json_object_get(before, "num_errors"));
+    json_int_t reqs0 = json_integer_value(json_object_get(before, "num_requests"));
+    json_decref(before);
+
+    natsMsg *r = request("cxt.unittest.echo", "{\"id\":\"big\"}", true, NULL);
+    CX_CHECK(r != NULL);
+    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") &&
+             strcmp(hdr(r, "Nats-Service-Error-Code"), "500") == 0);
+    CX_CHECK(r && strstr(natsMsg_GetData(r), "reply not sent"));
+    natsMsg_Destroy(r);
+
+    /* the runtime counts right after replying: give it a moment */
+    json_t *after = NULL;
+    for (int i = 0; i < 20; i++) {
+        json_decref(after);
+        after = endpoint_stats(0);
+        if (json_integer_value(json_object_get(after, "num_requests")) > reqs0)
+            break;
+        usleep(20 * 1000);
+    }
+    CX_CHECK(after != NULL);
+    CX_CHECK_INT(json_integer_value(json_object_get(after, "num_requests")), reqs0 + 1);
+    CX_CHECK_INT(json_integer_value(json_object_get(after, "num_errors")), errs0 + 1);
+    const char *le = json_string_value(json_object_get(after, "last_error"));
+    CX_CHECK(le && strncmp(le, "500:reply not sent: ", 20) == 0);
+    if (le)
+        printf("  last_error after an oversized reply: %s\n", le);
+    json_decref(after);
+}
+
+/* Two services in one process: stopping one leaves the other serving, and
+ * creating one does not undo a stop asked of another. (The old runtime had
+ * one process-global stop flag: stopping the second service also drained
+ * the first.) */
+static const cx_endpoint g_eps2[] = {
+    {"echo", &calixio__v1__room_ref__descriptor, &calixio__v1__room_ref__descriptor, echo,
+     CX_AUTH_NONE, false},
+};
+
+static void test_two_services_stop_separately(void)
+{
+    cx_service_opts o2 = {
+        .name = "second", .version = "1.0.0", .description = "second service",
+        .prefix = "cxt", .nats_url = g_url, .endpoints = g_eps2, .n_endpoints = 1,
+    };
+    cx_service *b = NULL;
+    pthread_t tb;
+    CX_CHECK_INT(cx_service_create(&b, &o2), CX_OK);
+    if (!b)
+        return;
+    CX_CHECK_INT(pthread_create(&tb, NULL, run_thread, b), 0);
+    usleep(100 * 1000);
+    natsMsg *r = request("cxt.second.echo", "{\"id\":\"two\"}", true, NULL);
+    CX_CHECK(r && strcmp(natsMsg_GetData(r), "{\"id\":\"two\"}") == 0);
+    natsMsg_Destroy(r);
+
+    cx_service_stop(b);
+    pthread_join(tb, NULL);
+    cx_service_destroy(b);
+    usleep(200 * 1000); /* the first service's loop polls every 50 ms */
+
+    r = request("cxt.unittest.echo", "{\"id\":\"one\"}", true, NULL);
+    CX_CHECK(r != NULL);
+    CX_CHECK(r && strcmp(natsMsg_GetData(r), "{\"id\":\"one\"}") == 0);
+    natsMsg_Destroy(r);
+    r = NULL;
+    CX_CHECK_INT(natsConnection_RequestString(&r, g_nc, "cxt.second.echo", "", 1000),
+                 NATS_NO_RESPONDERS);
+    natsMsg_Destroy(r);
+}
+
 /* A request in flight when the service is told to stop is still answered. */
 static void test_drain_finishes_inflight(void)
 {
@@ -359,6 +460,8 @@ int main(void)
     CX_RUN(test_bearer);
     CX_RUN(test_pool_full_is_503);
     CX_RUN(test_srv_discovery);
+    CX_RUN(test_lost_reply_is_an_error);
+    CX_RUN(test_two_services_stop_separately);
     CX_RUN(test_drain_finishes_inflight);
 
     cx_service_destroy(g_svc);

@@ -10,33 +10,33 @@
 #include "cx_test.h"
 #include "cx_ttlcache.h"
 
-typedef struct _val {
+typedef struct val {
     char key[32];
     int n;
-} _val;
+} val;
 
-static void _sleep_ms(int ms)
+static void sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
 /* A loader that counts its calls and returns {key, calls}. */
-typedef struct _loader {
+typedef struct loader {
     atomic_int calls;
     cx_status fail;          /* returned instead of CX_OK when set */
     cx_ttlcache *invalidate; /* when set: invalidates key mid-load */
-} _loader;
+} loader;
 
-static cx_status _load(void *arg, const char *key, void *out)
+static cx_status load(void *arg, const char *key, void *out)
 {
-    _loader *l = arg;
+    loader *l = arg;
     int n = atomic_fetch_add(&l->calls, 1) + 1;
     if (l->invalidate)
         cx_ttlcache_invalidate(l->invalidate, key);
     if (l->fail != CX_OK)
         return l->fail;
-    _val *v = out;
+    val *v = out;
     snprintf(v->key, sizeof v->key, "%s", key);
     v->n = n;
     return CX_OK;
@@ -45,13 +45,13 @@ static cx_status _load(void *arg, const char *key, void *out)
 static void test_miss_then_hit(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 60000), CX_OK);
-    _val v;
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 60000), CX_OK);
+    val v;
     cx_ttlcache_ticket t;
     memset(&v, 0, sizeof v);
     CX_CHECK(!cx_ttlcache_get(c, "a", &v, &t));
     CX_CHECK_INT(v.n, 0); /* untouched on a miss */
-    _val in = {"a", 7};
+    val in = {"a", 7};
     CX_CHECK(cx_ttlcache_put(c, "a", &in, &t));
     CX_CHECK(cx_ttlcache_get(c, "a", &v, NULL));
     CX_CHECK_STR(v.key, "a");
@@ -59,9 +59,9 @@ static void test_miss_then_hit(void)
     CX_CHECK(!cx_ttlcache_get(c, "A", &v, NULL)); /* keys are byte-exact */
     CX_CHECK(!cx_ttlcache_get(c, "b", &v, NULL));
 
-    _loader l = {0};
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "k1", &v, _load, &l), CX_OK);
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "k1", &v, _load, &l), CX_OK);
+    loader l = {0};
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "k1", &v, load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "k1", &v, load, &l), CX_OK);
     CX_CHECK_INT(atomic_load(&l.calls), 1);
     CX_CHECK_STR(v.key, "k1");
     CX_CHECK_INT(v.n, 1);
@@ -71,12 +71,12 @@ static void test_miss_then_hit(void)
 static void test_errors_not_cached(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 60000), CX_OK);
-    _val v;
-    _loader l = {.fail = CX_ERR_UNAVAILABLE};
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "x", &v, _load, &l), CX_ERR_UNAVAILABLE);
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 60000), CX_OK);
+    val v;
+    loader l = {.fail = CX_ERR_UNAVAILABLE};
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "x", &v, load, &l), CX_ERR_UNAVAILABLE);
     l.fail = CX_OK;
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "x", &v, _load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "x", &v, load, &l), CX_OK);
     CX_CHECK_INT(atomic_load(&l.calls), 2);
     CX_CHECK_INT(v.n, 2);
     cx_ttlcache_destroy(c);
@@ -85,18 +85,18 @@ static void test_errors_not_cached(void)
 static void test_expiry(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 40), CX_OK);
-    _val v, in = {"e", 1};
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 40), CX_OK);
+    val v, in = {"e", 1};
     cx_ttlcache_ticket t;
     CX_CHECK(!cx_ttlcache_get(c, "e", &v, &t));
     CX_CHECK(cx_ttlcache_put(c, "e", &in, &t));
-    _sleep_ms(100);
+    sleep_ms(100);
     CX_CHECK(!cx_ttlcache_get(c, "e", &v, NULL));
 
     /* The TTL counts from the start of the load: a load slower than the
      * TTL is stored but never served. */
     CX_CHECK(!cx_ttlcache_get(c, "s", &v, &t));
-    _sleep_ms(100);
+    sleep_ms(100);
     in.n = 2;
     CX_CHECK(cx_ttlcache_put(c, "s", &in, &t));
     CX_CHECK(!cx_ttlcache_get(c, "s", &v, NULL));
@@ -106,11 +106,11 @@ static void test_expiry(void)
 static void test_ttl_zero_disables(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 0), CX_OK);
-    _val v;
-    _loader l = {0};
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "z", &v, _load, &l), CX_OK);
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "z", &v, _load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 0), CX_OK);
+    val v;
+    loader l = {0};
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "z", &v, load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "z", &v, load, &l), CX_OK);
     CX_CHECK_INT(atomic_load(&l.calls), 2);
     cx_ttlcache_destroy(c);
 }
@@ -118,14 +118,14 @@ static void test_ttl_zero_disables(void)
 static void test_long_key_not_cached(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 4, sizeof(_val), 60000), CX_OK);
-    _val v;
-    _loader l = {0};
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcd", &v, _load, &l), CX_OK);
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcd", &v, _load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 4, sizeof(val), 60000), CX_OK);
+    val v;
+    loader l = {0};
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcd", &v, load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcd", &v, load, &l), CX_OK);
     CX_CHECK_INT(atomic_load(&l.calls), 1); /* 4 bytes: fits */
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcde", &v, _load, &l), CX_OK);
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcde", &v, _load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcde", &v, load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "abcde", &v, load, &l), CX_OK);
     CX_CHECK_INT(atomic_load(&l.calls), 3);
     CX_CHECK_STR(v.key, "abcde");
     cx_ttlcache_invalidate(c, "abcde"); /* no-op, no crash */
@@ -136,8 +136,8 @@ static void test_long_key_not_cached(void)
 static void test_invalidate(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 60000), CX_OK);
-    _val v, in = {"i", 1};
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 60000), CX_OK);
+    val v, in = {"i", 1};
     cx_ttlcache_ticket t;
     CX_CHECK(!cx_ttlcache_get(c, "i", &v, &t));
     CX_CHECK(cx_ttlcache_put(c, "i", &in, &t));
@@ -150,8 +150,8 @@ static void test_invalidate(void)
 static void test_invalidate_during_load(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(_val), 60000), CX_OK);
-    _val v, in = {"r", 1};
+    CX_CHECK_INT(cx_ttlcache_create(&c, 64, 31, sizeof(val), 60000), CX_OK);
+    val v, in = {"r", 1};
     cx_ttlcache_ticket t;
     /* miss -> (load running) -> invalidation -> the stale value is dropped */
     CX_CHECK(!cx_ttlcache_get(c, "r", &v, &t));
@@ -161,12 +161,12 @@ static void test_invalidate_during_load(void)
 
     /* same through get_or_load: the value is still returned to the caller
      * that loaded it, but the next get loads again */
-    _loader l = {.invalidate = c};
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "r", &v, _load, &l), CX_OK);
+    loader l = {.invalidate = c};
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "r", &v, load, &l), CX_OK);
     CX_CHECK_INT(v.n, 1);
     CX_CHECK(!cx_ttlcache_get(c, "r", &v, NULL));
     l.invalidate = NULL;
-    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "r", &v, _load, &l), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_get_or_load(c, "r", &v, load, &l), CX_OK);
     CX_CHECK_INT(v.n, 2);
     CX_CHECK(cx_ttlcache_get(c, "r", &v, NULL));
 
@@ -182,8 +182,8 @@ static void test_collision_replaces(void)
 {
     cx_ttlcache *c = NULL;
     /* one slot: every key collides */
-    CX_CHECK_INT(cx_ttlcache_create(&c, 1, 31, sizeof(_val), 60000), CX_OK);
-    _val v, a = {"a", 1}, b = {"b", 2};
+    CX_CHECK_INT(cx_ttlcache_create(&c, 1, 31, sizeof(val), 60000), CX_OK);
+    val v, a = {"a", 1}, b = {"b", 2};
     cx_ttlcache_ticket t;
     CX_CHECK(!cx_ttlcache_get(c, "a", &v, &t));
     CX_CHECK(cx_ttlcache_put(c, "a", &a, &t));
@@ -198,7 +198,7 @@ static void test_collision_replaces(void)
     CX_CHECK(!cx_ttlcache_get(c, "b", &v, NULL));
     /* a ticket of another slot's key is refused */
     cx_ttlcache *c2 = NULL;
-    CX_CHECK_INT(cx_ttlcache_create(&c2, 1024, 31, sizeof(_val), 60000), CX_OK);
+    CX_CHECK_INT(cx_ttlcache_create(&c2, 1024, 31, sizeof(val), 60000), CX_OK);
     int stored_elsewhere = 0;
     for (int i = 0; i < 50; i++) {
         char k[16];
@@ -213,30 +213,30 @@ static void test_collision_replaces(void)
 
 /* Many threads: every value served must be the one of its key, and a key
  * invalidated after its last load must not be served afterwards. */
-#define _THREADS 8
-#define _ITERS 20000
-#define _KEYS 40
+#define THREADS 8
+#define ITERS 20000
+#define KEYS 40
 
-typedef struct _shared {
+typedef struct shared {
     cx_ttlcache *c;
-    _loader l;
+    loader l;
     atomic_int bad;
-} _shared;
+} shared;
 
-static void *_worker(void *arg)
+static void *worker(void *arg)
 {
-    _shared *sh = arg;
+    shared *sh = arg;
     unsigned seed = (unsigned)(uintptr_t)&seed;
-    for (int i = 0; i < _ITERS; i++) {
+    for (int i = 0; i < ITERS; i++) {
         char k[16];
-        snprintf(k, sizeof k, "key-%d", rand_r(&seed) % _KEYS);
-        _val v;
+        snprintf(k, sizeof k, "key-%d", rand_r(&seed) % KEYS);
+        val v;
         memset(&v, 0, sizeof v);
         if (rand_r(&seed) % 8 == 0) {
             cx_ttlcache_invalidate(sh->c, k);
             continue;
         }
-        if (cx_ttlcache_get_or_load(sh->c, k, &v, _load, &sh->l) != CX_OK ||
+        if (cx_ttlcache_get_or_load(sh->c, k, &v, load, &sh->l) != CX_OK ||
             strcmp(v.key, k) != 0)
             atomic_fetch_add(&sh->bad, 1);
     }
@@ -245,19 +245,19 @@ static void *_worker(void *arg)
 
 static void test_many_threads(void)
 {
-    _shared sh = {0};
+    shared sh = {0};
     /* fewer slots than keys: collisions too */
-    CX_CHECK_INT(cx_ttlcache_create(&sh.c, 16, 31, sizeof(_val), 60000), CX_OK);
-    pthread_t th[_THREADS];
-    for (int i = 0; i < _THREADS; i++)
-        CX_CHECK_INT(pthread_create(&th[i], NULL, _worker, &sh), 0);
-    for (int i = 0; i < _THREADS; i++)
+    CX_CHECK_INT(cx_ttlcache_create(&sh.c, 16, 31, sizeof(val), 60000), CX_OK);
+    pthread_t th[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        CX_CHECK_INT(pthread_create(&th[i], NULL, worker, &sh), 0);
+    for (int i = 0; i < THREADS; i++)
         pthread_join(th[i], NULL);
     CX_CHECK_INT(atomic_load(&sh.bad), 0);
     CX_CHECK(atomic_load(&sh.l.calls) > 0);
     /* after everything, an invalidation still wins */
-    _val v;
-    for (int i = 0; i < _KEYS; i++) {
+    val v;
+    for (int i = 0; i < KEYS; i++) {
         char k[16];
         snprintf(k, sizeof k, "key-%d", i);
         cx_ttlcache_invalidate(sh.c, k);
@@ -269,7 +269,7 @@ static void test_many_threads(void)
 static void test_bad_create(void)
 {
     cx_ttlcache *c = NULL;
-    CX_CHECK(cx_ttlcache_create(&c, 0, 31, sizeof(_val), 1000) != CX_OK);
+    CX_CHECK(cx_ttlcache_create(&c, 0, 31, sizeof(val), 1000) != CX_OK);
     CX_CHECK(cx_ttlcache_create(&c, 8, 31, 0, 1000) != CX_OK);
     CX_CHECK(c == NULL);
     cx_ttlcache_destroy(NULL);
