@@ -11,14 +11,15 @@
 //   and an error gets the Nats-Service-Error-Code / JSON Error contract.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { Svcm } from '@nats-io/services';
-import { startStack, repoRoot } from '../harness/stack.mjs';
+import { startStack } from '../harness/stack.mjs';
+import { missing, skipOrFail } from '../harness/optional-check.mjs';
+import { stageSharedTools, sharedDir } from '../harness/shared-tools.mjs';
 
 const execFileP = promisify(execFile);
 
@@ -31,8 +32,10 @@ const SERVICES = {
 };
 
 // CI clones the repository beside shared/: <repo>/../shared/nats/svc-check.mjs
-const SVC_CHECK = resolve(repoRoot, '..', 'shared', 'nats', 'svc-check.mjs');
-const SVC_CHECK_DEPS = resolve(repoRoot, '..', 'shared', 'nats', 'node_modules', '@nats-io', 'services');
+// The script runs with this repository's packages (shared/ has none in CI).
+const NATS_TOOLS = stageSharedTools('nats') || sharedDir('nats');
+const SVC_CHECK = resolve(NATS_TOOLS, 'svc-check.mjs');
+const SVC_CHECK_DEPS = resolve(NATS_TOOLS, 'node_modules', '@nats-io', 'services');
 
 let s;
 let nc; // our own official client, independent of the harness's
@@ -155,16 +158,11 @@ test('Svcm reads the stats of every service and they count what was served', { t
 });
 
 test('svc-check.mjs --strict (the `nats micro` schema checks) passes for every service', { timeout: 60000 }, async (t) => {
-  if (!existsSync(SVC_CHECK)) {
-    t.skip(`${SVC_CHECK} is absent (CI clones the repo beside shared/)`);
-    console.log(`SKIPPED: ${SVC_CHECK} is absent`);
-    return;
-  }
-  if (!existsSync(SVC_CHECK_DEPS)) {
-    t.skip(`svc-check's dependencies are not installed (npm install in ${resolve(SVC_CHECK, '..')})`);
-    console.log(`SKIPPED: no node_modules beside ${SVC_CHECK}`);
-    return;
-  }
+  const why = missing([
+    { path: SVC_CHECK, what: 'svc-check.mjs (CI clones the repo beside shared/)' },
+    { path: SVC_CHECK_DEPS, what: "svc-check's npm packages" },
+  ]);
+  if (skipOrFail(t, why)) return;
   for (const [name, eps] of Object.entries(SERVICES)) {
     let out;
     let code = 0;

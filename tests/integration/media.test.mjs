@@ -16,6 +16,7 @@ import { TokenVerifier } from 'livekit-server-sdk';
 import { startStack, buildDir, repoRoot, sleep, mintAccessToken } from '../harness/stack.mjs';
 import { startFakeLiveKit } from '../harness/fake-livekit.mjs';
 import { missing, skipOrFail } from '../harness/optional-check.mjs';
+import { stageSharedTools, sharedDir } from '../harness/shared-tools.mjs';
 
 const execFileP = promisify(execFile);
 const VIA = process.env.CX_VIA ?? (existsSync(join(buildDir, 'cx-gateway')) ? 'http' : 'nats');
@@ -31,7 +32,8 @@ let owner, other;
 // Every token checkToken sees is kept and verified by the last test of this
 // file, which is skipped with the reason (or fails under CI) when the script
 // or its packages are missing: never a silent pass.
-const LIVEKIT_TOOLS = process.env.CX_LIVEKIT_TOOLS ?? join(repoRoot, '..', 'shared', 'livekit');
+// The scripts run with this repository's packages (shared/ has none in CI).
+const LIVEKIT_TOOLS = process.env.CX_LIVEKIT_TOOLS ?? (stageSharedTools('livekit') || sharedDir('livekit'));
 const strictTokens = [];
 
 function strictGoMissing(dir = LIVEKIT_TOOLS) {
