@@ -32,7 +32,7 @@ const gw_route gw_routes[] = {
      GW_F_BEARER, NULL, "Create a room", "400 401"},
     {"GET", "/rooms/{id}", "rooms.get", D(room_ref), D(room), 200, GW_K_ROOM_REF, GW_F_BEARER,
      NULL, "One room", "401 404"},
-    {"POST", "/rooms/{id}/join", "media.join", D(join_request), D(join_reply), 200, GW_K_JOIN,
+    {"POST", "/rooms/{id}/join", "media.join", D(join_request), D(join_reply), 200, GW_K_MSG,
      GW_F_BEARER_OPT, NULL, "Join a room: a LiveKit access token", "400 401 404 409"},
     {"POST", "/rooms/{id}/end", "rooms.end", D(room_ref), D(room), 200, GW_K_ROOM_REF,
      GW_F_BEARER, NULL, "End a room (owner only; ending twice is fine)", "401 403 404"},
@@ -53,24 +53,60 @@ const int gw_n_routes = (int)(sizeof(gw_routes) / sizeof(gw_routes[0]));
 
 #define GW_PATH_SCAN_MAX 1024
 
-/* Compares a pattern with a path. Returns true on a match and points
- * id / id_len at the {id} segment (if the pattern has one). */
-static bool _pattern_match(const char *pat, const char *path, size_t plen, const char **id,
-                           size_t *id_len)
+/* Path parameter names. A new name is a row here; its routes then only
+ * write {name} in their pattern. */
+const gw_param_def gw_params[] = {
+    {"id", GW_P_UUID, CX_ERR_ROOM_NOT_FOUND, "room id (UUID)"},
+    {"code", GW_P_CODE, CX_ERR_ROOM_NOT_FOUND,
+     "meeting code: ten letters, any case, with or without dashes (abc-defg-hij)"},
+    {"identity", GW_P_IDENTITY, CX_ERR_PARTICIPANT_NOT_FOUND,
+     "LiveKit participant identity [A-Za-z0-9_-]{1,64}"},
+    {"message_id", GW_P_UUID, CX_ERR_MESSAGE_NOT_FOUND, "chat message id (UUID)"},
+    {"waiting_id", GW_P_UUID, CX_ERR_WAITING_NOT_FOUND, "waiting entry id (UUID)"},
+    {"invite_id", GW_P_UUID, CX_ERR_INVITE_NOT_FOUND, "invite id (UUID)"},
+    {"profile_id", GW_P_UUID, CX_ERR_PROFILE_NOT_FOUND, "video profile id (UUID)"},
+    {"session_id", GW_P_UUID, CX_ERR_SESSION_NOT_FOUND, "session id (UUID)"},
+};
+const int gw_n_params = (int)(sizeof(gw_params) / sizeof(gw_params[0]));
+
+const gw_param_def *gw_param_find(const char *name, size_t len)
+{
+    for (int i = 0; i < gw_n_params; i++)
+        if (strlen(gw_params[i].name) == len && memcmp(gw_params[i].name, name, len) == 0)
+            return &gw_params[i];
+    return NULL;
+}
+
+/* A raw {param} segment of the path, before validation. */
+typedef struct _raw_param {
+    const gw_param_def *def;
+    const char *at;
+    size_t len;
+} _raw_param;
+
+/* Compares a pattern with a path. Returns true on a match and fills raw[]
+ * / *n_raw with the {param} segments (an unknown name never matches). */
+static bool _pattern_match(const char *pat, const char *path, size_t plen, _raw_param *raw,
+                           int *n_raw)
 {
     size_t i = 0;
-    *id = NULL;
-    *id_len = 0;
+    *n_raw = 0;
     while (*pat) {
-        if (strncmp(pat, "{id}", 4) == 0) {
+        if (*pat == '{') {
+            const char *close = strchr(pat, '}');
+            if (!close || *n_raw >= GW_MAX_PARAMS)
+                return false;
+            const gw_param_def *def = gw_param_find(pat + 1, (size_t)(close - pat - 1));
+            if (!def)
+                return false;
             size_t start = i;
             while (i < plen && path[i] != '/')
                 i++;
             if (i == start)
                 return false;
-            *id = path + start;
-            *id_len = i - start;
-            pat += 4;
+            raw[*n_raw] = (_raw_param){def, path + start, i - start};
+            (*n_raw)++;
+            pat = close + 1;
             continue;
         }
         if (i >= plen || path[i] != *pat)
@@ -79,6 +115,79 @@ static bool _pattern_match(const char *pat, const char *path, size_t plen, const
         pat++;
     }
     return i == plen;
+}
+
+static bool _ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+/* Validates raw against its type and writes the normalised value into out
+ * (GW_PARAM_MAX + 1 bytes). False when malformed. */
+static bool _param_norm(const _raw_param *raw, char *out)
+{
+    const char *v = raw->at;
+    size_t n = raw->len, k = 0;
+    switch (raw->def->type) {
+    case GW_P_UUID:
+        if (!cx_uuid_valid(v, n))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (v[i] >= 'A' && v[i] <= 'F') ? (char)(v[i] - 'A' + 'a') : v[i];
+        out[n] = '\0';
+        return true;
+    case GW_P_CODE:
+        if (n > 16)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            char c = v[i];
+            if (c == '-')
+                continue;
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c < 'a' || c > 'z' || k == 10)
+                return false;
+            out[k++] = c;
+        }
+        out[k] = '\0';
+        return k == 10;
+    case GW_P_IDENTITY:
+    case GW_P_TOKEN:
+        if (n > (raw->def->type == GW_P_IDENTITY ? 64u : (size_t)GW_PARAM_MAX))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!_ident_char(v[i]))
+                return false;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* Fills m->params from raw; false (and m->bad) at the first malformed one. */
+static bool _params_fill(gw_match *m, const _raw_param *raw, int n_raw)
+{
+    m->n_params = 0;
+    for (int p = 0; p < n_raw; p++) {
+        gw_param *out = &m->params[m->n_params++];
+        out->def = raw[p].def;
+        if (!_param_norm(&raw[p], out->value)) {
+            out->value[0] = '\0';
+            m->bad = raw[p].def->not_found;
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *gw_match_param(const gw_match *m, const char *name)
+{
+    for (int p = 0; p < m->n_params; p++)
+        if (strcmp(m->params[p].def->name, name) == 0)
+            return m->params[p].value;
+    return NULL;
 }
 
 /* Strips /api/v1 or /api when followed by '/'. */
@@ -115,41 +224,53 @@ gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
     m->route = -1;
     m->id[0] = '\0';
     m->allow[0] = '\0';
+    m->n_params = 0;
+    m->bad = CX_OK;
     size_t plen = strnlen(path, GW_PATH_SCAN_MAX + 1);
     if (plen > GW_PATH_SCAN_MAX)
         return GW_MATCH_NOT_FOUND;
     path = _strip_prefix(path, &plen);
 
-    int hit = -1;
-    const char *hit_id = NULL;
-    size_t hit_id_len = 0;
+    /* the first route of this method whose parameters are well-formed wins;
+     * failing that, the first of this method answers its parameter error */
+    int hit = -1, bad_hit = -1;
+    _raw_param bad_raw[GW_MAX_PARAMS];
+    int bad_n = 0;
     for (int r = 0; r < gw_n_routes; r++) {
-        const char *id;
-        size_t id_len;
-        if (!_pattern_match(gw_routes[r].pattern, path, plen, &id, &id_len))
+        _raw_param raw[GW_MAX_PARAMS];
+        int n_raw = 0;
+        if (!_pattern_match(gw_routes[r].pattern, path, plen, raw, &n_raw))
             continue;
         _allow_add(m->allow, sizeof(m->allow), gw_routes[r].method);
-        if (hit < 0 && strcmp(gw_routes[r].method, method) == 0) {
+        if (hit >= 0 || strcmp(gw_routes[r].method, method) != 0)
+            continue;
+        if (_params_fill(m, raw, n_raw)) {
             hit = r;
-            hit_id = id;
-            hit_id_len = id_len;
+        } else if (bad_hit < 0) {
+            bad_hit = r;
+            memcpy(bad_raw, raw, sizeof(raw));
+            bad_n = n_raw;
         }
     }
     if (m->allow[0] == '\0')
         return GW_MATCH_NOT_FOUND;
     _allow_add(m->allow, sizeof(m->allow), "OPTIONS");
-    if (hit < 0)
+    if (hit < 0 && bad_hit < 0) {
+        m->n_params = 0;
+        m->bad = CX_OK;
         return GW_MATCH_METHOD;
-    m->route = hit;
-    if (hit_id) {
-        if (!cx_uuid_valid(hit_id, hit_id_len))
-            return GW_MATCH_BAD_ID;
-        for (size_t i = 0; i < hit_id_len; i++) {
-            char c = hit_id[i];
-            m->id[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
-        }
-        m->id[hit_id_len] = '\0';
     }
+    if (hit < 0) {
+        m->route = bad_hit;
+        m->bad = CX_OK;
+        (void)_params_fill(m, bad_raw, bad_n); /* sets m->bad again */
+        return GW_MATCH_BAD_ID;
+    }
+    m->route = hit;
+    m->bad = CX_OK;
+    const char *id = gw_match_param(m, "id");
+    if (id)
+        memcpy(m->id, id, GW_UUID_LEN + 1);
     return GW_MATCH_OK;
 }
 
