@@ -38,6 +38,7 @@ static const struct _cx_status_row _rows[CX_STATUS_COUNT_] = {
     [CX_ERR_ROOM_ENDED] = {409, "room_ended", "room has ended"},
     [CX_ERR_ROOM_NOT_STARTED] = {409, "room_not_started", "the room has not started yet"},
     [CX_ERR_ROOM_FULL] = {409, "room_full", "the room is full"},
+    [CX_ERR_PROFILE_LIMIT] = {409, "profile_limit_reached", "too many video profiles"},
     [CX_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "request body too large"},
     [CX_ERR_UNSUPPORTED_MEDIA] = {415, "unsupported_media_type", "unsupported content type"},
     [CX_ERR_UNPROCESSABLE] = {422, "unprocessable", "unprocessable request"},

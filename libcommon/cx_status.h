@@ -36,6 +36,7 @@ typedef enum cx_status {
     CX_ERR_ROOM_ENDED,          /* 409 room_ended */
     CX_ERR_ROOM_NOT_STARTED,    /* 409 room_not_started */
     CX_ERR_ROOM_FULL,           /* 409 room_full */
+    CX_ERR_PROFILE_LIMIT,       /* 409 profile_limit_reached */
     CX_ERR_PAYLOAD_TOO_LARGE,   /* 413 payload_too_large */
     CX_ERR_UNSUPPORTED_MEDIA,   /* 415 unsupported_media_type */
     CX_ERR_UNPROCESSABLE,       /* 422 unprocessable */

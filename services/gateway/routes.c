@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "calixio/v1/account.pb-c.h"
 #include "calixio/v1/auth.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/media.pb-c.h"
@@ -26,6 +27,40 @@ const gw_route gw_routes[] = {
      "400 401"},
     {"GET", "/auth/me", "auth.me", D(empty), D(user), 200, GW_K_EMPTY, GW_F_BEARER, NULL,
      "The caller's account", "401"},
+    {"GET", "/users/me", "auth.profile_get", D(empty), D(profile), 200, GW_K_EMPTY, GW_F_BEARER,
+     NULL, "The caller's profile (name, email, avatar)", "401"},
+    {"PATCH", "/users/me", "auth.profile_update", D(update_profile_request), D(profile), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change name and/or avatar_url (https, <= 512 bytes)",
+     "400 401"},
+    {"DELETE", "/users/me", "auth.account_delete", D(delete_account_request), D(empty), 204,
+     GW_K_BODY, GW_F_BEARER, NULL,
+     "Delete the account (password required): sessions revoked, personal data erased",
+     "400 401 429"},
+    {"GET", "/users/me/settings", "auth.settings_get", D(empty), D(settings), 200, GW_K_EMPTY,
+     GW_F_BEARER, NULL, "The caller's settings (defaults until changed)", "401"},
+    {"PATCH", "/users/me/settings", "auth.settings_update", D(settings), D(settings), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change some settings; answers all of them", "400 401"},
+    {"PUT", "/users/me/settings", "auth.settings_update", D(settings), D(settings), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "As PATCH: absent fields are kept", "400 401"},
+    {"GET", "/users/me/video-profiles", "auth.video_profiles_list", D(empty),
+     D(video_profile_list), 200, GW_K_EMPTY, GW_F_BEARER, "profiles",
+     "The caller's video profiles, oldest first", "401"},
+    {"POST", "/users/me/video-profiles", "auth.video_profile_create",
+     D(create_video_profile_request), D(video_profile), 201, GW_K_BODY, GW_F_BEARER, NULL,
+     "Create a video profile (at most 20; is_default clears the others)", "400 401 409"},
+    {"PATCH", "/users/me/video-profiles/{profile_id}", "auth.video_profile_update",
+     D(update_video_profile_request), D(video_profile), 200, GW_K_MSG, GW_F_BEARER, NULL,
+     "Change a video profile", "400 401 404"},
+    {"DELETE", "/users/me/video-profiles/{profile_id}", "auth.video_profile_delete",
+     D(video_profile_ref), D(empty), 204, GW_K_MSG, GW_F_BEARER, NULL, "Delete a video profile",
+     "401 404"},
+    {"POST", "/auth/password", "auth.password_change", D(change_password_request), D(empty), 204,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change the password; every other session is revoked",
+     "400 401 429"},
+    {"GET", "/auth/sessions", "auth.sessions_list", D(empty), D(session_list), 200, GW_K_EMPTY,
+     GW_F_BEARER, "sessions", "The caller's live sessions (current: this token's)", "401"},
+    {"DELETE", "/auth/sessions/{session_id}", "auth.session_revoke", D(session_ref), D(empty),
+     204, GW_K_MSG, GW_F_BEARER, NULL, "Revoke one of the caller's sessions", "401 404"},
     {"GET", "/rooms", "rooms.list", D(list_rooms_request), D(list_rooms_reply), 200, GW_K_LIST,
      GW_F_BEARER, "rooms", "The caller's rooms, newest first", "400 401"},
     {"POST", "/rooms", "rooms.create", D(create_room_request), D(room), 201, GW_K_BODY,

@@ -150,6 +150,42 @@ static void test_204_no_body(void)
     gw_answer_free(&a);
 }
 
+/* The account routes: methods per path, their typed parameters and
+ * not-found errors, bare-array answers. */
+static void test_account_routes(void)
+{
+    gw_match m;
+    CX_CHECK_INT(gw_route_match("DELETE", "/api/users/me", &m), GW_MATCH_OK);
+    CX_CHECK_STR(m.allow, "GET, PATCH, DELETE, OPTIONS");
+    CX_CHECK_INT(gw_route_match("PUT", "/users/me/settings", &m), GW_MATCH_OK);
+    CX_CHECK_STR(m.allow, "GET, PATCH, PUT, OPTIONS");
+    CX_CHECK_INT(gw_route_match("POST", "/users/me", &m), GW_MATCH_METHOD);
+    CX_CHECK_INT(gw_route_match("PATCH", "/users/me/video-profiles/" UUID_UP, &m), GW_MATCH_OK);
+    CX_CHECK_STR(gw_match_param(&m, "profile_id"), UUID_LO);
+    CX_CHECK_INT(gw_route_match("DELETE", "/users/me/video-profiles/nope", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_PROFILE_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match("DELETE", "/auth/sessions/nope", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_SESSION_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match("GET", "/auth/sessions/" UUID_LO, &m), GW_MATCH_METHOD);
+    const gw_route *rt = _route("GET", "/auth/sessions");
+    CX_CHECK(rt && rt->array_field && strcmp(rt->array_field, "sessions") == 0);
+    rt = _route("GET", "/users/me/video-profiles");
+    CX_CHECK(rt && rt->array_field && strcmp(rt->array_field, "profiles") == 0);
+    /* a PATCH of a profile takes its id from the path only */
+    rt = _route("PATCH", "/users/me/video-profiles/{profile_id}");
+    CX_CHECK_INT(gw_route_match("PATCH", "/users/me/video-profiles/" UUID_LO, &m), GW_MATCH_OK);
+    gw_req_in in = {.method = "PATCH", .id = m.id, .match = &m,
+                    .body = "{\"is_default\":true}", .body_len = 19};
+    uint8_t *pb = NULL;
+    size_t len = 0;
+    gw_answer err = {0};
+    CX_CHECK_INT(gw_build_request(rt, &in, &pb, &len, &err), CX_OK);
+    char *txt = _as_json(rt->in, pb, len);
+    CX_CHECK_STR(txt, "{\"profile_id\":\"" UUID_LO "\",\"is_default\":true}");
+    free(txt);
+    free(pb);
+}
+
 int main(void)
 {
     CX_RUN(test_uuid_param);
@@ -157,5 +193,6 @@ int main(void)
     CX_RUN(test_msg_get_query);
     CX_RUN(test_msg_body);
     CX_RUN(test_204_no_body);
+    CX_RUN(test_account_routes);
     return CX_DONE();
 }
