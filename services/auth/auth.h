@@ -5,7 +5,9 @@
  *   validate.c  input rules (name, email, password, tokens, header values)
  *   password.c  Argon2id hashing through libsodium
  *   throttle.c  login failure counters in Redis
- *   store.c     SQL on users, sessions and refresh_tokens */
+ *   store.c     SQL on users, sessions and refresh_tokens
+ * The account routes (profile, settings, video profiles, password change,
+ * sessions, deletion) are declared in account.h. */
 #ifndef AUTH_H
 #define AUTH_H
 
