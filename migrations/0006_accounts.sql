@@ -35,6 +35,11 @@ CREATE INDEX video_profiles_user_idx ON video_profiles (user_id, created_at);
 -- at most one default per account
 CREATE UNIQUE INDEX video_profiles_default_key ON video_profiles (user_id) WHERE is_default;
 
+-- GET /auth/sessions: last_used_at is the newest refresh token of a
+-- session, one index descent with this (a long-lived session has thousands
+-- of rotated tokens).
+CREATE INDEX refresh_tokens_session_created_idx ON refresh_tokens (session_id, created_at);
+
 -- Outbox of the account-deleted event: written in the transaction that
 -- deletes the user, published after the commit and again by a periodic
 -- task until a publish succeeded. Holds no personal data.
@@ -47,6 +52,7 @@ CREATE INDEX account_deletions_pending_idx ON account_deletions (deleted_at)
     WHERE published_at IS NULL;
 -- +down
 DROP TABLE account_deletions;
+DROP INDEX refresh_tokens_session_created_idx;
 DROP TABLE video_profiles;
 DROP TABLE user_settings;
 ALTER TABLE users DROP COLUMN avatar_url;
