@@ -24,10 +24,19 @@ typedef enum cx_status {
     CX_ERR_ROOM_FORBIDDEN,      /* 403 room_forbidden */
     CX_ERR_NOT_FOUND,           /* 404 not_found */
     CX_ERR_ROOM_NOT_FOUND,      /* 404 room_not_found */
+    CX_ERR_PARTICIPANT_NOT_FOUND, /* 404 participant_not_found */
+    CX_ERR_MESSAGE_NOT_FOUND,   /* 404 message_not_found */
+    CX_ERR_SESSION_NOT_FOUND,   /* 404 session_not_found */
+    CX_ERR_PROFILE_NOT_FOUND,   /* 404 profile_not_found */
+    CX_ERR_WAITING_NOT_FOUND,   /* 404 waiting_not_found */
+    CX_ERR_INVITE_NOT_FOUND,    /* 404 invite_not_found */
     CX_ERR_METHOD_NOT_ALLOWED,  /* 405 method_not_allowed */
     CX_ERR_CONFLICT,            /* 409 conflict */
     CX_ERR_EMAIL_EXISTS,        /* 409 email_exists */
     CX_ERR_ROOM_ENDED,          /* 409 room_ended */
+    CX_ERR_ROOM_NOT_STARTED,    /* 409 room_not_started */
+    CX_ERR_ROOM_FULL,           /* 409 room_full */
+    CX_ERR_PROFILE_LIMIT,       /* 409 profile_limit_reached */
     CX_ERR_PAYLOAD_TOO_LARGE,   /* 413 payload_too_large */
     CX_ERR_UNSUPPORTED_MEDIA,   /* 415 unsupported_media_type */
     CX_ERR_UNPROCESSABLE,       /* 422 unprocessable */

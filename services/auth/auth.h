@@ -5,7 +5,9 @@
  *   validate.c  input rules (name, email, password, tokens, header values)
  *   password.c  Argon2id hashing through libsodium
  *   throttle.c  login failure counters in Redis
- *   store.c     SQL on users, sessions and refresh_tokens */
+ *   store.c     SQL on users, sessions and refresh_tokens
+ * The account routes (profile, settings, video profiles, password change,
+ * sessions, deletion) are declared in account.h. */
 #ifndef AUTH_H
 #define AUTH_H
 
@@ -50,6 +52,7 @@ typedef struct auth_ctx {
     int64_t max_fail_email;
     int64_t max_fail_ip;
     int64_t fail_window_s;
+    cx_service *svc; /* set once serving: publishes account events (account.c) */
 } auth_ctx;
 
 /* ---- handlers.c ---------------------------------------------------------- */
@@ -77,6 +80,12 @@ cx_status auth_validate_register(cx_req *req, const char *name, const char *emai
  * the normalised email. */
 cx_status auth_validate_login(cx_req *req, const char *email, const char *password,
                               char email_out[AUTH_EMAIL_MAX + 1]);
+
+/* The name rule of registration (required, utf8, max 64 code points) and
+ * the password rule (required, min 8, max 1024 bytes), for one field; a
+ * failure is recorded on req under `field`. CX_OK or CX_ERR_VALIDATION. */
+cx_status auth_validate_name(cx_req *req, const char *field, const char *name);
+cx_status auth_validate_password(cx_req *req, const char *field, const char *password);
 
 /* True when s is valid UTF-8; *chars gets the number of code points. */
 bool auth_utf8_count(const char *s, size_t len, size_t *chars);

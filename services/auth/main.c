@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "account.h"
 #include "auth.h"
 #include "calixio/v1/auth.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
@@ -62,6 +63,31 @@ static const cx_endpoint endpoints[] = {
      auth_handle_logout, CX_AUTH_NONE, false},
     {"me", &calixio__v1__empty__descriptor, &calixio__v1__user__descriptor, auth_handle_me,
      CX_AUTH_REQUIRED, false},
+    /* the account routes (account.h) */
+    {"profile_get", &calixio__v1__empty__descriptor, &calixio__v1__profile__descriptor,
+     acct_handle_profile_get, CX_AUTH_REQUIRED, false},
+    {"profile_update", &calixio__v1__update_profile_request__descriptor,
+     &calixio__v1__profile__descriptor, acct_handle_profile_update, CX_AUTH_REQUIRED, false},
+    {"settings_get", &calixio__v1__empty__descriptor, &calixio__v1__settings__descriptor,
+     acct_handle_settings_get, CX_AUTH_REQUIRED, false},
+    {"settings_update", &calixio__v1__settings__descriptor, &calixio__v1__settings__descriptor,
+     acct_handle_settings_update, CX_AUTH_REQUIRED, false},
+    {"video_profiles_list", &calixio__v1__empty__descriptor,
+     &calixio__v1__video_profile_list__descriptor, acct_handle_vp_list, CX_AUTH_REQUIRED, false},
+    {"video_profile_create", &calixio__v1__create_video_profile_request__descriptor,
+     &calixio__v1__video_profile__descriptor, acct_handle_vp_create, CX_AUTH_REQUIRED, false},
+    {"video_profile_update", &calixio__v1__update_video_profile_request__descriptor,
+     &calixio__v1__video_profile__descriptor, acct_handle_vp_update, CX_AUTH_REQUIRED, false},
+    {"video_profile_delete", &calixio__v1__video_profile_ref__descriptor,
+     &calixio__v1__empty__descriptor, acct_handle_vp_delete, CX_AUTH_REQUIRED, false},
+    {"password_change", &calixio__v1__change_password_request__descriptor,
+     &calixio__v1__empty__descriptor, acct_handle_password, CX_AUTH_REQUIRED, true},
+    {"sessions_list", &calixio__v1__empty__descriptor, &calixio__v1__session_list__descriptor,
+     acct_handle_sessions_list, CX_AUTH_REQUIRED, false},
+    {"session_revoke", &calixio__v1__session_ref__descriptor, &calixio__v1__empty__descriptor,
+     acct_handle_session_revoke, CX_AUTH_REQUIRED, false},
+    {"account_delete", &calixio__v1__delete_account_request__descriptor,
+     &calixio__v1__empty__descriptor, acct_handle_delete, CX_AUTH_REQUIRED, true},
 };
 
 /* Hash of a random password nobody knows, made with the current
@@ -90,8 +116,13 @@ static cx_status _serve(auth_ctx *c)
     o.ctx = c;
     o.revocation = c->redis;
     cx_status s = cx_service_create(&svc, &o);
+    if (s == CX_OK) {
+        c->svc = svc;
+        s = cx_service_every(svc, ACCT_OUTBOX_EVERY_MS, acct_outbox_tick, c);
+    }
     if (s == CX_OK)
         s = cx_service_run(svc);
+    c->svc = NULL;
     cx_service_destroy(svc);
     return s;
 }

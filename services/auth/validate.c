@@ -140,18 +140,39 @@ static void _fail(cx_req *req, const char *field, const char *rule, bool *bad)
     *bad = true;
 }
 
+cx_status auth_validate_name(cx_req *req, const char *field, const char *name)
+{
+    bool bad = false;
+    size_t chars = 0;
+    if (!name || !_has_content(name))
+        _fail(req, field, "required", &bad);
+    else if (!auth_utf8_count(name, strlen(name), &chars))
+        _fail(req, field, "utf8", &bad);
+    else if (chars > AUTH_NAME_MAX_CHARS)
+        _fail(req, field, "max", &bad);
+    return bad ? CX_ERR_VALIDATION : CX_OK;
+}
+
+cx_status auth_validate_password(cx_req *req, const char *field, const char *password)
+{
+    bool bad = false;
+    size_t pn = password ? strlen(password) : 0;
+    if (pn == 0)
+        _fail(req, field, "required", &bad);
+    else if (pn < AUTH_PASSWORD_MIN)
+        _fail(req, field, "min", &bad);
+    else if (pn > AUTH_PASSWORD_MAX)
+        _fail(req, field, "max", &bad);
+    return bad ? CX_ERR_VALIDATION : CX_OK;
+}
+
 cx_status auth_validate_register(cx_req *req, const char *name, const char *email,
                                  const char *password, char email_out[AUTH_EMAIL_MAX + 1])
 {
     bool bad = false;
-    size_t chars = 0;
 
-    if (!name || !_has_content(name))
-        _fail(req, "name", "required", &bad);
-    else if (!auth_utf8_count(name, strlen(name), &chars))
-        _fail(req, "name", "utf8", &bad);
-    else if (chars > AUTH_NAME_MAX_CHARS)
-        _fail(req, "name", "max", &bad);
+    if (auth_validate_name(req, "name", name) != CX_OK)
+        bad = true;
 
     size_t en = email ? _normalise_email(email, email_out) : 0;
     if (!email || en == 0)
@@ -161,13 +182,8 @@ cx_status auth_validate_register(cx_req *req, const char *name, const char *emai
     else if (!_email_ok(email_out, en))
         _fail(req, "email", "email", &bad);
 
-    size_t pn = password ? strlen(password) : 0;
-    if (pn == 0)
-        _fail(req, "password", "required", &bad);
-    else if (pn < AUTH_PASSWORD_MIN)
-        _fail(req, "password", "min", &bad);
-    else if (pn > AUTH_PASSWORD_MAX)
-        _fail(req, "password", "max", &bad);
+    if (auth_validate_password(req, "password", password) != CX_OK)
+        bad = true;
 
     return bad ? CX_ERR_VALIDATION : CX_OK;
 }

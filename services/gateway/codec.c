@@ -102,6 +102,23 @@ static cx_status _pack(const ProtobufCMessage *m, uint8_t **out, size_t *out_len
     return CX_ERR_NOMEM;
 }
 
+/* err = 400 validation_failed with message, reason <field>_<rule> and
+ * fields {field: rule}. */
+static void _validation(gw_answer *err, const char *field, const char *rule, const char *msg)
+{
+    gw_answer_status(err, CX_ERR_VALIDATION, msg);
+    json_t *o = json_loads(err->body ? err->body : "{}", 0, NULL);
+    if (o) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "%s_%s", field, rule);
+        json_object_set_new(o, "reason", json_string(reason));
+        json_t *f = json_object();
+        json_object_set_new(f, field, json_string(rule));
+        json_object_set_new(o, "fields", f);
+        _set_json(err, o);
+    }
+}
+
 static cx_status _build_list(const gw_req_in *in, uint8_t **out, size_t *out_len,
                              gw_answer *err)
 {
@@ -110,17 +127,7 @@ static cx_status _build_list(const gw_req_in *in, uint8_t **out, size_t *out_len
         char msg[96];
         snprintf(msg, sizeof(msg), "query parameter %s: %s", q->bad_field,
                  strcmp(q->bad_rule, "integer") == 0 ? "expected an integer" : "too long");
-        gw_answer_status(err, CX_ERR_VALIDATION, msg);
-        json_t *o = json_loads(err->body ? err->body : "{}", 0, NULL);
-        if (o) {
-            char reason[64];
-            snprintf(reason, sizeof(reason), "%s_%s", q->bad_field, q->bad_rule);
-            json_object_set_new(o, "reason", json_string(reason));
-            json_t *f = json_object();
-            json_object_set_new(f, q->bad_field, json_string(q->bad_rule));
-            json_object_set_new(o, "fields", f);
-            _set_json(err, o);
-        }
+        _validation(err, q->bad_field, q->bad_rule, msg);
         return CX_ERR_VALIDATION;
     }
     Calixio__V1__ListRoomsRequest r = CALIXIO__V1__LIST_ROOMS_REQUEST__INIT;
@@ -152,6 +159,156 @@ static cx_status _build_webhook(const gw_req_in *in, uint8_t **out, size_t *out_
     return _pack(&w.base, out, out_len, err);
 }
 
+void gw_qargs_add(gw_qargs *q, const char *key, const char *value)
+{
+    if (!key || !value)
+        return;
+    for (int i = 0; i < q->n; i++)
+        if (strcmp(q->kv[i].key, key) == 0) {
+            q->kv[i].value = value;
+            return;
+        }
+    if (q->n < GW_QARGS_MAX) {
+        q->kv[q->n].key = key;
+        q->kv[q->n].value = value;
+        q->n++;
+    }
+}
+
+/* The value of path parameter `name` for this request, NULL when none. */
+static const char *_path_value(const gw_req_in *in, const char *name)
+{
+    if (in->match)
+        return gw_match_param(in->match, name);
+    return (strcmp(name, "id") == 0 && in->id && *in->id) ? in->id : NULL;
+}
+
+/* Longest query value the gateway forwards. */
+#define GW_QVALUE_MAX 1024
+
+/* One query value as the JSON value of field f; NULL with *rule set when it
+ * does not fit the field's type. */
+static json_t *_query_value(const ProtobufCFieldDescriptor *f, const char *v, const char **rule)
+{
+    size_t n = strlen(v);
+    if (n > GW_QVALUE_MAX || !gw_header_value_ok(v, GW_QVALUE_MAX)) {
+        *rule = "max";
+        return NULL;
+    }
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64: {
+        const char *p = v + (*v == '-');
+        bool ok = *p != '\0' && n <= 20;
+        for (; ok && *p; p++)
+            ok = *p >= '0' && *p <= '9';
+        *rule = "integer";
+        return ok ? json_loads(v, JSON_DECODE_ANY, NULL) : NULL;
+    }
+    case PROTOBUF_C_TYPE_BOOL:
+        *rule = "boolean";
+        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+            return json_true();
+        if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+            return json_false();
+        return NULL;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_ENUM:
+        *rule = "max";
+        return json_string(v); /* NULL for invalid UTF-8 */
+    default:
+        *rule = "max";
+        return NULL;
+    }
+}
+
+/* GET: the message from the path parameters and the typed query; unknown
+ * query keys are ignored, a path field cannot come from the query. */
+static cx_status _build_get(const gw_route *rt, const gw_req_in *in, ProtobufCMessage **m,
+                            gw_answer *err)
+{
+    json_t *o = json_object();
+    if (!o)
+        goto out_nomem;
+    for (int i = 0; in->qargs && i < in->qargs->n; i++) {
+        const char *key = in->qargs->kv[i].key, *val = in->qargs->kv[i].value;
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(rt->in, key);
+        if (!f || !*val || f->label == PROTOBUF_C_LABEL_REPEATED ||
+            f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_BYTES ||
+            _path_value(in, f->name))
+            continue;
+        const char *rule = "max";
+        json_t *v = _query_value(f, val, &rule);
+        if (!v) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "query parameter %s: %s", f->name,
+                     strcmp(rule, "integer") == 0   ? "expected an integer"
+                     : strcmp(rule, "boolean") == 0 ? "expected true or false"
+                                                    : "too long");
+            _validation(err, f->name, rule, msg);
+            json_decref(o);
+            return CX_ERR_VALIDATION;
+        }
+        json_object_set_new(o, f->name, v);
+    }
+    char *txt = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (!txt)
+        goto out_nomem;
+    char why[256] = "";
+    cx_status s = cx_json_decode(rt->in, txt, strlen(txt), m, why, sizeof(why));
+    free(txt);
+    if (s != CX_OK)
+        gw_answer_status(err, s, why[0] ? why : NULL);
+    return s;
+out_nomem:
+    gw_answer_status(err, CX_ERR_NOMEM, NULL);
+    return CX_ERR_NOMEM;
+}
+
+/* GW_K_MSG: path parameters (and the GET query, or the JSON body) fill the
+ * request message; a path field in the body is an unknown field. */
+static cx_status _build_msg(const gw_route *rt, const gw_req_in *in, ProtobufCMessage **m,
+                            gw_answer *err)
+{
+    cx_status s = strcmp(in->method, "GET") == 0 ? _build_get(rt, in, m, err)
+                                                 : _decode(rt->in, in, m, err);
+    if (s != CX_OK)
+        return s;
+    for (unsigned i = 0; i < rt->in->n_fields; i++) {
+        const char *name = rt->in->fields[i].name;
+        const char *v = _path_value(in, name);
+        if (!v)
+            continue;
+        char **slot = _str_slot(*m, name);
+        if (slot && *slot) { /* path values come from the path only */
+            char msg[96];
+            snprintf(msg, sizeof(msg), "unknown field \"%s\"", name);
+            gw_answer_status(err, CX_ERR_INVALID_JSON, msg);
+            s = CX_ERR_INVALID_JSON;
+            break;
+        }
+        if ((s = _set_str(*m, name, v)) != CX_OK) {
+            gw_answer_status(err, s, NULL);
+            break;
+        }
+    }
+    if (s != CX_OK) {
+        protobuf_c_message_free_unpacked(*m, NULL);
+        *m = NULL;
+    }
+    return s;
+}
+
 cx_status gw_build_request(const gw_route *rt, const gw_req_in *in, uint8_t **out,
                            size_t *out_len, gw_answer *err)
 {
@@ -177,28 +334,19 @@ cx_status gw_build_request(const gw_route *rt, const gw_req_in *in, uint8_t **ou
         ref.id = (char *)in->id;
         return _pack(&ref.base, out, out_len, err);
     }
-    case GW_K_JOIN:
+    case GW_K_MSG:
+        if ((s = _build_msg(rt, in, &m, err)) != CX_OK)
+            return s;
+        break;
     case GW_K_BODY:
+        if ((s = _decode(rt->in, in, &m, err)) != CX_OK)
+            return s;
         break;
     default:
         gw_answer_status(err, CX_ERR_INTERNAL, NULL);
         return CX_ERR_INTERNAL;
     }
 
-    if ((s = _decode(rt->in, in, &m, err)) != CX_OK)
-        return s;
-    if (rt->kind == GW_K_JOIN) {
-        char **id = _str_slot(m, "id");
-        if (id && *id) { /* the id comes from the path only */
-            gw_answer_status(err, CX_ERR_INVALID_JSON, "unknown field \"id\"");
-            s = CX_ERR_INVALID_JSON;
-            goto out_free_msg;
-        }
-        if ((s = _set_str(m, "id", in->id)) != CX_OK) {
-            gw_answer_status(err, s, NULL);
-            goto out_free_msg;
-        }
-    }
     if (rt->flags & GW_F_COOKIE_IN) {
         char **tok = _str_slot(m, "refresh_token");
         if (tok && (!*tok || !**tok) && in->cookie_token && *in->cookie_token &&
@@ -331,6 +479,10 @@ void gw_build_answer(const gw_route *rt, const char *err_code, const char *err_t
     if (rt->flags & GW_F_COOKIE_CLEAR) {
         out->status = rt->status;
         out->set_cookie = gw_cookie_clear(secure);
+        goto out_free_msg;
+    }
+    if (rt->status == 204) { /* no body, whatever the reply carried */
+        out->status = 204;
         goto out_free_msg;
     }
     json_t *o = cx_json_encode_value(m);

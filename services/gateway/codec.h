@@ -31,10 +31,25 @@ void gw_answer_error(gw_answer *a, int status, const char *code, const char *mes
 /* As gw_answer_error, from a status of the project enum. */
 void gw_answer_status(gw_answer *a, cx_status s, const char *message);
 
+/* The query string pairs of a GET request (GW_K_MSG), borrowed. A key seen
+ * twice keeps its last value; pairs past GW_QARGS_MAX are dropped. */
+#define GW_QARGS_MAX 16
+typedef struct gw_qargs {
+    int n;
+    struct {
+        const char *key, *value;
+    } kv[GW_QARGS_MAX];
+} gw_qargs;
+
+/* Adds one decoded pair (NULL key or value: ignored). */
+void gw_qargs_add(gw_qargs *q, const char *key, const char *value);
+
 /* The inputs of a request besides the route. */
 typedef struct gw_req_in {
     const char *method;
     const char *id;             /* lowercased {id}, "" when the route has none */
+    const gw_match *match;      /* GW_K_MSG: the path parameters (NULL: only id) */
+    const gw_qargs *qargs;      /* GW_K_MSG on GET: the query (NULL: none) */
     const char *body;           /* may be NULL when body_len is 0 */
     size_t body_len;
     const char *cookie_token;   /* refresh_token cookie value, NULL when absent */

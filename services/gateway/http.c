@@ -275,14 +275,25 @@ static enum MHD_Result _query_iter(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+static enum MHD_Result _qargs_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    gw_qargs_add(cls, key, value);
+    return MHD_YES;
+}
+
 static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
 {
     gw_answer a = {0};
     gw_query q = {0};
     char cookie[GW_COOKIE_MAX + 1];
     const char *cookie_tok = NULL;
+    gw_qargs qa = {0};
     if (rt->kind == GW_K_LIST)
         MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, _query_iter, &q);
+    else if (rt->kind == GW_K_MSG && strcmp(rt->method, "GET") == 0)
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, _qargs_iter, &qa);
     if ((rt->flags & GW_F_COOKIE_IN) &&
         gw_cookie_get(_hdr(r, "Cookie"), "refresh_token", cookie, sizeof(cookie)) > 0)
         cookie_tok = cookie;
@@ -292,6 +303,8 @@ static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
     gw_req_in in = {
         .method = r->method,
         .id = r->m.id,
+        .match = &r->m,
+        .qargs = &qa,
         .body = r->body,
         .body_len = r->len,
         .cookie_token = cookie_tok,
@@ -358,7 +371,7 @@ static enum MHD_Result _dispatch(gw_req *r)
         return _queue(r, &a, NULL, r->m.allow, false);
     }
     case GW_MATCH_BAD_ID:
-        return _queue_status(r, CX_ERR_ROOM_NOT_FOUND, NULL);
+        return _queue_status(r, r->m.bad, NULL);
     case GW_MATCH_OK:
         break;
     }

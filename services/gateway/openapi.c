@@ -22,6 +22,14 @@ static json_t *_ref(const char *name)
 static void _add_schema(json_t *schemas, const ProtobufCMessageDescriptor *d, const char *name,
                         const char *skip_field);
 
+/* True when pattern has the path parameter {name}. */
+static bool _in_path(const char *pattern, const char *name)
+{
+    char buf[80];
+    snprintf(buf, sizeof(buf), "{%s}", name);
+    return strstr(pattern, buf) != NULL;
+}
+
 static json_t *_scalar(const ProtobufCFieldDescriptor *f, json_t *schemas)
 {
     switch (f->type) {
@@ -61,7 +69,9 @@ static json_t *_scalar(const ProtobufCFieldDescriptor *f, json_t *schemas)
     }
 }
 
-/* Adds components.schemas[name] for d unless present; skip_field is left out. */
+/* Adds components.schemas[name] for d unless present; skip_field is left
+ * out, and so is every field named as {param} when skip_field is a pattern
+ * (starts with '/'). */
 static void _add_schema(json_t *schemas, const ProtobufCMessageDescriptor *d, const char *name,
                         const char *skip_field)
 {
@@ -74,6 +84,8 @@ static void _add_schema(json_t *schemas, const ProtobufCMessageDescriptor *d, co
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (skip_field && strcmp(f->name, skip_field) == 0)
+            continue;
+        if (skip_field && skip_field[0] == '/' && _in_path(skip_field, f->name))
             continue;
         json_t *v = _scalar(f, schemas);
         if (f->label == PROTOBUF_C_LABEL_REPEATED)
@@ -112,13 +124,49 @@ static json_t *_success_schema(const gw_route *rt, json_t *schemas)
     return _ref(rt->out->short_name);
 }
 
+/* The schema of one path parameter. */
+static json_t *_param_schema(const gw_param_def *def)
+{
+    switch (def->type) {
+    case GW_P_UUID:
+        return json_pack("{s:s,s:s}", "type", "string", "format", "uuid");
+    case GW_P_CODE:
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z-]{10,16}$");
+    case GW_P_IDENTITY:
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z0-9_-]{1,64}$");
+    default:
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z0-9_-]{1,256}$");
+    }
+}
+
 static json_t *_params(const gw_route *rt)
 {
     json_t *ps = json_array();
-    if (strstr(rt->pattern, "{id}"))
-        json_array_append_new(ps, json_pack("{s:s,s:s,s:b,s:{s:s,s:s}}", "name", "id", "in",
-                                            "path", "required", 1, "schema", "type", "string",
-                                            "format", "uuid"));
+    for (const char *p = strchr(rt->pattern, '{'); p; p = strchr(p + 1, '{')) {
+        const char *close = strchr(p, '}');
+        const gw_param_def *def = close ? gw_param_find(p + 1, (size_t)(close - p - 1)) : NULL;
+        if (!def)
+            continue;
+        json_t *one = json_pack("{s:s,s:s,s:b,s:o}", "name", def->name, "in", "path",
+                                "required", 1, "schema", _param_schema(def));
+        if (strcmp(def->name, "id") != 0) {
+            char desc[200];
+            snprintf(desc, sizeof(desc), "%s; malformed: %d %s", def->doc,
+                     cx_status_http(def->not_found), cx_status_code(def->not_found));
+            json_object_set_new(one, "description", json_string(desc));
+        }
+        json_array_append_new(ps, one);
+    }
+    if (rt->kind == GW_K_MSG && strcmp(rt->method, "GET") == 0) {
+        for (unsigned i = 0; i < rt->in->n_fields; i++) {
+            const ProtobufCFieldDescriptor *f = &rt->in->fields[i];
+            if (_in_path(rt->pattern, f->name) || f->label == PROTOBUF_C_LABEL_REPEATED ||
+                f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_BYTES)
+                continue;
+            json_array_append_new(ps, json_pack("{s:s,s:s,s:o}", "name", f->name, "in",
+                                                "query", "schema", _scalar(f, NULL)));
+        }
+    }
     if (rt->kind == GW_K_LIST) {
         json_array_append_new(ps, json_pack("{s:s,s:s,s:{s:s,s:s}}", "name", "limit", "in",
                                             "query", "schema", "type", "integer", "format",
@@ -139,8 +187,10 @@ static json_t *_request_body(const gw_route *rt, json_t *schemas)
     case GW_K_BODY:
         _add_schema(schemas, rt->in, rt->in->short_name, NULL);
         return json_pack("{s:b,s:o}", "required", 0, "content", _json_content(_ref(rt->in->short_name)));
-    case GW_K_JOIN:
-        _add_schema(schemas, rt->in, rt->in->short_name, "id");
+    case GW_K_MSG:
+        if (strcmp(rt->method, "GET") == 0)
+            return NULL;
+        _add_schema(schemas, rt->in, rt->in->short_name, rt->pattern);
         return json_pack("{s:b,s:o}", "required", 0, "content", _json_content(_ref(rt->in->short_name)));
     case GW_K_ROOM_REF:
         if (strcmp(rt->method, "POST") != 0)

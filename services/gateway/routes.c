@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "calixio/v1/account.pb-c.h"
 #include "calixio/v1/auth.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/media.pb-c.h"
@@ -26,13 +27,47 @@ const gw_route gw_routes[] = {
      "400 401"},
     {"GET", "/auth/me", "auth.me", D(empty), D(user), 200, GW_K_EMPTY, GW_F_BEARER, NULL,
      "The caller's account", "401"},
+    {"GET", "/users/me", "auth.profile_get", D(empty), D(profile), 200, GW_K_EMPTY, GW_F_BEARER,
+     NULL, "The caller's profile (name, email, avatar)", "401"},
+    {"PATCH", "/users/me", "auth.profile_update", D(update_profile_request), D(profile), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change name and/or avatar_url (https, <= 512 bytes)",
+     "400 401"},
+    {"DELETE", "/users/me", "auth.account_delete", D(delete_account_request), D(empty), 204,
+     GW_K_BODY, GW_F_BEARER, NULL,
+     "Delete the account (password required): sessions revoked, personal data erased",
+     "400 401 429"},
+    {"GET", "/users/me/settings", "auth.settings_get", D(empty), D(settings), 200, GW_K_EMPTY,
+     GW_F_BEARER, NULL, "The caller's settings (defaults until changed)", "401"},
+    {"PATCH", "/users/me/settings", "auth.settings_update", D(settings), D(settings), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change some settings; answers all of them", "400 401"},
+    {"PUT", "/users/me/settings", "auth.settings_update", D(settings), D(settings), 200,
+     GW_K_BODY, GW_F_BEARER, NULL, "As PATCH: absent fields are kept", "400 401"},
+    {"GET", "/users/me/video-profiles", "auth.video_profiles_list", D(empty),
+     D(video_profile_list), 200, GW_K_EMPTY, GW_F_BEARER, "profiles",
+     "The caller's video profiles, oldest first", "401"},
+    {"POST", "/users/me/video-profiles", "auth.video_profile_create",
+     D(create_video_profile_request), D(video_profile), 201, GW_K_BODY, GW_F_BEARER, NULL,
+     "Create a video profile (at most 20; is_default clears the others)", "400 401 409"},
+    {"PATCH", "/users/me/video-profiles/{profile_id}", "auth.video_profile_update",
+     D(update_video_profile_request), D(video_profile), 200, GW_K_MSG, GW_F_BEARER, NULL,
+     "Change a video profile", "400 401 404"},
+    {"DELETE", "/users/me/video-profiles/{profile_id}", "auth.video_profile_delete",
+     D(video_profile_ref), D(empty), 204, GW_K_MSG, GW_F_BEARER, NULL, "Delete a video profile",
+     "401 404"},
+    {"POST", "/auth/password", "auth.password_change", D(change_password_request), D(empty), 204,
+     GW_K_BODY, GW_F_BEARER, NULL, "Change the password; every other session is revoked",
+     "400 401 429"},
+    {"GET", "/auth/sessions", "auth.sessions_list", D(empty), D(session_list), 200, GW_K_EMPTY,
+     GW_F_BEARER, "sessions", "The caller's live sessions (current: this token's)", "401"},
+    {"DELETE", "/auth/sessions/{session_id}", "auth.session_revoke", D(session_ref), D(empty),
+     204, GW_K_MSG, GW_F_BEARER, NULL, "Revoke one of the caller's sessions", "401 404"},
     {"GET", "/rooms", "rooms.list", D(list_rooms_request), D(list_rooms_reply), 200, GW_K_LIST,
      GW_F_BEARER, "rooms", "The caller's rooms, newest first", "400 401"},
     {"POST", "/rooms", "rooms.create", D(create_room_request), D(room), 201, GW_K_BODY,
      GW_F_BEARER, NULL, "Create a room", "400 401"},
     {"GET", "/rooms/{id}", "rooms.get", D(room_ref), D(room), 200, GW_K_ROOM_REF, GW_F_BEARER,
      NULL, "One room", "401 404"},
-    {"POST", "/rooms/{id}/join", "media.join", D(join_request), D(join_reply), 200, GW_K_JOIN,
+    {"POST", "/rooms/{id}/join", "media.join", D(join_request), D(join_reply), 200, GW_K_MSG,
      GW_F_BEARER_OPT, NULL, "Join a room: a LiveKit access token", "400 401 404 409"},
     {"POST", "/rooms/{id}/end", "rooms.end", D(room_ref), D(room), 200, GW_K_ROOM_REF,
      GW_F_BEARER, NULL, "End a room (owner only; ending twice is fine)", "401 403 404"},
@@ -53,24 +88,60 @@ const int gw_n_routes = (int)(sizeof(gw_routes) / sizeof(gw_routes[0]));
 
 #define GW_PATH_SCAN_MAX 1024
 
-/* Compares a pattern with a path. Returns true on a match and points
- * id / id_len at the {id} segment (if the pattern has one). */
-static bool _pattern_match(const char *pat, const char *path, size_t plen, const char **id,
-                           size_t *id_len)
+/* Path parameter names. A new name is a row here; its routes then only
+ * write {name} in their pattern. */
+const gw_param_def gw_params[] = {
+    {"id", GW_P_UUID, CX_ERR_ROOM_NOT_FOUND, "room id (UUID)"},
+    {"code", GW_P_CODE, CX_ERR_ROOM_NOT_FOUND,
+     "meeting code: ten letters, any case, with or without dashes (abc-defg-hij)"},
+    {"identity", GW_P_IDENTITY, CX_ERR_PARTICIPANT_NOT_FOUND,
+     "LiveKit participant identity [A-Za-z0-9_-]{1,64}"},
+    {"message_id", GW_P_UUID, CX_ERR_MESSAGE_NOT_FOUND, "chat message id (UUID)"},
+    {"waiting_id", GW_P_UUID, CX_ERR_WAITING_NOT_FOUND, "waiting entry id (UUID)"},
+    {"invite_id", GW_P_UUID, CX_ERR_INVITE_NOT_FOUND, "invite id (UUID)"},
+    {"profile_id", GW_P_UUID, CX_ERR_PROFILE_NOT_FOUND, "video profile id (UUID)"},
+    {"session_id", GW_P_UUID, CX_ERR_SESSION_NOT_FOUND, "session id (UUID)"},
+};
+const int gw_n_params = (int)(sizeof(gw_params) / sizeof(gw_params[0]));
+
+const gw_param_def *gw_param_find(const char *name, size_t len)
+{
+    for (int i = 0; i < gw_n_params; i++)
+        if (strlen(gw_params[i].name) == len && memcmp(gw_params[i].name, name, len) == 0)
+            return &gw_params[i];
+    return NULL;
+}
+
+/* A raw {param} segment of the path, before validation. */
+typedef struct _raw_param {
+    const gw_param_def *def;
+    const char *at;
+    size_t len;
+} _raw_param;
+
+/* Compares a pattern with a path. Returns true on a match and fills raw[]
+ * / *n_raw with the {param} segments (an unknown name never matches). */
+static bool _pattern_match(const char *pat, const char *path, size_t plen, _raw_param *raw,
+                           int *n_raw)
 {
     size_t i = 0;
-    *id = NULL;
-    *id_len = 0;
+    *n_raw = 0;
     while (*pat) {
-        if (strncmp(pat, "{id}", 4) == 0) {
+        if (*pat == '{') {
+            const char *close = strchr(pat, '}');
+            if (!close || *n_raw >= GW_MAX_PARAMS)
+                return false;
+            const gw_param_def *def = gw_param_find(pat + 1, (size_t)(close - pat - 1));
+            if (!def)
+                return false;
             size_t start = i;
             while (i < plen && path[i] != '/')
                 i++;
             if (i == start)
                 return false;
-            *id = path + start;
-            *id_len = i - start;
-            pat += 4;
+            raw[*n_raw] = (_raw_param){def, path + start, i - start};
+            (*n_raw)++;
+            pat = close + 1;
             continue;
         }
         if (i >= plen || path[i] != *pat)
@@ -79,6 +150,79 @@ static bool _pattern_match(const char *pat, const char *path, size_t plen, const
         pat++;
     }
     return i == plen;
+}
+
+static bool _ident_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+/* Validates raw against its type and writes the normalised value into out
+ * (GW_PARAM_MAX + 1 bytes). False when malformed. */
+static bool _param_norm(const _raw_param *raw, char *out)
+{
+    const char *v = raw->at;
+    size_t n = raw->len, k = 0;
+    switch (raw->def->type) {
+    case GW_P_UUID:
+        if (!cx_uuid_valid(v, n))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (v[i] >= 'A' && v[i] <= 'F') ? (char)(v[i] - 'A' + 'a') : v[i];
+        out[n] = '\0';
+        return true;
+    case GW_P_CODE:
+        if (n > 16)
+            return false;
+        for (size_t i = 0; i < n; i++) {
+            char c = v[i];
+            if (c == '-')
+                continue;
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c < 'a' || c > 'z' || k == 10)
+                return false;
+            out[k++] = c;
+        }
+        out[k] = '\0';
+        return k == 10;
+    case GW_P_IDENTITY:
+    case GW_P_TOKEN:
+        if (n > (raw->def->type == GW_P_IDENTITY ? 64u : (size_t)GW_PARAM_MAX))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!_ident_char(v[i]))
+                return false;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* Fills m->params from raw; false (and m->bad) at the first malformed one. */
+static bool _params_fill(gw_match *m, const _raw_param *raw, int n_raw)
+{
+    m->n_params = 0;
+    for (int p = 0; p < n_raw; p++) {
+        gw_param *out = &m->params[m->n_params++];
+        out->def = raw[p].def;
+        if (!_param_norm(&raw[p], out->value)) {
+            out->value[0] = '\0';
+            m->bad = raw[p].def->not_found;
+            return false;
+        }
+    }
+    return true;
+}
+
+const char *gw_match_param(const gw_match *m, const char *name)
+{
+    for (int p = 0; p < m->n_params; p++)
+        if (strcmp(m->params[p].def->name, name) == 0)
+            return m->params[p].value;
+    return NULL;
 }
 
 /* Strips /api/v1 or /api when followed by '/'. */
@@ -115,41 +259,53 @@ gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
     m->route = -1;
     m->id[0] = '\0';
     m->allow[0] = '\0';
+    m->n_params = 0;
+    m->bad = CX_OK;
     size_t plen = strnlen(path, GW_PATH_SCAN_MAX + 1);
     if (plen > GW_PATH_SCAN_MAX)
         return GW_MATCH_NOT_FOUND;
     path = _strip_prefix(path, &plen);
 
-    int hit = -1;
-    const char *hit_id = NULL;
-    size_t hit_id_len = 0;
+    /* the first route of this method whose parameters are well-formed wins;
+     * failing that, the first of this method answers its parameter error */
+    int hit = -1, bad_hit = -1;
+    _raw_param bad_raw[GW_MAX_PARAMS];
+    int bad_n = 0;
     for (int r = 0; r < gw_n_routes; r++) {
-        const char *id;
-        size_t id_len;
-        if (!_pattern_match(gw_routes[r].pattern, path, plen, &id, &id_len))
+        _raw_param raw[GW_MAX_PARAMS];
+        int n_raw = 0;
+        if (!_pattern_match(gw_routes[r].pattern, path, plen, raw, &n_raw))
             continue;
         _allow_add(m->allow, sizeof(m->allow), gw_routes[r].method);
-        if (hit < 0 && strcmp(gw_routes[r].method, method) == 0) {
+        if (hit >= 0 || strcmp(gw_routes[r].method, method) != 0)
+            continue;
+        if (_params_fill(m, raw, n_raw)) {
             hit = r;
-            hit_id = id;
-            hit_id_len = id_len;
+        } else if (bad_hit < 0) {
+            bad_hit = r;
+            memcpy(bad_raw, raw, sizeof(raw));
+            bad_n = n_raw;
         }
     }
     if (m->allow[0] == '\0')
         return GW_MATCH_NOT_FOUND;
     _allow_add(m->allow, sizeof(m->allow), "OPTIONS");
-    if (hit < 0)
+    if (hit < 0 && bad_hit < 0) {
+        m->n_params = 0;
+        m->bad = CX_OK;
         return GW_MATCH_METHOD;
-    m->route = hit;
-    if (hit_id) {
-        if (!cx_uuid_valid(hit_id, hit_id_len))
-            return GW_MATCH_BAD_ID;
-        for (size_t i = 0; i < hit_id_len; i++) {
-            char c = hit_id[i];
-            m->id[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a') : c;
-        }
-        m->id[hit_id_len] = '\0';
     }
+    if (hit < 0) {
+        m->route = bad_hit;
+        m->bad = CX_OK;
+        (void)_params_fill(m, bad_raw, bad_n); /* sets m->bad again */
+        return GW_MATCH_BAD_ID;
+    }
+    m->route = hit;
+    m->bad = CX_OK;
+    const char *id = gw_match_param(m, "id");
+    if (id)
+        memcpy(m->id, id, GW_UUID_LEN + 1);
     return GW_MATCH_OK;
 }
 

@@ -10,13 +10,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cx_status.h"
+
 /* How the request message is built. */
 typedef enum gw_kind {
     GW_K_BODY,      /* JSON body decoded against `in` */
     GW_K_EMPTY,     /* calixio.v1.Empty; the body is ignored */
     GW_K_LIST,      /* ListRoomsRequest from the query string */
     GW_K_ROOM_REF,  /* RoomRef{id from the path}; body must be empty or {} */
-    GW_K_JOIN,      /* JoinRequest from the body, id from the path */
+    GW_K_MSG,       /* generic: every {param} of the path and, for GET, the
+                     * typed query fill the `in` fields of the same name; the
+                     * JSON body (not for GET) fills the rest */
     GW_K_WEBHOOK,   /* WebhookRequest{raw body, Authorization, Content-Type} */
     GW_K_HEALTH,    /* local: GET /healthz */
     GW_K_READY,     /* local: GET /readyz */
@@ -32,12 +36,12 @@ typedef enum gw_kind {
 #define GW_F_BEARER_OPT   0x10u /* documentation: Bearer optional */
 
 typedef struct gw_route {
-    const char *method;       /* "GET" / "POST" */
-    const char *pattern;      /* "/rooms/{id}/join"; at most one {id} */
+    const char *method;       /* "GET" "POST" "PATCH" "PUT" "DELETE" */
+    const char *pattern;      /* "/rooms/{id}/join"; each {name} is in gw_params */
     const char *subject;      /* relative NATS subject "rooms.get"; NULL: local */
     const ProtobufCMessageDescriptor *in;
     const ProtobufCMessageDescriptor *out;
-    int status;               /* HTTP status on success */
+    int status;               /* HTTP status on success; 204 answers no body */
     gw_kind kind;
     unsigned flags;
     const char *array_field;  /* answer this repeated field as a bare array */
@@ -48,7 +52,34 @@ typedef struct gw_route {
 extern const gw_route gw_routes[];
 extern const int gw_n_routes;
 
+/* What a path parameter may look like. */
+typedef enum gw_ptype {
+    GW_P_UUID,      /* a UUID, answered lowercased */
+    GW_P_CODE,      /* a meeting code: 10 letters, any case, dashes anywhere;
+                     * answered as the 10 lowercase letters */
+    GW_P_IDENTITY,  /* a LiveKit identity [A-Za-z0-9_-]{1,64} */
+    GW_P_TOKEN      /* an opaque URL-safe token [A-Za-z0-9_-]{1,256} */
+} gw_ptype;
+
+/* One path parameter name: its type and the error a malformed value gets
+ * (before any NATS traffic). A name means the same everywhere, so a route
+ * row only names its parameters in its pattern. */
+typedef struct gw_param_def {
+    const char *name;         /* "id", "message_id" ... */
+    gw_ptype type;
+    cx_status not_found;      /* e.g. CX_ERR_ROOM_NOT_FOUND */
+    const char *doc;          /* OpenAPI description of the parameter */
+} gw_param_def;
+
+extern const gw_param_def gw_params[];
+extern const int gw_n_params;
+
+/* The definition of parameter `name` (len bytes), NULL when unknown. */
+const gw_param_def *gw_param_find(const char *name, size_t len);
+
 #define GW_UUID_LEN 36
+#define GW_MAX_PARAMS 4           /* {params} per pattern at most */
+#define GW_PARAM_MAX 256          /* longest accepted parameter value */
 #define GW_BODY_LIMIT_API (64u * 1024u)
 #define GW_BODY_LIMIT_WEBHOOK (1024u * 1024u)
 
@@ -56,14 +87,26 @@ typedef enum gw_match_rc {
     GW_MATCH_OK = 0,
     GW_MATCH_NOT_FOUND,   /* no pattern matches the path */
     GW_MATCH_METHOD,      /* the path exists, not with this method */
-    GW_MATCH_BAD_ID       /* route found but {id} is not a UUID */
+    GW_MATCH_BAD_ID       /* route found but a {param} is malformed: answer m.bad */
 } gw_match_rc;
+
+/* One path parameter of a match; def points into gw_params. */
+typedef struct gw_param {
+    const gw_param_def *def;
+    char value[GW_PARAM_MAX + 1]; /* normalised value (see gw_ptype) */
+} gw_param;
 
 typedef struct gw_match {
     int route;                   /* index into gw_routes, -1 when none */
     char id[GW_UUID_LEN + 1];    /* lowercased {id} when the route has one */
     char allow[64];              /* "GET, POST, OPTIONS" for the path ("" when unknown) */
+    int n_params;                /* path parameters of the route, in pattern order */
+    gw_param params[GW_MAX_PARAMS];
+    cx_status bad;               /* GW_MATCH_BAD_ID: the not-found status to answer */
 } gw_match;
+
+/* The value of path parameter `name` of m, NULL when the route has none. */
+const char *gw_match_param(const gw_match *m, const char *name);
 
 /* Matches method + path (as MHD hands it: no query string). The prefixes
  * /api and /api/v1 are stripped first. Always fills *m (route -1 unless OK

@@ -89,7 +89,26 @@ static void _check_route(const char *method, const char *path)
             CHECK(!(*c >= 'A' && *c <= 'F'));
     }
     if (!has_id)
-        CHECK(rc == GW_MATCH_OK && m.id[0] == '\0');
+        CHECK(m.id[0] == '\0');
+    CHECK(m.n_params >= 0 && m.n_params <= GW_MAX_PARAMS);
+    if (rc == GW_MATCH_BAD_ID)
+        CHECK(m.bad != CX_OK && cx_status_http(m.bad) == 404);
+    else
+        CHECK(m.bad == CX_OK);
+    for (int p = 0; rc == GW_MATCH_OK && p < m.n_params; p++) {
+        const char *v = m.params[p].value;
+        size_t n = strlen(v);
+        CHECK(n >= 1 && n <= GW_PARAM_MAX);
+        if (m.params[p].def->type == GW_P_UUID)
+            CHECK(cx_uuid_valid_str(v));
+        if (m.params[p].def->type == GW_P_CODE) {
+            CHECK(n == 10);
+            for (const char *c = v; *c; c++)
+                CHECK(*c >= 'a' && *c <= 'z');
+        }
+        if (m.params[p].def->type == GW_P_IDENTITY)
+            CHECK(n <= 64);
+    }
 }
 
 static void _check_headers(char *lines[N_LINES])
@@ -125,21 +144,24 @@ static void _check_headers(char *lines[N_LINES])
         CHECK(ra >= 1);
 }
 
-static void _parse_query(char *q, gw_query *out)
+static void _parse_query(char *q, gw_query *out, gw_qargs *qa)
 {
     memset(out, 0, sizeof(*out));
+    memset(qa, 0, sizeof(*qa));
     for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');
         if (eq)
             *eq = '\0';
         gw_query_apply(out, kv, eq ? eq + 1 : NULL);
+        gw_qargs_add(qa, kv, eq ? eq + 1 : NULL);
     }
+    CHECK(qa->n >= 0 && qa->n <= GW_QARGS_MAX);
     if (out->has_status)
         CHECK(strlen(out->status) <= GW_STATUS_MAX);
 }
 
-static void _check_codec(const char *method, const char *path, gw_query *q, char *lines[N_LINES],
-                         const char *body, size_t body_len)
+static void _check_codec(const char *method, const char *path, gw_query *q, const gw_qargs *qa,
+                         char *lines[N_LINES], const char *body, size_t body_len)
 {
     gw_match m;
     gw_match_rc rc = gw_route_match(method, path, &m);
@@ -150,6 +172,8 @@ static void _check_codec(const char *method, const char *path, gw_query *q, char
     gw_req_in in = {
         .method = rt->method,
         .id = rc == GW_MATCH_OK ? m.id : "00000000-0000-4000-8000-000000000000",
+        .match = rc == GW_MATCH_OK ? &m : NULL,
+        .qargs = qa,
         .body = body,
         .body_len = body_len,
         .cookie_token = lines[2][0] ? lines[2] : NULL,
@@ -202,8 +226,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char qcopy[1024];
     snprintf(qcopy, sizeof(qcopy), "%s", lines[7]);
     gw_query q;
-    _parse_query(qcopy, &q);
-    _check_codec(lines[0], lines[1], &q, lines, body, body_len);
+    gw_qargs qa;
+    _parse_query(qcopy, &q, &qa);
+    _check_codec(lines[0], lines[1], &q, &qa, lines, body, body_len);
     free(buf);
     return 0;
 }

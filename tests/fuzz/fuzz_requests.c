@@ -1,11 +1,14 @@
-// CX_FUZZ_SOURCES: services/auth/validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/media/join.c services/media/cache.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
+// CX_FUZZ_SOURCES: services/auth/validate.c services/auth/acct_validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/media/join.c services/media/cache.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
 /* fuzz_requests.c: libFuzzer target for every service's request decoding.
  *
  * Built by tests/fuzz/run.sh (CMake -DCX_FUZZ=ON links the sources named on
  * the first line). Each input is decoded, as protobuf binary AND as JSON,
  * into every request message the services accept (RegisterRequest,
  * LoginRequest, RefreshRequest, LogoutRequest, Empty, CreateRoomRequest,
- * ListRoomsRequest, RoomRef, JoinRequest, WebhookRequest), exactly as the
+ * ListRoomsRequest, RoomRef, JoinRequest, WebhookRequest, and the account
+ * messages UpdateProfileRequest, Settings, CreateVideoProfileRequest,
+ * UpdateVideoProfileRequest, ChangePasswordRequest, DeleteAccountRequest),
+ * exactly as the
  * cx_service runtime does before a handler runs. Whatever decodes is
  *  - checked: every string field is valid UTF-8 (the decoders promise it:
  *    strings go to JSON, logs and Postgres);
@@ -14,6 +17,9 @@
  *    with an independent oracle written here from shared/API.md:
  *      auth:    auth_validate_register / auth_validate_login,
  *               auth_refresh_wellformed;
+ *      account: the https URL rule (avatar, background image), the
+ *               enumerations of settings and video profiles, the profile
+ *               name rule (acct_validate.c);
  *      rooms:   the create/list validators (handlers.c is #included so its
  *               file-static validators are reachable), rooms.get on a
  *               non-UUID id (answered without Postgres);
@@ -27,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cx_crypto.h"
+#include "calixio/v1/account.pb-c.h"
 #include "calixio/v1/auth.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/media.pb-c.h"
@@ -37,6 +45,7 @@
 #include "cx_json.h"
 #include "cx_service.h"
 
+#include "../../services/auth/account.h"
 #include "../../services/auth/auth.h"
 #include "../../services/gateway/routes.h"
 #include "../../services/media/media.h"
@@ -51,6 +60,8 @@ static const ProtobufCMessageDescriptor *const _types[] = {
     D(register_request),   D(login_request), D(refresh_request), D(logout_request),
     D(empty),              D(create_room_request), D(list_rooms_request), D(room_ref),
     D(join_request),       D(webhook_request),
+    D(update_profile_request), D(settings), D(create_video_profile_request),
+    D(update_video_profile_request), D(change_password_request), D(delete_account_request),
 };
 
 static media_cache *_cache; /* over no Postgres: only non-UUID ids reach it */
@@ -307,6 +318,107 @@ static void _webhook(const Calixio__V1__WebhookRequest *in)
     }
 }
 
+/* ---- account ---------------------------------------------------------------- */
+
+/* The https URL rule from API-ROOMS.md, written again: "https://", a host
+ * (no userinfo, not starting with ':' or '.'), at most 512 bytes, no
+ * whitespace, control bytes or backslash. */
+static bool _url_oracle(const char *u)
+{
+    size_t n = strlen(u);
+    if (n > 512 || n <= 8)
+        return false;
+    for (size_t i = 0; i < 8; i++)
+        if ((u[i] | (i < 5 ? 0x20 : 0)) != "https://"[i])
+            return false;
+    for (const char *p = u; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7F || *p == '\\')
+            return false;
+    const char *h = u + 8;
+    size_t hn = 0;
+    while (h[hn] && h[hn] != '/' && h[hn] != '?' && h[hn] != '#') {
+        if (h[hn] == '@')
+            return false;
+        hn++;
+    }
+    return hn > 0 && h[0] != ':' && h[0] != '.';
+}
+
+static void _check_url(const char *field, const char *u, const ProtobufCMessage *m)
+{
+    cx_req req = {0};
+    cx_status s = acct_validate_url(&req, field, u, true);
+    _check_req(&req, s, m);
+    bool want = !u || !*u || _url_oracle(u);
+    if ((s == CX_OK) != want)
+        _die("the https URL rule disagrees", m);
+    if (s == CX_OK && u && *u && strncasecmp(u, "https://", 8) != 0)
+        _die("a non-https URL accepted", m);
+}
+
+static void _check_oneof(const char *field, const char *v, const char *const *set,
+                         const ProtobufCMessage *m)
+{
+    cx_req req = {0};
+    cx_status s = acct_validate_oneof(&req, field, v, set);
+    _check_req(&req, s, m);
+    bool in = !v;
+    for (const char *const *a = set; v && *a; a++)
+        in |= strcmp(*a, v) == 0;
+    if ((s == CX_OK) != in)
+        _die("an enumeration check disagrees", m);
+}
+
+static void _check_pname(const char *v, const ProtobufCMessage *m)
+{
+    cx_req req = {0};
+    cx_status s = acct_validate_profile_name(&req, "name", v);
+    _check_req(&req, s, m);
+    bool content = false;
+    for (const char *p = v; p && *p; p++)
+        content |= !_space(*p);
+    size_t n = v ? _cps(v) : 0;
+    if ((s == CX_OK) != (content && n >= 1 && n <= 40))
+        _die("the video profile name rule disagrees", m);
+}
+
+static void _account(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (d == D(update_profile_request)) {
+        const Calixio__V1__UpdateProfileRequest *in = (const void *)m;
+        _check_url("avatar_url", in->avatar_url, m);
+    } else if (d == D(settings)) {
+        const Calixio__V1__Settings *in = (const void *)m;
+        _check_oneof("video_quality", in->video_quality, acct_video_qualities, m);
+        _check_oneof("theme", in->theme, acct_themes, m);
+        _check_oneof("language", in->language, acct_languages, m);
+        cx_req req = {0};
+        cx_status s = acct_validate_bytes(&req, "camera_device_id", in->camera_device_id, 256);
+        if ((s == CX_OK) != (!in->camera_device_id || strlen(in->camera_device_id) <= 256))
+            _die("the device id bound disagrees", m);
+    } else if (d == D(create_video_profile_request)) {
+        const Calixio__V1__CreateVideoProfileRequest *in = (const void *)m;
+        _check_pname(in->name, m);
+        _check_oneof("background", in->background, acct_backgrounds, m);
+        _check_oneof("noise_suppression", in->noise_suppression, acct_noise_levels, m);
+        _check_url("background_image_url", in->background_image_url, m);
+    } else if (d == D(update_video_profile_request)) {
+        const Calixio__V1__UpdateVideoProfileRequest *in = (const void *)m;
+        if (in->name)
+            _check_pname(in->name, m);
+        _check_url("background_image_url", in->background_image_url, m);
+    } else if (d == D(change_password_request)) {
+        const Calixio__V1__ChangePasswordRequest *in = (const void *)m;
+        cx_req req = {0};
+        cx_status s = auth_validate_password(&req, "new_password", in->new_password);
+        _check_req(&req, s, m);
+        size_t pl = in->new_password ? strlen(in->new_password) : 0;
+        if ((s == CX_OK) != (pl >= AUTH_PASSWORD_MIN && pl <= AUTH_PASSWORD_MAX))
+            _die("the new password rule disagrees", m);
+    }
+}
+
 static void _dispatch(const ProtobufCMessage *m)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -328,6 +440,8 @@ static void _dispatch(const ProtobufCMessage *m)
         _media_join((const void *)m);
     else if (d == D(webhook_request))
         _webhook((const void *)m);
+    else
+        _account(m);
 }
 
 static void _decoded(ProtobufCMessage *m)

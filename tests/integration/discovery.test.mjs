@@ -25,7 +25,11 @@ const execFileP = promisify(execFile);
 
 // What each service must expose (name -> endpoint names).
 const SERVICES = {
-  'calixio-auth': ['register', 'login', 'refresh', 'logout', 'me'],
+  'calixio-auth': ['register', 'login', 'refresh', 'logout', 'me',
+    // account routes (issue 18)
+    'profile_get', 'profile_update', 'settings_get', 'settings_update', 'video_profiles_list',
+    'video_profile_create', 'video_profile_update', 'video_profile_delete', 'password_change',
+    'sessions_list', 'session_revoke', 'account_delete'],
   'calixio-rooms': ['create', 'list', 'get', 'end', 'participants'],
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit'],

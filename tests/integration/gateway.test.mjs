@@ -162,6 +162,12 @@ const ROUTES = [
   'GET /auth/me', 'GET /rooms', 'POST /rooms', 'GET /rooms/{id}', 'POST /rooms/{id}/join',
   'POST /rooms/{id}/end', 'GET /rooms/{id}/participants', 'POST /livekit/webhook',
   'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json',
+  // account routes (issue 18)
+  'GET /users/me', 'PATCH /users/me', 'DELETE /users/me', 'GET /users/me/settings',
+  'PATCH /users/me/settings', 'PUT /users/me/settings', 'GET /users/me/video-profiles',
+  'POST /users/me/video-profiles', 'PATCH /users/me/video-profiles/{profile_id}',
+  'DELETE /users/me/video-profiles/{profile_id}', 'POST /auth/password', 'GET /auth/sessions',
+  'DELETE /auth/sessions/{session_id}',
 ];
 
 // ---------------------------------------------------------------- the stack

@@ -1,7 +1,10 @@
 /* test_migrate: runs the built cx-migrate binary (next to this test in the
- * build dir) against a real PostgreSQL started by stores.sh, with the
- * repository's migrations/ and with broken extra files. */
+ * build dir) against a real PostgreSQL started by stores.sh, with a copy of
+ * the repository's first three migrations (a fixed set, so files added
+ * later do not change the figures below), with broken extra files and, last,
+ * with the whole migrations/ directory (gaps in the numbering included). */
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -18,7 +21,8 @@ extern char **environ;
 static cx_stores st;
 static cx_pg_pool *pool;
 static char tool[1024];
-static char repo_migrations[1024];
+static char repo_migrations[1024]; /* the fixed copy of 0001..0003 */
+static char repo_all[1024];        /* the repository's migrations/ */
 static char out[16384]; /* stdout + stderr of the last run */
 
 /* Starts cx-migrate with args (NULL-terminated, without argv[0]);
@@ -269,6 +273,32 @@ static void test_failing_migration_rolls_back(void)
     setenv("MIGRATIONS_DIR", repo_migrations, 1);
 }
 
+/* Every file of migrations/ applies on top of the first three, and all of
+ * them revert. */
+static void test_repo_migrations_all_up_down(void)
+{
+    char pat[1100], num[16], want[64];
+    glob_t g;
+    snprintf(pat, sizeof(pat), "%s/[0-9][0-9][0-9][0-9]_*.sql", repo_all);
+    CX_CHECK_INT(glob(pat, 0, NULL, &g), 0);
+    size_t n = g.gl_pathc;
+    globfree(&g);
+    CX_CHECK(n >= 3);
+    snprintf(num, sizeof(num), "%zu", n);
+    setenv("MIGRATIONS_DIR", repo_all, 1);
+    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), num);
+    snprintf(want, sizeof(want), "%zu applied, 0 pending", n);
+    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK(strstr(out, want) != NULL);
+    CX_CHECK_INT(_migrate("down", num), 0);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "0");
+    CX_CHECK(!_table_exists("users"));
+    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), num);
+    setenv("MIGRATIONS_DIR", repo_migrations, 1);
+}
+
 int main(void)
 {
     cx_log_init("test_migrate", CX_LOG_WARN);
@@ -283,7 +313,15 @@ int main(void)
         return 1;
     }
     const char *src = getenv("CX_SOURCE_DIR");
-    snprintf(repo_migrations, sizeof(repo_migrations), "%s/migrations", src ? src : ".");
+    snprintf(repo_all, sizeof(repo_all), "%s/migrations", src ? src : ".");
+    snprintf(repo_migrations, sizeof(repo_migrations), "/tmp/cx-mig-base-XXXXXX");
+    if (!mkdtemp(repo_migrations))
+        return 1;
+    char cp[4400];
+    snprintf(cp, sizeof(cp), "cp '%s'/0001_*.sql '%s'/0002_*.sql '%s'/0003_*.sql '%s'/", repo_all,
+             repo_all, repo_all, repo_migrations);
+    if (system(cp) != 0)
+        return 1;
     if (cx_stores_start(&st, "pg") != 0) {
         fprintf(stderr, "cannot start PostgreSQL\n");
         cx_stores_stop(&st);
@@ -304,6 +342,10 @@ int main(void)
     CX_RUN(test_down_n);
     CX_RUN(test_concurrent_up);
     CX_RUN(test_failing_migration_rolls_back);
+    CX_RUN(test_repo_migrations_all_up_down);
+    snprintf(cp, sizeof(cp), "rm -rf '%s'", repo_migrations);
+    if (system(cp) != 0)
+        fprintf(stderr, "could not remove %s\n", repo_migrations);
     cx_pg_pool_destroy(pool);
     cx_stores_stop(&st);
     return CX_DONE();
