@@ -286,16 +286,16 @@ static void test_repo_migrations_all_up_down(void)
     CX_CHECK(n >= 3);
     snprintf(num, sizeof(num), "%zu", n);
     setenv("MIGRATIONS_DIR", repo_all, 1);
-    CX_CHECK_INT(_migrate("up", NULL), 0);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), num);
+    CX_CHECK_INT(migrate("up", NULL), 0);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), num);
     snprintf(want, sizeof(want), "%zu applied, 0 pending", n);
-    CX_CHECK_INT(_migrate("status", NULL), 0);
+    CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, want) != NULL);
-    CX_CHECK_INT(_migrate("down", num), 0);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "0");
-    CX_CHECK(!_table_exists("users"));
-    CX_CHECK_INT(_migrate("up", NULL), 0);
-    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), num);
+    CX_CHECK_INT(migrate("down", num), 0);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), "0");
+    CX_CHECK(!table_exists("users"));
+    CX_CHECK_INT(migrate("up", NULL), 0);
+    CX_CHECK_STR(scalar("SELECT count(*) FROM schema_migrations"), num);
     setenv("MIGRATIONS_DIR", repo_migrations, 1);
 }
 
