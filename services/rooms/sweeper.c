@@ -13,6 +13,7 @@
 
 #include "cx_crypto.h"
 #include "cx_log.h"
+#include "cx_roomkeys.h"
 #include "cx_time.h"
 #include "rooms.h"
 
@@ -85,7 +86,7 @@ static void _presence(rooms_ctx *ctx)
     do {
         redisReply *r = NULL;
         if (cx_redis_cmd(ctx->redis, &r, "SCAN %s MATCH %s* COUNT 200", cursor,
-                         ROOMS_PRESENCE_PREFIX) != CX_OK)
+                         cx_roomkey_prefix(CX_RK_PRESENCE)) != CX_OK)
             return;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
@@ -96,11 +97,11 @@ static void _presence(rooms_ctx *ctx)
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++, seen++) {
-            char status[8];
+            char status[8], lk_room[128];
             const redisReply *k = keys->element[i];
-            if (k->type != REDIS_REPLY_STRING || k->len >= 128)
+            if (k->type != REDIS_REPLY_STRING ||
+                !cx_roomkey_room(k->str, k->len, CX_RK_PRESENCE, lk_room, sizeof lk_room))
                 continue;
-            const char *lk_room = k->str + strlen(ROOMS_PRESENCE_PREFIX);
             if (rooms_store_status_by_lk(ctx->pg, lk_room, status) != CX_OK) {
                 freeReplyObject(r);
                 return;
