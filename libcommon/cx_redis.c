@@ -729,6 +729,79 @@ bool cx_redis_is_cluster(cx_redis *r)
     return r && _mode_of(r) == _MODE_CLUSTER;
 }
 
+/* Node index of master m (masters in the order of the slots they serve),
+ * -1 when there is no such master. A single server is master 0 = node 0. */
+static int _master_node(cx_redis *r, int m)
+{
+    int seen[_MAX_NODES], n = 0, found = -1;
+    pthread_mutex_lock(&r->map_mu);
+    if (r->mode != _MODE_CLUSTER) {
+        found = m == 0 ? 0 : -1;
+        goto out_unlock;
+    }
+    for (int s = 0; s < CX_REDIS_SLOTS && found < 0; s++) {
+        int o = r->slot_node[s];
+        bool dup = o < 0;
+        for (int k = 0; k < n && !dup; k++)
+            dup = seen[k] == o;
+        if (dup)
+            continue;
+        if (n == m)
+            found = o;
+        seen[n++] = o;
+    }
+out_unlock:
+    pthread_mutex_unlock(&r->map_mu);
+    return found;
+}
+
+int cx_redis_masters(cx_redis *r)
+{
+    if (!r)
+        return 0;
+    if (_mode_of(r) == _MODE_UNKNOWN) {
+        /* the first connection tells a cluster from a single server */
+        cx_redis_conn *c = _take_slot(r, r->timeout_ms);
+        if (!c)
+            return 0;
+        int any = _any_node(c);
+        _give_slot(r, c);
+        if (any < 0)
+            return 0;
+    }
+    int n = 0;
+    while (n < _MAX_NODES && _master_node(r, n) >= 0)
+        n++;
+    return n;
+}
+
+cx_status cx_redis_cmd_on(cx_redis *r, int master, redisReply **out, const char *fmt, ...)
+{
+    if (!r || !fmt)
+        return CX_ERR_INTERNAL;
+    int node = _master_node(r, master);
+    if (node < 0)
+        return CX_ERR_UNAVAILABLE; /* the map changed, or unknown yet */
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    if (len < 0)
+        return CX_ERR_INTERNAL;
+    cx_status s = CX_ERR_UNAVAILABLE;
+    cx_redis_conn *c = _take_slot(r, r->timeout_ms);
+    if (c) {
+        redisReply *rep = _roundtrip(c, node, cmd, (size_t)len, false);
+        if (!rep)
+            _mark_stale(r);
+        s = _finish(rep, out);
+        _give_slot(r, c);
+    }
+    redisFreeCommand(cmd);
+    return s;
+}
+
 /* Learns sc's SHA with SCRIPT LOAD (once per process) into sha and sc. */
 static cx_status _load(cx_redis_conn *c, cx_redis_script *sc, char sha[41])
 {

@@ -49,6 +49,17 @@ bool cx_redis_ping(cx_redis *r);
 /* True once r has found a cluster (after its first connection). */
 bool cx_redis_is_cluster(cx_redis *r);
 
+/* How many servers a node-local command (SCAN) must visit to see every
+ * key: the masters of a cluster, 1 for a single server, 0 while Redis
+ * cannot be reached (it connects to find out). */
+int cx_redis_masters(cx_redis *r);
+
+/* Like cx_redis_cmd, but on master `master` (0 <= master <
+ * cx_redis_masters) instead of where a key routes: for SCAN and other
+ * commands about one server's keys. No redirection is followed;
+ * CX_ERR_UNAVAILABLE when there is no such master (any more). */
+cx_status cx_redis_cmd_on(cx_redis *r, int master, redisReply **out, const char *fmt, ...);
+
 /* ---- one borrowed connection for several commands -------------------- */
 
 /* A connection borrowed from the pool; owned by the pool, valid until

@@ -79,14 +79,15 @@ static void _orphans(rooms_ctx *ctx)
     cx_lk_rooms_free(rooms, n);
 }
 
-static void _presence(rooms_ctx *ctx)
+/* SCANs one Redis server (a cluster master) for presence of ended rooms. */
+static void _presence_on(rooms_ctx *ctx, int master)
 {
     char cursor[32] = "0";
     int seen = 0;
     do {
         redisReply *r = NULL;
-        if (cx_redis_cmd(ctx->redis, &r, "SCAN %s MATCH %s* COUNT 200", cursor,
-                         cx_roomkey_prefix(CX_RK_PRESENCE)) != CX_OK)
+        if (cx_redis_cmd_on(ctx->redis, master, &r, "SCAN %s MATCH %s* COUNT 200", cursor,
+                            cx_roomkey_prefix(CX_RK_PRESENCE)) != CX_OK)
             return;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
@@ -111,6 +112,13 @@ static void _presence(rooms_ctx *ctx)
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0 && seen < SWEEP_SCAN_MAX);
+}
+
+static void _presence(rooms_ctx *ctx)
+{
+    int n = cx_redis_masters(ctx->redis);
+    for (int m = 0; m < n; m++)
+        _presence_on(ctx, m);
 }
 
 void rooms_sweep(void *arg)

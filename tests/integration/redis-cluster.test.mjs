@@ -48,7 +48,7 @@ function joined(room, identity, sid, t) {
 }
 
 before(async () => {
-  s = await startStack({ daemons: ['auth', 'rooms', 'webhook', 'gateway'], stores: ['nats', 'pg', 'redis-cluster'] });
+  s = await startStack({ daemons: ['auth', 'rooms', 'webhook', 'gateway'], stores: ['nats', 'pg', 'redis-cluster'], env: { ROOMS_SWEEP_INTERVAL: '300ms' } });
   assert.equal(s.storeEnv.REDIS_CLUSTER, '1');
   seeds = s.storeEnv.REDIS_CLUSTER_ADDR.split(',').map((a) => Number(a.split(':')[1]));
   assert.equal(seeds.length, 3);
@@ -155,4 +155,30 @@ test('revocation on the cluster: after a logout the access token is refused, als
   }
   assert.equal(r.status, 401, r.text);
   assert.equal(r.json.code, 'token_revoked');
+});
+
+test('the rooms sweeper finds stale presence of ended rooms on every master', async () => {
+  const owner = await user();
+  const rooms = [];
+  for (let i = 0; i < 8; i++) {
+    const cr = await s.http('POST', '/rooms', { json: { name: `Swept ${i}` }, headers: bearer(owner.access_token) });
+    assert.equal(cr.status, 201, cr.text);
+    rooms.push(cr.json);
+  }
+  // ended behind every daemon's back, with presence a late writer left
+  await s.psql(`UPDATE rooms SET status = 'ended', ended_at = now() WHERE id IN (${rooms.map((r) => `'${r.id}'`).join(',')})`);
+  const nodes = new Set();
+  for (const r of rooms) {
+    await s.redis('HSET', `cx:presence:{${r.livekit_room}}`, 'late', JSON.stringify({ identity: 'late', name: 'L', sid: 'PA_l', joined_at: 5, kind: 'standard', ts: 5 }));
+    nodes.add(await nodeOf(`cx:presence:{${r.livekit_room}}`));
+  }
+  assert.ok(nodes.size >= 2, `stale presence on ${nodes.size} node(s)`);
+  const t0 = Date.now();
+  let left = rooms.length;
+  while (left > 0 && Date.now() - t0 < 8000) {
+    left = 0;
+    for (const r of rooms) left += Number(await s.redis('EXISTS', `cx:presence:{${r.livekit_room}}`));
+    if (left) await sleep(100);
+  }
+  assert.equal(left, 0, `presence of ${left} ended room(s) still there after ${Date.now() - t0} ms`);
 });

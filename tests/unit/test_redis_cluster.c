@@ -135,6 +135,21 @@ static void test_routes_by_slot_from_one_seed(void)
     }
     CX_CHECK_INT(ok, 300);
     CX_CHECK(cx_redis_is_cluster(r));
+    /* SCAN must visit every master to see every key */
+    CX_CHECK_INT(cx_redis_masters(r), 3);
+    long long scanned = 0;
+    for (int m = 0; m < 3; m++) {
+        redisReply *sc = NULL;
+        CX_CHECK_INT(cx_redis_cmd_on(r, m, &sc, "SCAN 0 MATCH key:* COUNT 1000"), CX_OK);
+        if (sc && sc->type == REDIS_REPLY_ARRAY && sc->elements == 2) {
+            CX_CHECK_STR(sc->element[0]->str, "0");
+            scanned += (long long)sc->element[1]->elements;
+        }
+        if (sc)
+            freeReplyObject(sc);
+    }
+    CX_CHECK_INT(scanned, 300);
+    CX_CHECK_INT(cx_redis_cmd_on(r, 3, NULL, "PING"), CX_ERR_UNAVAILABLE);
     long long a = _dbsize(0), b = _dbsize(1), c = _dbsize(2);
     CX_CHECK(a > 0 && b > 0 && c > 0);
     CX_CHECK_INT(a + b + c, 300);
