@@ -494,8 +494,8 @@ static redisReply *_roundtrip(cx_redis_conn *c, int i, const char *cmd, size_t l
     redisReply *rep = NULL;
     if (!ctx)
         return NULL;
-    if (asking)
-        redisAppendCommand(ctx, "ASKING");
+    if (asking && redisAppendCommand(ctx, "ASKING") != REDIS_OK)
+        goto out_fail;
     if (redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK)
         goto out_fail;
     if (asking) {

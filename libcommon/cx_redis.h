@@ -70,7 +70,8 @@ typedef struct cx_redis_conn cx_redis_conn;
  * wait) and makes sure it is alive before handing it out: an idle
  * connection the server closed (restart, shutdown) is replaced, connecting
  * within the create-time timeout. So a caller can check that Redis is
- * reachable before it writes elsewhere. CX_ERR_UNAVAILABLE when no
+ * reachable before it writes elsewhere (on a cluster: one node; the node
+ * of a key is reached by the command). CX_ERR_UNAVAILABLE when no
  * connection frees in time or Redis cannot be reached. Give it back with
  * cx_redis_release. */
 cx_status cx_redis_acquire(cx_redis *r, cx_redis_conn **out, int timeout_ms);
