@@ -14,6 +14,7 @@
 #include "cx_log.h"
 #include "cx_redis.h"
 #include "cx_redis_slot.h"
+#include "cx_roomkeys.h"
 #include "cx_test.h"
 #include "cx_test_stores.h"
 
@@ -36,6 +37,42 @@ static void test_crc16_and_slots(void)
     CX_CHECK_INT(_slot("foo{bar}{zap}"), _slot("bar"));
     CX_CHECK_INT(_slot("cx:presence:{cx-1}"), _slot("cx:webhook:event:{cx-1}:EV_x"));
     CX_CHECK(_slot("cx:presence:{cx-1}") != _slot("cx:presence:{cx-2}"));
+}
+
+/* Every key of a room shares its slot; names with no usable tag are refused. */
+static void test_roomkeys(void)
+{
+    char k[96], e[96], room[64];
+    int slot = -1;
+    for (int kind = 0; kind < CX_RK_N; kind++) {
+        CX_CHECK(cx_roomkey(k, sizeof k, (cx_roomkey_kind)kind, "cx-42"));
+        CX_CHECK(strncmp(k, "cx:", 3) == 0 && strstr(k, "{cx-42}"));
+        if (slot < 0)
+            slot = _slot(k);
+        CX_CHECK_INT(_slot(k), slot);
+        CX_CHECK(cx_roomkey_room(k, strlen(k), (cx_roomkey_kind)kind, room, sizeof room));
+        CX_CHECK_STR(room, "cx-42");
+    }
+    CX_CHECK(cx_roomkey(k, sizeof k, CX_RK_PRESENCE, "cx-42"));
+    CX_CHECK_STR(k, "cx:presence:{cx-42}");
+    CX_CHECK(cx_roomkey_event(e, sizeof e, "cx-42", "EV_1"));
+    CX_CHECK_STR(e, "cx:webhook:event:{cx-42}:EV_1");
+    CX_CHECK_INT(_slot(e), slot);
+    CX_CHECK(cx_roomkey_event(e, sizeof e, "", "EV_2"));
+    CX_CHECK_STR(e, "cx:webhook:event:{}:EV_2");
+    /* a name starting with '}' or empty would give an empty tag */
+    CX_CHECK(!cx_roomkey(k, sizeof k, CX_RK_TRACKS, "}x"));
+    CX_CHECK(!cx_roomkey(k, sizeof k, CX_RK_TRACKS, ""));
+    CX_CHECK(!cx_roomkey(k, 8, CX_RK_TRACKS, "cx-42"));
+    CX_CHECK_STR(k, "");
+    /* a '}' inside the name: all keys still share the tag up to it */
+    char a[64], b[64];
+    CX_CHECK(cx_roomkey(a, sizeof a, CX_RK_PRESENCE, "r}x"));
+    CX_CHECK(cx_roomkey(b, sizeof b, CX_RK_TRACK_TS, "r}x"));
+    CX_CHECK_INT(_slot(a), _slot(b));
+    CX_CHECK(!cx_roomkey_room("cx:presence:legacy", 18, CX_RK_PRESENCE, room, sizeof room));
+    CX_CHECK(!cx_roomkey_room("cx:tracks:{cx-1}", 16, CX_RK_PRESENCE, room, sizeof room));
+    CX_CHECK_STR(cx_roomkey_prefix(CX_RK_PRESENCE), "cx:presence:{");
 }
 
 /* The key a command given as argv is routed by ("" = none). */
@@ -336,6 +373,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     CX_RUN(test_crc16_and_slots);
     CX_RUN(test_route_key);
+    CX_RUN(test_roomkeys);
     CX_RUN(test_create_validation);
     if (cx_stores_start(&st, "redis-cluster") != 0 ||
         sscanf(st.redis_cluster_addr, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", &ports[0],
