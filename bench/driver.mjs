@@ -495,13 +495,13 @@ async function webhookScenario(room) {
     await sleep(1000); // let the in-flight requests land
     const tag = `r${i}`;
     const pg = Number(await psql(`SELECT count(*) FROM participant_events WHERE event_id LIKE 'EV_bench_${tag}_%'`));
-    const rd = await redisCount(`cx:webhook:event:EV_bench_${tag}_*`);
+    const rd = await redisCount(`cx:webhook:event:{*}:EV_bench_${tag}_*`);
     const ok = r.accepted <= pg && pg <= r.sent && r.accepted <= rd && rd <= r.sent;
     webhook.checks.push({ run: i, sent: r.sent, accepted: r.accepted, rejected: r.rejected, pg, redis: rd, exhausted: r.exhausted, ok });
     // rejected webhooks are errors too (wrk's status_err already counts them)
     return r;
   } }]);
-  webhook.presence = Number(await redisCmd('HLEN', `cx:presence:${room.livekit_room}`).catch(() => NaN));
+  webhook.presence = Number(await redisCmd('HLEN', `cx:presence:{${room.livekit_room}}`).catch(() => NaN));
 }
 
 // ---- report ------------------------------------------------------------------------------

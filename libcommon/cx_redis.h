@@ -1,9 +1,17 @@
-/* cx_redis: thread-safe Redis access (hiredis) with reconnect.
+/* cx_redis: thread-safe Redis access (hiredis) with reconnect, to one
+ * server or to a Redis Cluster.
  *
  * A small set of connections, each used by one thread at a time. A
  * connection that fails (I/O error, server restart) is dropped and
  * re-established on the next call; while Redis is down calls return
- * CX_ERR_UNAVAILABLE within the timeout. */
+ * CX_ERR_UNAVAILABLE within the timeout.
+ *
+ * Cluster: found out on the first connection (CLUSTER SLOTS answers).
+ * Each command goes to the node of its key's slot (hash tags honoured;
+ * keyless commands to any node), MOVED and ASK redirections are followed,
+ * and the slot map is refreshed after a MOVED or a lost node. A command or
+ * script whose keys span slots gets Redis' CROSSSLOT error
+ * (CX_ERR_INTERNAL): key what belongs together with one hash tag. */
 #ifndef CX_REDIS_H
 #define CX_REDIS_H
 
@@ -16,7 +24,9 @@
 
 typedef struct cx_redis cx_redis;
 
-/* addr is "host:port". timeout_ms bounds connect and each command. Does not
+/* addr is "host:port", or for a cluster a comma-separated list of seed
+ * nodes "h1:p1,h2:p2,..." (any one reachable is enough; at most 32 nodes
+ * known in all). timeout_ms bounds connect and each command. Does not
  * connect yet. */
 cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int pool_size);
 
@@ -36,6 +46,20 @@ cx_status cx_redis_cmd(cx_redis *r, redisReply **out, const char *fmt, ...);
 /* True when Redis answers PING. */
 bool cx_redis_ping(cx_redis *r);
 
+/* True once r has found a cluster (after its first connection). */
+bool cx_redis_is_cluster(cx_redis *r);
+
+/* How many servers a node-local command (SCAN) must visit to see every
+ * key: the masters of a cluster, 1 for a single server, 0 while Redis
+ * cannot be reached (it connects to find out). */
+int cx_redis_masters(cx_redis *r);
+
+/* Like cx_redis_cmd, but on master `master` (0 <= master <
+ * cx_redis_masters) instead of where a key routes: for SCAN and other
+ * commands about one server's keys. No redirection is followed;
+ * CX_ERR_UNAVAILABLE when there is no such master (any more). */
+cx_status cx_redis_cmd_on(cx_redis *r, int master, redisReply **out, const char *fmt, ...);
+
 /* ---- one borrowed connection for several commands -------------------- */
 
 /* A connection borrowed from the pool; owned by the pool, valid until
@@ -46,7 +70,8 @@ typedef struct cx_redis_conn cx_redis_conn;
  * wait) and makes sure it is alive before handing it out: an idle
  * connection the server closed (restart, shutdown) is replaced, connecting
  * within the create-time timeout. So a caller can check that Redis is
- * reachable before it writes elsewhere. CX_ERR_UNAVAILABLE when no
+ * reachable before it writes elsewhere (on a cluster: one node; the node
+ * of a key is reached by the command). CX_ERR_UNAVAILABLE when no
  * connection frees in time or Redis cannot be reached. Give it back with
  * cx_redis_release. */
 cx_status cx_redis_acquire(cx_redis *r, cx_redis_conn **out, int timeout_ms);
@@ -88,7 +113,8 @@ typedef struct cx_redis_script {
  * caches it again. On success *out (may be NULL) is the reply, freed by
  * the caller with freeReplyObject. Errors: CX_ERR_UNAVAILABLE (connection
  * lost or timed out, c is then closed; Redis answered BUSY or LOADING),
- * CX_ERR_INTERNAL (any other error reply, e.g. a Lua error). */
+ * CX_ERR_INTERNAL (any other error reply, e.g. a Lua error). On a cluster
+ * it runs on the node of keys[0]'s slot: every key must share that slot. */
 cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
                            const char *const *keys, int nargs, const char *const *args,
                            redisReply **out);

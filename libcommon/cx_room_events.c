@@ -1,6 +1,8 @@
 /* cx_room_events.c: see cx_room_events.h. */
 #include <nats/nats.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cx_json.h"
 #include "cx_log.h"
@@ -66,4 +68,19 @@ void cx_room_events_unsubscribe(cx_room_events *re)
         natsSubscription_Unsubscribe(re->sub);
     natsSubscription_Destroy(re->sub);
     free(re);
+}
+
+cx_status cx_room_events_publish(cx_service *svc, const char *event,
+                                 const Calixio__V1__Room *room)
+{
+    char rel[64];
+    if (!svc || !event || !event[0] || strpbrk(event, ".*> ") || !room)
+        return CX_ERR_INTERNAL;
+    int n = snprintf(rel, sizeof rel, "events.rooms.%s", event);
+    if (n < 0 || (size_t)n >= sizeof rel)
+        return CX_ERR_INTERNAL;
+    Calixio__V1__RoomChanged ev = CALIXIO__V1__ROOM_CHANGED__INIT;
+    ev.event = (char *)event;
+    ev.room = (Calixio__V1__Room *)room; /* only read by the packer */
+    return cx_service_publish(svc, rel, &ev.base);
 }

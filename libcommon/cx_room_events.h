@@ -6,7 +6,7 @@
  * This subscribes to <prefix>.events.rooms.> on a service's connection
  * (plain subscription: every copy of a daemon receives every event) and
  * hands each decoded event to a callback; undecodable messages are logged
- * and dropped. */
+ * and dropped. cx_room_events_publish sends one. */
 #ifndef CX_ROOM_EVENTS_H
 #define CX_ROOM_EVENTS_H
 
@@ -31,5 +31,13 @@ cx_status cx_room_events_subscribe(cx_service *svc, cx_room_event_fn fn, void *a
  * return, and frees it. Call before the service is destroyed and before
  * whatever arg points to is freed. NULL is fine. */
 void cx_room_events_unsubscribe(cx_room_events *re);
+
+/* Publishes RoomChanged{event, room} on <prefix>.events.rooms.<event>
+ * (event: created, ended, updated; a NATS-subject-safe token). Every path
+ * that changes a room's state, in any daemon, publishes through this, so
+ * every cache sees every change. room is borrowed. CX_ERR_UNAVAILABLE when
+ * the publish fails, CX_ERR_INTERNAL for bad arguments. */
+cx_status cx_room_events_publish(cx_service *svc, const char *event,
+                                 const Calixio__V1__Room *room);
 
 #endif

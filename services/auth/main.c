@@ -29,7 +29,7 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port (throttle counters, revocation deny-list)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (throttle counters, revocation deny-list)", &redis_addr, 0, 0, false},
     {"ACCESS_TOKEN_TTL", CX_CFG_DURATION, "10m", "lifetime of access tokens", &access_ttl_ms,
      1000, 86400000, false},
     {"REFRESH_TOKEN_TTL", CX_CFG_DURATION, "720h",

@@ -19,7 +19,7 @@ static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL,
      "Postgres URL (read-only use of the rooms table)", &db_url, 0, 0, true},
-    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR, "Redis host:port (revocation deny-list)",
+    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR, "Redis host:port, or Redis Cluster seeds host:port,host:port,... (revocation deny-list)",
      &redis_addr, 0, 0, false},
     {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey", "LiveKit API key (dev default: devkey)",
      &lk_key, 0, 0, false},

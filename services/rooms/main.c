@@ -22,7 +22,7 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port (presence, revocation deny-list)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, revocation deny-list)", &redis_addr, 0, 0, false},
     {"LIVEKIT_HOST", CX_CFG_STRING, "",
      "LiveKit server API URL (http(s):// or ws(s)://); empty: LiveKit calls are skipped",
      &lk_host, 0, 0, false},

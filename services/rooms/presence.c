@@ -1,8 +1,9 @@
 /* presence.c: who is in a room right now.
  *
  * The webhook daemon keeps a Redis hash per LiveKit room,
- *   cx:presence:<livekit_room>  field = identity,
- *   value = {"identity","name","sid","joined_at" (unix s),"kind","ts"}.
+ *   cx:presence:{<livekit_room>}  field = identity,
+ *   value = {"identity","name","sid","joined_at" (unix s),"kind","ts"},
+ * beside the room's other keys (cx_roomkeys.h), all in one cluster slot.
  * With LiveKit configured its ListParticipants answer decides who is present
  * (hidden and egress participants are not people in the room); Redis fills in
  * what LiveKit leaves empty and is the answer when LiveKit is unreachable. */
@@ -14,6 +15,7 @@
 
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_roomkeys.h"
 #include "cx_time.h"
 #include "rooms.h"
 
@@ -77,9 +79,10 @@ static const _entry *_find(const _list *l, const char *identity)
 /* Reads the Redis presence hash into l (entries of kind egress skipped). */
 static cx_status _from_redis(rooms_ctx *ctx, const char *lk_room, const char *rid, _list *l)
 {
-    char key[128];
+    char key[CX_ROOMKEY_MAX(256)];
     redisReply *r = NULL;
-    snprintf(key, sizeof key, "%s%s", ROOMS_PRESENCE_PREFIX, lk_room);
+    if (!cx_roomkey(key, sizeof key, CX_RK_PRESENCE, lk_room))
+        return CX_OK; /* not a name the webhook keys presence for */
     cx_status s = cx_redis_cmd(ctx->redis, &r, "HGETALL %s", key);
     if (s != CX_OK)
         return s;
@@ -208,8 +211,14 @@ out_free:
 
 void rooms_presence_drop(rooms_ctx *ctx, const char *livekit_room, const char *rid)
 {
-    char key[128];
-    snprintf(key, sizeof key, "%s%s", ROOMS_PRESENCE_PREFIX, livekit_room);
-    if (cx_redis_cmd(ctx->redis, NULL, "DEL %s", key) != CX_OK)
+    /* Every key of the room (one slot: one DEL), not only the hash. */
+    char keys[CX_RK_N][CX_ROOMKEY_MAX(256)];
+    const char *argv[1 + CX_RK_N] = {"DEL"};
+    for (int k = 0; k < CX_RK_N; k++) {
+        if (!cx_roomkey(keys[k], sizeof keys[k], (cx_roomkey_kind)k, livekit_room))
+            return;
+        argv[1 + k] = keys[k];
+    }
+    if (cx_redis_cmdv(ctx->redis, NULL, 1 + CX_RK_N, argv, NULL) != CX_OK)
         cx_log_warn(rid, "presence of %s not dropped (Redis); the sweeper retries", livekit_room);
 }

@@ -21,7 +21,6 @@
 #define ROOMS_LIST_DEFAULT 50
 #define ROOMS_LIST_MAX 100
 #define ROOMS_LK_PREFIX "cx-"
-#define ROOMS_PRESENCE_PREFIX "cx:presence:"
 #define ROOMS_PG_WAIT_MS 2000
 
 /* One row of the rooms table, as text ready for the reply. */

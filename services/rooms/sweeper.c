@@ -13,6 +13,7 @@
 
 #include "cx_crypto.h"
 #include "cx_log.h"
+#include "cx_roomkeys.h"
 #include "cx_time.h"
 #include "rooms.h"
 
@@ -78,14 +79,15 @@ static void _orphans(rooms_ctx *ctx)
     cx_lk_rooms_free(rooms, n);
 }
 
-static void _presence(rooms_ctx *ctx)
+/* SCANs one Redis server (a cluster master) for presence of ended rooms. */
+static void _presence_on(rooms_ctx *ctx, int master)
 {
     char cursor[32] = "0";
     int seen = 0;
     do {
         redisReply *r = NULL;
-        if (cx_redis_cmd(ctx->redis, &r, "SCAN %s MATCH %s* COUNT 200", cursor,
-                         ROOMS_PRESENCE_PREFIX) != CX_OK)
+        if (cx_redis_cmd_on(ctx->redis, master, &r, "SCAN %s MATCH %s* COUNT 200", cursor,
+                            cx_roomkey_prefix(CX_RK_PRESENCE)) != CX_OK)
             return;
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING ||
@@ -96,11 +98,11 @@ static void _presence(rooms_ctx *ctx)
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements; i++, seen++) {
-            char status[8];
+            char status[8], lk_room[128];
             const redisReply *k = keys->element[i];
-            if (k->type != REDIS_REPLY_STRING || k->len >= 128)
+            if (k->type != REDIS_REPLY_STRING ||
+                !cx_roomkey_room(k->str, k->len, CX_RK_PRESENCE, lk_room, sizeof lk_room))
                 continue;
-            const char *lk_room = k->str + strlen(ROOMS_PRESENCE_PREFIX);
             if (rooms_store_status_by_lk(ctx->pg, lk_room, status) != CX_OK) {
                 freeReplyObject(r);
                 return;
@@ -110,6 +112,13 @@ static void _presence(rooms_ctx *ctx)
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0 && seen < SWEEP_SCAN_MAX);
+}
+
+static void _presence(rooms_ctx *ctx)
+{
+    int n = cx_redis_masters(ctx->redis);
+    for (int m = 0; m < n; m++)
+        _presence_on(ctx, m);
 }
 
 void rooms_sweep(void *arg)

@@ -5,7 +5,8 @@
  *   content type (415) -> size (413) -> signature (401) -> JSON (400)
  *   -> rooms row, cached (unknown room: only the id is remembered; 200)
  *   -> borrow a live Redis connection (Redis down: 503, nothing stored)
- *   -> Postgres (idempotent: ON CONFLICT DO NOTHING, conditional UPDATEs)
+ *   -> Postgres (idempotent: ON CONFLICT DO NOTHING, conditional UPDATEs);
+ *      a room status it changed is published as a room event at once
  *   -> ONE Redis script: de-duplicate by id (a repeat: nothing changes),
  *      apply presence/tracks (createdAt compared), mark the id done
  *   -> publish on NATS (not for a repeat) -> 200.
@@ -70,10 +71,11 @@ static void _publish(wh_ctx *c, const cx_req *req, const wh_event *ev, const cha
  * the script did; *handled is false when the event was accepted but ignored
  * (unknown type/room: only its id is remembered). */
 static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size_t len,
-                        char room_id[37], wh_result *res, bool *handled)
+                        const char *rid, char room_id[37], wh_result *res, bool *handled)
 {
     const wh_ttls t = {c->dedup_ttl_s, c->presence_ttl_s};
-    bool found = false;
+    bool found = false, ended = false, changed = false;
+    wh_room_row row;
     cx_redis_conn *rc = NULL;
     cx_status s;
 
@@ -81,7 +83,7 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
     *res = WH_R_APPLIED;
     room_id[0] = '\0';
     if (ev->type != WH_EV_OTHER && ev->room_name[0]) {
-        s = wh_rooms_get(c->rooms, ev->room_name, &found, room_id);
+        s = wh_rooms_get(c->rooms, ev->room_name, &found, room_id, &ended);
         if (s != CX_OK)
             return s;
     }
@@ -97,12 +99,18 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
     *handled = true;
     switch (ev->type) {
     case WH_EV_ROOM_STARTED:
-        s = wh_room_mark_active(c->pg, ev->room_name);
+        s = wh_room_mark_active(c->pg, ev->room_name, &row, &changed);
+        if (s == CX_OK && changed)
+            wh_room_publish(atomic_load(&c->svc), "updated", &row, rid);
         if (s == CX_OK && ev->id[0])
             s = wh_mark_done(rc, ev, &t, res);
         break;
     case WH_EV_ROOM_FINISHED:
-        s = wh_room_mark_ended(c->pg, ev->room_name, ev->created_at);
+        s = wh_room_mark_ended(c->pg, ev->room_name, ev->created_at, &row, &changed);
+        /* Published as soon as Postgres has it: a Redis failure below makes
+         * LiveKit retry, and the retry changes no row. */
+        if (s == CX_OK && changed)
+            wh_room_publish(atomic_load(&c->svc), "ended", &row, rid);
         if (s == CX_OK)
             s = wh_room_clear(rc, ev, &t, res);
         break;
@@ -119,12 +127,15 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
                 cx_sha256_hex(body, len, synth + strlen(synth));
             s = wh_history_append(c->history, ev, ev->id[0] ? ev->id : synth, room_id);
         }
-        if (s == CX_OK)
+        /* An ended room has no presence: its keys are gone for good. */
+        if (s == CX_OK && ended)
+            s = ev->id[0] ? wh_mark_done(rc, ev, &t, res) : CX_OK;
+        else if (s == CX_OK)
             s = wh_presence_apply(rc, ev, &t, res);
         break;
     case WH_EV_TRACK_PUBLISHED:
     case WH_EV_TRACK_UNPUBLISHED:
-        if (ev->p_identity[0] && ev->track_sid[0])
+        if (ev->p_identity[0] && ev->track_sid[0] && !ended)
             s = wh_tracks_apply(rc, ev, &t, res);
         else
             s = ev->id[0] ? wh_mark_done(rc, ev, &t, res) : CX_OK;
@@ -184,7 +195,7 @@ cx_status wh_handle_livekit(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
     if (!ev.has_created_at)
         ev.created_at = cx_now_s(); /* LiveKit always sets it; be defensive */
 
-    s = _apply(c, &ev, body, len, room_id, &res, &handled);
+    s = _apply(c, &ev, body, len, req->request_id, room_id, &res, &handled);
     if (s != CX_OK) {
         cx_log_warn(req->request_id, "webhook: %s %s not stored (%s), LiveKit will retry",
                     ev.event, ev.id, cx_status_code(s));

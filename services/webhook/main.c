@@ -21,7 +21,7 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port (presence, webhook de-duplication)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, webhook de-duplication)", &redis_addr, 0, 0, false},
     {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey",
      "LiveKit API key; a webhook token's iss must name it", &lk_key, 0, 0, false},
     {"LIVEKIT_API_SECRET", CX_CFG_STRING, "secret",

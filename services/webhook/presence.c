@@ -1,15 +1,19 @@
 /* presence.c: webhook state in Redis.
  *
- * Keys (all per LiveKit room name; the rooms daemon reads cx:presence:*):
- *   cx:webhook:event:<id>      "done" once the event is stored (dedup); an
- *                              older copy's "pending" claim means "busy"
- *   cx:presence:<room>         HASH identity -> {"identity","name","sid",
+ * Keys (all per LiveKit room name, with the name as Redis Cluster hash tag
+ * so one script may touch them all, see cx_roomkeys.h; the rooms daemon
+ * reads cx:presence:{*}):
+ *   cx:webhook:event:{<room>}:<id> "done" once the event is stored (dedup);
+ *                              an older copy's "pending" claim means "busy"
+ *   cx:presence:{<room>}       HASH identity -> {"identity","name","sid",
  *                              "joined_at" (unix s),"kind","ts" (createdAt)}
- *   cx:presence-ts:<room>      HASH identity -> createdAt of the last applied
+ *   cx:presence-ts:{<room>}    HASH identity -> createdAt of the last applied
  *                              participant event (out-of-order guard)
- *   cx:tracks:<room>           HASH identity -> published track count
- *   cx:track-ts:<room>         HASH track sid -> "<createdAt>:<p|u>"
- *   cx:room-finished:<room>    createdAt of the newest room_finished applied
+ *   cx:tracks:{<room>}         HASH identity -> published track count
+ *   cx:track-ts:{<room>}       HASH track sid -> "<createdAt>:<p|u>"
+ *   cx:room-finished:{<room>}  createdAt of the newest room_finished applied
+ *                              (WH_FINISH_GUARD_S; everything else of the
+ *                              room is deleted by room_finished)
  * Every change runs in one Lua script (atomic) that also does the
  * de-duplication by event id, compares createdAt so an older event never
  * overwrites newer state, and refreshes the TTL of the room's keys so a lost
@@ -21,13 +25,14 @@
 #include <string.h>
 
 #include "cx_log.h"
+#include "cx_roomkeys.h"
 #include "webhook.h"
 
-#define _KEY_MAX (32 + WH_MAX_ROOM + WH_MAX_ID)
+#define _KEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
 
 /* Every state script is one body wrapped in the de-duplication, so that
  * "apply the event" and "remember its id as done" are one atomic step.
- * KEYS[1] is cx:webhook:event:<id>, ARGV[1] "1" (de-duplicate) or "0" (an
+ * KEYS[1] is cx:webhook:event:{<room>}:<id>, ARGV[1] "1" (de-duplicate) or "0" (an
  * event without id), ARGV[2] the dedup TTL. The body sees its own keys and
  * arguments as K[1..] and A[1..] and returns 1 (applied) or 2 (older than
  * the current state). The wrapper returns 0 for a repeat and 3 while
@@ -103,35 +108,16 @@ static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(_WRAP(
     "redis.call('EXPIRE', K[2], A[5])\n"
     "return 1\n"));
 
-/* K presence, presence-ts, tracks, track-ts, room-finished; A ts, ttl */
+/* K presence, presence-ts, tracks, track-ts, room-finished; A ts, guard ttl.
+ * The room is over: all of its state goes, whatever its times (Calixio
+ * never reopens an ended room); only the finish time stays, briefly. */
 static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(_WRAP(
-    "local ts = tonumber(A[1])\n"
     "local fin = redis.call('GET', K[5])\n"
-    "if not fin or ts > tonumber(fin) then\n"
+    "if not fin or tonumber(A[1]) > tonumber(fin) then\n"
     "  redis.call('SET', K[5], A[1], 'EX', A[2])\n"
     "end\n"
-    "local p = redis.call('HGETALL', K[2])\n"
-    "for i = 1, #p, 2 do\n"
-    "  if tonumber(p[i + 1]) <= ts then\n"
-    "    redis.call('HDEL', K[1], p[i])\n"
-    "    redis.call('HDEL', K[2], p[i])\n"
-    "    redis.call('HDEL', K[3], p[i])\n"
-    "  end\n"
-    "end\n"
-    "if redis.call('HLEN', K[2]) == 0 then\n"
-    "  redis.call('DEL', K[1], K[2], K[3])\n"
-    "end\n"
-    "local t = redis.call('HGETALL', K[4])\n"
-    "for i = 1, #t, 2 do\n"
-    "  local tt = tonumber(string.match(t[i + 1], '^(%d+):'))\n"
-    "  if not tt or tt <= ts then redis.call('HDEL', K[4], t[i]) end\n"
-    "end\n"
+    "redis.call('DEL', K[1], K[2], K[3], K[4])\n"
     "return 1\n"));
-
-static void _key(char *buf, size_t cap, const char *kind, const char *name)
-{
-    snprintf(buf, cap, "cx:%s:%s", kind, name);
-}
 
 #define _MAX_KEYS 6
 #define _MAX_ARGV 8
@@ -146,15 +132,19 @@ typedef struct _room_keys {
     char ts[24], ttl[24];
 } _room_keys;
 
-static void _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
+static bool _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
 {
-    _key(k->presence, sizeof k->presence, "presence", ev->room_name);
-    _key(k->presence_ts, sizeof k->presence_ts, "presence-ts", ev->room_name);
-    _key(k->tracks, sizeof k->tracks, "tracks", ev->room_name);
-    _key(k->track_ts, sizeof k->track_ts, "track-ts", ev->room_name);
-    _key(k->finished, sizeof k->finished, "room-finished", ev->room_name);
+    bool ok = cx_roomkey(k->presence, sizeof k->presence, CX_RK_PRESENCE, ev->room_name) &&
+              cx_roomkey(k->presence_ts, sizeof k->presence_ts, CX_RK_PRESENCE_TS,
+                         ev->room_name) &&
+              cx_roomkey(k->tracks, sizeof k->tracks, CX_RK_TRACKS, ev->room_name) &&
+              cx_roomkey(k->track_ts, sizeof k->track_ts, CX_RK_TRACK_TS, ev->room_name) &&
+              cx_roomkey(k->finished, sizeof k->finished, CX_RK_FINISHED, ev->room_name);
     snprintf(k->ts, sizeof k->ts, "%" PRId64, ev->created_at);
     snprintf(k->ttl, sizeof k->ttl, "%" PRId64, t->state_s);
+    if (!ok)
+        cx_log_error(NULL, "webhook: room name %.64s gives no Redis key", ev->room_name);
+    return ok;
 }
 
 static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev, const wh_ttls *t,
@@ -167,7 +157,8 @@ static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
 
     if (nkeys > _MAX_KEYS || nargs > _MAX_ARGV)
         return CX_ERR_INTERNAL;
-    _key(dk, sizeof dk, "webhook:event", ev->id);
+    if (!cx_roomkey_event(dk, sizeof dk, ev->room_name, ev->id))
+        return CX_ERR_INTERNAL;
     snprintf(dttl, sizeof dttl, "%" PRId64, t->dedup_s);
     k[0] = dk;
     a[0] = ev->id[0] ? "1" : "0";
@@ -222,7 +213,10 @@ cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls 
     if (join && !value)
         return CX_ERR_NOMEM;
 
-    _room_keys_of(&k, ev, t);
+    if (!_room_keys_of(&k, ev, t)) {
+        free(value);
+        return CX_ERR_INTERNAL;
+    }
     const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.finished};
     const char *args[] = {join ? "join" : "leave", ev->p_identity, k.ts, value ? value : "",
                           ev->p_sid, k.ttl};
@@ -234,7 +228,8 @@ cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls 
 cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     _room_keys k;
-    _room_keys_of(&k, ev, t);
+    if (!_room_keys_of(&k, ev, t))
+        return CX_ERR_INTERNAL;
     const char *keys[] = {k.tracks, k.track_ts, k.finished, k.presence, k.presence_ts};
     const char *args[] = {ev->type == WH_EV_TRACK_PUBLISHED ? "pub" : "unpub", ev->p_identity,
                           ev->track_sid, k.ts, k.ttl};
@@ -244,8 +239,11 @@ cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t
 cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
     _room_keys k;
-    _room_keys_of(&k, ev, t);
+    char guard[24];
+    if (!_room_keys_of(&k, ev, t))
+        return CX_ERR_INTERNAL;
+    snprintf(guard, sizeof guard, "%d", WH_FINISH_GUARD_S);
     const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.track_ts, k.finished};
-    const char *args[] = {k.ts, k.ttl};
+    const char *args[] = {k.ts, guard};
     return _run(c, &_finish_lua, ev, t, 5, keys, 2, args, res);
 }

@@ -3,10 +3,12 @@
  * Every handled webhook needs the rooms row id of its LiveKit room; asking
  * Postgres each time was one of five store round trips per event. The
  * mapping of a known room never changes (livekit_room is UNIQUE and rooms
- * are not deleted), so a found entry may live for the whole TTL. A "not
- * found" entry must not hide a room created right after: rooms publishes
- * calixio.v1.RoomChanged on <prefix>.events.rooms.created, which drops the
- * entry here, and the TTL bounds the staleness if that event is missed.
+ * are not deleted); whether it has ended does, once. A "not found" entry
+ * must not hide a room created right after, nor an "active" one a room
+ * just ended: every change of a room publishes calixio.v1.RoomChanged on
+ * <prefix>.events.rooms.<event> (rooms for its own, this daemon for
+ * room_started/finished, see wh_room_publish), which drops the entry here;
+ * the TTL bounds the staleness if that event is missed.
  *
  * A cx_ttlcache keyed by the LiveKit room name: memory is fixed, a
  * collision only costs a query, and a fill whose query started before the
@@ -16,6 +18,7 @@
 
 #include "cx_log.h"
 #include "cx_room_events.h"
+#include "cx_time.h"
 #include "cx_ttlcache.h"
 #include "webhook.h"
 
@@ -23,7 +26,7 @@
 
 /* The cached value of one LiveKit room. */
 typedef struct _entry {
-    bool found;
+    bool found, ended;
     char id[37];
 } _entry;
 
@@ -64,10 +67,11 @@ static cx_status _load(void *arg, const char *livekit_room, void *value)
 {
     wh_rooms *rc = arg;
     _entry *e = value;
-    return wh_room_lookup(rc->pg, livekit_room, &e->found, e->id);
+    return wh_room_lookup(rc->pg, livekit_room, &e->found, e->id, &e->ended);
 }
 
-cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char room_id[37])
+cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char room_id[37],
+                       bool *ended)
 {
     _entry e;
     memset(&e, 0, sizeof e);
@@ -76,6 +80,7 @@ cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char
     if (s != CX_OK)
         return s;
     *found = e.found;
+    *ended = e.ended;
     memcpy(room_id, e.id, 37);
     return CX_OK;
 }
@@ -106,4 +111,28 @@ void wh_rooms_unsubscribe(wh_rooms *rc)
         return;
     cx_room_events_unsubscribe(rc->events);
     rc->events = NULL;
+}
+
+void wh_room_publish(cx_service *svc, const char *event, const wh_room_row *row,
+                     const char *rid)
+{
+    char created[21], ended[21];
+    if (!svc)
+        return;
+    Calixio__V1__Room m = CALIXIO__V1__ROOM__INIT;
+    cx_time_rfc3339(row->created_at, created);
+    m.id = (char *)row->id;
+    m.name = (char *)row->name;
+    m.status = (char *)row->status;
+    m.created_at = created;
+    if (row->ended_at) {
+        cx_time_rfc3339(row->ended_at, ended);
+        m.ended_at = ended;
+    }
+    m.owner_user_id = (char *)row->owner_user_id;
+    m.has_max_participants = 1;
+    m.max_participants = row->max_participants;
+    m.livekit_room = (char *)row->livekit_room;
+    if (cx_room_events_publish(svc, event, &m) != CX_OK)
+        cx_log_warn(rid, "room %s: publishing the %s event failed", row->id, event);
 }

@@ -159,24 +159,44 @@ cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls 
  * track sid, never below 0, older events ignored). */
 cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
-/* room_finished: removes presence/track state not newer than the event and
- * remembers the finish time so older participant events are ignored. */
+/* room_finished: drops every presence/track key of the room and remembers
+ * the finish time for WH_FINISH_GUARD_S, so that a participant event older
+ * than it, still in flight, is ignored (later ones find the room ended in
+ * Postgres and never reach the presence scripts). */
+#define WH_FINISH_GUARD_S 600
 cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
 /* ---- history.c (Postgres; prepared statements) ------------------------ */
 
-/* Looks up the Calixio room of a LiveKit room: *found, and room_id (uuid
- * text) when found. Uncached: see rooms.c. */
+/* Looks up the Calixio room of a LiveKit room: *found, room_id (uuid text)
+ * when found, and *ended when its status is 'ended'. Uncached: see rooms.c. */
 cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
-                         char room_id[37]);
+                         char room_id[37], bool *ended);
 
+/* A rooms row as a status change returned it (times in unix seconds, 0 =
+ * NULL), for the room event. */
+typedef struct wh_room_row {
+    char id[37], name[256], status[16], owner_user_id[37], livekit_room[WH_MAX_ROOM + 1];
+    int64_t created_at, ended_at;
+    int max_participants;
+} wh_room_row;
 
-/* room_started: status -> 'active' unless already ended. */
-cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room);
+/* room_started: status -> 'active' unless already ended. *changed tells
+ * whether a row changed, and then *out is that row. */
+cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room, wh_room_row *out,
+                              bool *changed);
 
 /* room_finished: status -> 'ended', ended_at = to_timestamp(at), unless
- * already ended. */
-cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t at);
+ * already ended; *changed and *out as above. */
+cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t at,
+                             wh_room_row *out, bool *changed);
+
+/* Publishes calixio.v1.RoomChanged{event, row} on
+ * <prefix>.events.rooms.<event>, as the rooms daemon does for its own
+ * changes, so every cache of rooms (media's, ours) drops the room at once.
+ * svc NULL: nothing. Best effort (logged): the change is committed. */
+void wh_room_publish(cx_service *svc, const char *event, const wh_room_row *row,
+                     const char *rid);
 
 /* ---- batch.c (participant_events rows, group commit) ------------------ */
 
@@ -211,8 +231,10 @@ cx_status wh_rooms_create(wh_rooms **out, cx_pg_pool *pg, int64_t ttl_ms);
 /* Unsubscribes and frees; NULL is fine. */
 void wh_rooms_destroy(wh_rooms *rc);
 
-/* Like wh_room_lookup, through the cache. */
-cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char room_id[37]);
+/* Like wh_room_lookup, through the cache (an "ended" room event drops the
+ * entry, so *ended is stale at most until that event arrives). */
+cx_status wh_rooms_get(wh_rooms *rc, const char *livekit_room, bool *found, char room_id[37],
+                       bool *ended);
 
 /* Forgets what is known about livekit_room. */
 void wh_rooms_invalidate(wh_rooms *rc, const char *livekit_room);

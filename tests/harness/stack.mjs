@@ -271,7 +271,9 @@ class Stack {
   }
 
   async redis(...args) {
-    const { stdout } = await execFileP('redis-cli', ['-h', '127.0.0.1', '-p', this.storeEnv.REDIS_PORT, ...args]);
+    // on a Redis Cluster (stores: [..., 'redis-cluster']) follow redirections
+    const c = this.storeEnv.REDIS_CLUSTER ? ['-c'] : [];
+    const { stdout } = await execFileP('redis-cli', [...c, '-h', '127.0.0.1', '-p', this.storeEnv.REDIS_PORT, ...args]);
     return stdout.trim();
   }
 

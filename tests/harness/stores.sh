@@ -6,6 +6,13 @@
 #   stores.sh stop DIR [nats|pg|redis ...]    stop what start started (by pid file)
 #   stores.sh restart DIR pg|redis|nats       stop and start on the same port
 #
+# redis-cluster (never started by default): a real three-master Redis
+# Cluster on loopback (redis-server --cluster-enabled yes x3, then
+# redis-cli --cluster create ... --cluster-replicas 0). Its env lines are
+# REDIS_CLUSTER_ADDR (the three seeds, comma-separated), REDIS_CLUSTER_PORTS
+# (space-separated), and REDIS_ADDR=REDIS_CLUSTER_ADDR plus REDIS_CLUSTER=1
+# when no single Redis was started in DIR. `stop DIR` stops it too.
+#
 # DIR/env holds shell lines: NATS_URL, DATABASE_URL, REDIS_ADDR, *_PORT.
 # PostgreSQL refuses to run as root, so as root it runs as user postgres.
 set -euo pipefail
@@ -15,7 +22,10 @@ cmd=${1:?usage: stores.sh start|stop|restart DIR [what...]}
 dir=${2:?usage: stores.sh start|stop|restart DIR [what...]}
 shift 2
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(nats pg redis)
+if [ ${#what[@]} -eq 0 ]; then
+  what=(nats pg redis)
+  [ "$cmd" = stop ] && what+=(redis-cluster)
+fi
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -81,6 +91,58 @@ start_redis() {
   wait_port "$port" 10
 }
 
+# A free port p <= 55535 whose bus port p+10000 is free too (Redis Cluster).
+free_cluster_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    p = random.randint(20000, 55535)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+    except OSError:
+        continue
+    print(p); break
+PY
+}
+
+cluster_ports() {
+  local i f
+  for i in 1 2 3; do
+    f="$dir/rc$i.port"
+    if [ -s "$f" ]; then cat "$f"; else free_cluster_port | tee "$f"; fi
+  done
+}
+
+start_redis-cluster() {
+  local ports p n i; ports=$(cluster_ports)
+  [ -f "$dir/rc1.pid" ] && kill -0 "$(cat "$dir/rc1.pid")" 2>/dev/null && return 0
+  i=0
+  for p in $ports; do
+    i=$((i + 1))
+    mkdir -p "$dir/rc$i"
+    redis-server --bind 127.0.0.1 --port "$p" --save '' --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$dir/rc$i/nodes.conf" --cluster-node-timeout 2000 \
+      --daemonize yes --pidfile "$dir/rc$i.pid" --logfile "$dir/rc$i.log" --dir "$dir/rc$i" >/dev/null
+  done
+  for p in $ports; do wait_port "$p" 10; done
+  # a restarted node keeps its nodes.conf: the cluster exists already
+  p=${ports%% *}
+  if ! redis-cli -p "$p" cluster info | grep -q 'cluster_known_nodes:3'; then
+    # shellcheck disable=SC2086
+    redis-cli --cluster create $(for q in $ports; do printf '127.0.0.1:%s ' "$q"; done) \
+      --cluster-replicas 0 --cluster-yes >"$dir/rc-create.log" 2>&1
+  fi
+  for ((n = 0; n < 200; n++)); do
+    local ok=1
+    for q in $ports; do redis-cli -p "$q" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0; done
+    [ $ok = 1 ] && return 0
+    sleep 0.05
+  done
+  echo "stores.sh: redis cluster not ok after 10 s" >&2
+  return 1
+}
+
 stop_pid() { # pidfile
   [ -f "$1" ] || return 0
   local pid; pid=$(cat "$1")
@@ -95,6 +157,7 @@ stop_one() {
   case $1 in
     nats) stop_pid "$dir/nats.pid" ;;
     redis) stop_pid "$dir/redis.pid" ;;
+    redis-cluster) for i in 1 2 3; do stop_pid "$dir/rc$i.pid"; done ;;
     pg) [ -d "$dir/pgdata" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/pgdata" -m immediate -w stop >/dev/null 2>&1 || true ;;
   esac
 }
@@ -105,6 +168,17 @@ write_env() {
     [ -s "$dir/pg.port" ] && echo "DATABASE_URL=postgres://postgres@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
     [ -s "$dir/redis.port" ] && echo "REDIS_ADDR=127.0.0.1:$(cat "$dir/redis.port")"
     for n in nats pg redis; do [ -s "$dir/$n.port" ] && echo "$(echo $n | tr a-z A-Z)_PORT=$(cat "$dir/$n.port")"; done
+    if [ -s "$dir/rc1.port" ]; then
+      local seeds ports; ports=$(cat "$dir/rc1.port" "$dir/rc2.port" "$dir/rc3.port" | tr '\n' ' ')
+      seeds=$(for q in $ports; do printf '127.0.0.1:%s,' "$q"; done); seeds=${seeds%,}
+      echo "REDIS_CLUSTER_ADDR=$seeds"
+      echo "REDIS_CLUSTER_PORTS=\"${ports% }\""
+      if [ ! -s "$dir/redis.port" ]; then
+        echo "REDIS_ADDR=$seeds"
+        echo "REDIS_PORT=$(cat "$dir/rc1.port")"
+        echo "REDIS_CLUSTER=1"
+      fi
+    fi
   } >"$dir/env"
   return 0
 }

@@ -317,7 +317,7 @@ test('a webhook refused with 503 while Redis, then Postgres, is down is stored w
       assert.equal(down.json?.error, 'unavailable', down.text);
       assert.ok(down.t1 - down.t0 <= REQUEST_TIMEOUT_MS + LATENCY_SLACK_MS);
       if (store === 'redis') assert.deepEqual(await rows(id), [], 'nothing stored while Redis is down');
-      else assert.equal(await s.redis('HGET', `cx:presence:${room}`, identity), '', 'no presence while Postgres is down');
+      else assert.equal(await s.redis('HGET', `cx:presence:{${room}}`, identity), '', 'no presence while Postgres is down');
     } finally {
       await s.storeCtl('start', store);
     }
@@ -326,7 +326,7 @@ test('a webhook refused with 503 while Redis, then Postgres, is down is stored w
     console.log(`WEBHOOK-RETRY store=${store} down_status=${down.status} down_ms=${Math.round(down.t1 - down.t0)} stored_after_ms=${ms} (since start ${Math.round(performance.now() - back)})`);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(await rows(id), [['participant_joined', identity]], 'the retried delivery is in participant_events');
-    const p = await s.redis('HGET', `cx:presence:${room}`, identity);
+    const p = await s.redis('HGET', `cx:presence:{${room}}`, identity);
     assert.ok(p && JSON.parse(p), `presence of ${identity} in Redis: ${p}`);
     // the same delivery once more: acknowledged, not stored twice
     const again = await call('POST', '/livekit/webhook', { body, headers: { 'Content-Type': 'application/webhook+json', Authorization: auth } });

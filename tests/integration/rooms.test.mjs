@@ -356,7 +356,7 @@ test('list: default limit is 50', async () => {
 
 test('end: owner only (403 room_forbidden), DeleteRoom with roomCreate, ending twice is 200 with the same room', async () => {
   const room = await createRoom(alice, { name: 'To end' });
-  await s.redis('HSET', `cx:presence:${room.livekit_room}`, 'x', JSON.stringify({ identity: 'x', name: 'X', sid: 'PA_x', joined_at: 1, kind: 'standard', ts: 1 }));
+  await s.redis('HSET', `cx:presence:{${room.livekit_room}}`, 'x', JSON.stringify({ identity: 'x', name: 'X', sid: 'PA_x', joined_at: 1, kind: 'standard', ts: 1 }));
   // the sweeper runs every 300 ms and may delete other tests' rooms: count this room's calls only
   const mine = () => lk.callsOf('DeleteRoom').filter((c) => c.body?.room === room.livekit_room);
   const deletes = mine().length;
@@ -377,7 +377,7 @@ test('end: owner only (403 room_forbidden), DeleteRoom with roomCreate, ending t
   assert.deepEqual(calls[0].body, { room: room.livekit_room });
   assert.deepEqual(calls[0].claims.video, { roomCreate: true });
   assert.ok(!lk.rooms.has(room.livekit_room));
-  assert.equal(await s.redis('EXISTS', `cx:presence:${room.livekit_room}`), '0');
+  assert.equal(await s.redis('EXISTS', `cx:presence:{${room.livekit_room}}`), '0');
   assert.deepEqual(await s.psql(`SELECT livekit_delete_pending FROM rooms WHERE id = '${room.id}'`), [['f']]);
 
   const again = await api('end', { token: alice.token, id: room.id });
@@ -425,7 +425,7 @@ function presence(p) {
 
 test('participants: LiveKit decides who is present (hidden/egress skipped), sorted by joined_at', async () => {
   const room = await createRoom(alice, { name: 'Busy' });
-  const key = `cx:presence:${room.livekit_room}`;
+  const key = `cx:presence:{${room.livekit_room}}`;
   await s.redis('HSET', key, 'u1', presence({ identity: 'u1', name: 'Ann', sid: 'PA_1', joined_at: 1700000100 }),
     'stale', presence({ identity: 'stale', name: 'Gone', sid: 'PA_9', joined_at: 1700000000 }));
   lk.setParticipants(room.livekit_room, [
@@ -454,7 +454,7 @@ test('participants: LiveKit decides who is present (hidden/egress skipped), sort
 
 test('participants: Redis presence when LiveKit is down; [] for an ended room; 404 / 401', async () => {
   const room = await createRoom(alice, { name: 'Fallback' });
-  const key = `cx:presence:${room.livekit_room}`;
+  const key = `cx:presence:{${room.livekit_room}}`;
   await s.redis('HSET', key, 'b', presence({ identity: 'b', name: 'Bee', sid: 'PA_b', joined_at: 1700000200 }),
     'a', presence({ identity: 'a', name: 'Ay', sid: 'PA_a', joined_at: 1700000100 }),
     'e', presence({ identity: 'e', name: 'Egress', sid: 'PA_e', joined_at: 1700000000, kind: 'egress' }));
@@ -478,7 +478,7 @@ test('participants: Redis presence when LiveKit is down; [] for an ended room; 4
 test('sweeper ends rooms active longer than ROOM_MAX_AGE (event, DeleteRoom, presence dropped)', async () => {
   const room = await createRoom(alice, { name: 'Ancient' });
   const fresh = await createRoom(alice, { name: 'Fresh' });
-  await s.redis('HSET', `cx:presence:${room.livekit_room}`, 'x', presence({ identity: 'x', name: 'X', sid: 'PA_x', joined_at: 1 }));
+  await s.redis('HSET', `cx:presence:{${room.livekit_room}}`, 'x', presence({ identity: 'x', name: 'X', sid: 'PA_x', joined_at: 1 }));
   const nc = await s.nats();
   const sub = nc.subscribe('calixio.events.rooms.ended');
   const seen = [];
@@ -490,7 +490,7 @@ test('sweeper ends rooms active longer than ROOM_MAX_AGE (event, DeleteRoom, pre
   assert.ok(ended, 'old room not ended');
   assert.ok(await waitFor(async () => !lk.rooms.has(room.livekit_room), 5000));
   assert.ok(await waitFor(async () => seen.some((d) => d.includes(Buffer.from(room.id))), 3000));
-  assert.equal(await s.redis('EXISTS', `cx:presence:${room.livekit_room}`), '0');
+  assert.equal(await s.redis('EXISTS', `cx:presence:{${room.livekit_room}}`), '0');
   assert.equal((await api('get', { token: alice.token, id: fresh.id })).json.status, 'active');
   sub.unsubscribe();
 });
@@ -513,10 +513,10 @@ test('sweeper drops presence of ended rooms', async () => {
   const room = await createRoom(alice, { name: 'Leftovers' });
   await api('end', { token: alice.token, id: room.id });
   // a late webhook wrote presence after the end
-  await s.redis('HSET', `cx:presence:${room.livekit_room}`, 'late', presence({ identity: 'late', name: 'L', sid: 'PA_l', joined_at: 5 }));
-  await s.redis('HSET', 'cx:presence:not-ours', 'z', presence({ identity: 'z', name: 'Z', sid: 'PA_z', joined_at: 5 }));
-  assert.ok(await waitFor(async () => (await s.redis('EXISTS', `cx:presence:${room.livekit_room}`)) === '0', 5000));
-  assert.equal(await s.redis('EXISTS', 'cx:presence:not-ours'), '1');
+  await s.redis('HSET', `cx:presence:{${room.livekit_room}}`, 'late', presence({ identity: 'late', name: 'L', sid: 'PA_l', joined_at: 5 }));
+  await s.redis('HSET', 'cx:presence:{not-ours}', 'z', presence({ identity: 'z', name: 'Z', sid: 'PA_z', joined_at: 5 }));
+  assert.ok(await waitFor(async () => (await s.redis('EXISTS', `cx:presence:{${room.livekit_room}}`)) === '0', 5000));
+  assert.equal(await s.redis('EXISTS', 'cx:presence:{not-ours}'), '1');
 });
 
 test('every LiveKit call carried a valid token with the grant its method needs', async () => {

@@ -165,7 +165,7 @@ describe('webhooks', () => {
   const deliver = (body, auth) => lk.postWebhook(s, body, { auth });
   const joinedBody = (identity, id = lk.lkId('EV_')) =>
     lk.eventBody({ event: 'participant_joined', room: room.livekit_room, identity, sid: lk.lkId('PA_'), name: identity, joinedAt: now() - 1, createdAt: now(), id });
-  const presence = (identity) => s.redis('HGET', `cx:presence:${room.livekit_room}`, identity);
+  const presence = (identity) => s.redis('HGET', `cx:presence:{${room.livekit_room}}`, identity);
   const stored = async (identity) => Number((await s.psql(`SELECT count(*) FROM participant_events WHERE identity = '${identity}'`))[0][0]);
 
   test('forgery, body swap, alg tricks, expired replay: 401 invalid_webhook, nothing stored', async () => {

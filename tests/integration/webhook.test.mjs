@@ -16,7 +16,8 @@ import * as lk from '../harness/livekit-webhook.mjs';
 
 const built = (n) => existsSync(join(buildDir, `cx-${n}`));
 const HAVE_HTTP = built('gateway') && built('rooms');
-const daemons = ['webhook', ...['rooms', 'gateway'].filter(built)];
+const daemons = ['webhook', ...['rooms', 'media', 'gateway'].filter(built)];
+const HAVE_MEDIA = built('media') && built('rooms');
 
 let s;
 let nc;
@@ -73,7 +74,7 @@ async function createRoom(status) {
 }
 
 async function presence(room) {
-  const out = await s.redis('HGETALL', `cx:presence:${room}`);
+  const out = await s.redis('HGETALL', `cx:presence:{${room}}`);
   const lines = out ? out.split('\n') : [];
   const m = {};
   for (let i = 0; i + 1 < lines.length; i += 2) m[lines[i]] = JSON.parse(lines[i + 1]);
@@ -86,7 +87,7 @@ async function history(room) {
 }
 
 async function trackCount(room, identity) {
-  return s.redis('HGET', `cx:tracks:${room}`, identity);
+  return s.redis('HGET', `cx:tracks:{${room}}`, identity);
 }
 
 async function waitPublished(pred, ms = 3000) {
@@ -107,7 +108,9 @@ function left(room, identity, sid, t, extra = {}) {
 }
 
 before(async () => {
-  s = await startStack({ daemons, env: { WEBHOOK_LEEWAY: '30s' } });
+  // media's room cache at its longest (1 s): only a room event can explain a
+  // refusal sooner than that after an end
+  s = await startStack({ daemons, env: { WEBHOOK_LEEWAY: '30s', MEDIA_ROOM_CACHE_TTL: '1s' } });
   nc = await connect({ servers: s.natsUrl });
   const sub = nc.subscribe(`${s.prefix}.events.room.>`);
   (async () => {
@@ -143,9 +146,9 @@ test('participant_joined: presence in Redis, history row, NATS event (SDK-signed
 
   const p = await presence(room.livekit_room);
   assert.deepEqual(p.alice, { identity: 'alice', name: 'alice name', sid: 'PA_alice1', joined_at: t - 2, kind: 'standard', ts: t });
-  const ttl = Number(await s.redis('TTL', `cx:presence:${room.livekit_room}`));
+  const ttl = Number(await s.redis('TTL', `cx:presence:{${room.livekit_room}}`));
   assert.ok(ttl > 6 * 3600 - 60 && ttl <= 6 * 3600, `presence TTL ${ttl}`);
-  assert.equal(await s.redis('HGET', `cx:presence-ts:${room.livekit_room}`, 'alice'), String(t));
+  assert.equal(await s.redis('HGET', `cx:presence-ts:{${room.livekit_room}}`, 'alice'), String(t));
 
   const h = await history(room.livekit_room);
   assert.equal(h.length, 1);
@@ -156,7 +159,7 @@ test('participant_joined: presence in Redis, history row, NATS event (SDK-signed
   assert.ok(m, 'LiveKitEvent published');
   assert.equal(m.subject, `${s.prefix}.events.room.${room.livekit_room}.participant_joined`);
   assert.deepEqual(m.ev, { id, event: 'participant_joined', created_at: t, livekit_room: room.livekit_room, room_id: room.id, identity: 'alice', participant_sid: 'PA_alice1', name: 'alice name' });
-  assert.equal(await s.redis('GET', `cx:webhook:event:${id}`), 'done');
+  assert.equal(await s.redis('GET', `cx:webhook:event:{${room.livekit_room}}:${id}`), 'done');
 });
 
 test('spaced and snake_case bodies (int64 as numbers) are accepted; raw bytes are hashed', async () => {
@@ -202,15 +205,15 @@ test('a delivery while another copy is processing the same id is 503 (retried la
   const room = await createRoom();
   const body = joined(room.livekit_room, 'busy', 'PA_busy', now());
   const id = JSON.parse(body).id;
-  await s.redis('SET', `cx:webhook:event:${id}`, 'pending', 'EX', '30');
+  await s.redis('SET', `cx:webhook:event:{${room.livekit_room}}:${id}`, 'pending', 'EX', '30');
   const r = await deliver(body);
   assert.equal(r.status, 503, r.text);
   assert.equal((await presence(room.livekit_room)).busy, undefined);
-  assert.equal(await s.redis('GET', `cx:webhook:event:${id}`), 'pending', 'the other claim is left alone');
-  await s.redis('DEL', `cx:webhook:event:${id}`); // the other copy died; its claim lapsed
+  assert.equal(await s.redis('GET', `cx:webhook:event:{${room.livekit_room}}:${id}`), 'pending', 'the other claim is left alone');
+  await s.redis('DEL', `cx:webhook:event:{${room.livekit_room}}:${id}`); // the other copy died; its claim lapsed
   assert.equal((await deliver(body)).status, 200);
   assert.ok((await presence(room.livekit_room)).busy);
-  const ttl = Number(await s.redis('TTL', `cx:webhook:event:${id}`));
+  const ttl = Number(await s.redis('TTL', `cx:webhook:event:{${room.livekit_room}}:${id}`));
   assert.ok(ttl > 86400 - 60 && ttl <= 86400, `dedup TTL ${ttl}`);
 });
 
@@ -261,7 +264,7 @@ test('out of order: a left with a newer createdAt wins over an older joined deli
   assert.equal((await deliver(left(room.livekit_room, 'frank', 'PA_f', t))).status, 200);
   assert.equal((await deliver(joined(room.livekit_room, 'frank', 'PA_f', t - 10))).status, 200);
   assert.equal((await presence(room.livekit_room)).frank, undefined);
-  assert.equal(await s.redis('HGET', `cx:presence-ts:${room.livekit_room}`, 'frank'), String(t));
+  assert.equal(await s.redis('HGET', `cx:presence-ts:{${room.livekit_room}}`, 'frank'), String(t));
   // both are history, in event time order
   assert.deepEqual((await history(room.livekit_room)).map((r) => r[1]), ['participant_joined', 'participant_left']);
   // a newer join does apply
@@ -294,7 +297,7 @@ test('room_started activates a pending room; room_finished ends it and clears pr
   const fin = lk.eventBody({ event: 'room_finished', room: room.livekit_room, createdAt: t + 10 });
   assert.equal((await deliver(fin)).status, 200);
   assert.deepEqual(await s.psql(`SELECT status, extract(epoch from ended_at)::bigint FROM rooms WHERE id = '${room.id}'`), [['ended', String(t + 10)]]);
-  for (const k of ['presence', 'presence-ts', 'tracks', 'track-ts']) assert.equal(await s.redis('EXISTS', `cx:${k}:${room.livekit_room}`), '0', k);
+  for (const k of ['presence', 'presence-ts', 'tracks', 'track-ts']) assert.equal(await s.redis('EXISTS', `cx:${k}:{${room.livekit_room}}`), '0', k);
   const m = await waitPublished((x) => x.ev.id === JSON.parse(fin).id);
   assert.equal(m.subject, `${s.prefix}.events.room.${room.livekit_room}.room_finished`);
   assert.equal(m.ev.room_id, room.id);
@@ -309,20 +312,97 @@ test('room_started activates a pending room; room_finished ends it and clears pr
   assert.deepEqual(await s.psql(`SELECT extract(epoch from ended_at)::bigint FROM rooms WHERE id = '${room.id}'`), [[String(t + 10)]]);
 });
 
+// Issue 19 item 6: a room_finished webhook publishes the same room event as
+// an end through rooms, so media refuses joins at once, not when its cache
+// entry lapses.
+test('room_finished: media refuses joins with 409 room_ended at once (room event), well inside its cache TTL', { skip: !HAVE_MEDIA && 'needs cx-rooms and cx-media' }, async (t) => {
+  const owner = mintAccessToken({ sub: randomUUID() });
+  const auth = { Authorization: `Bearer ${owner}` };
+  const created = await s.natsRequest('rooms.create', { name: 'Finished by LiveKit' }, auth);
+  assert.equal(created.status, 200, created.text);
+  const room = created.json;
+  const nc = await s.nats();
+  const ended = nc.subscribe(`${s.prefix}.events.rooms.ended`, { max: 1 });
+  const join = () => s.natsRequest('media.join', { id: room.id }, auth);
+  assert.equal((await join()).status, 200, 'joinable before (media cache now warm for 1 s)');
+  const tWarm = Date.now();
+  const fin = lk.eventBody({ event: 'room_finished', room: room.livekit_room, createdAt: now() });
+  assert.equal((await deliver(fin, { auth: await lk.signSdk(fin) })).status, 200);
+  let r;
+  for (;;) {
+    r = await join();
+    if (r.status !== 200 || Date.now() - tWarm > 600) break;
+    await sleep(20);
+  }
+  const after = Date.now() - tWarm;
+  t.diagnostic(`first refusal ${after} ms after the cache was warmed (TTL 1000 ms)`);
+  assert.equal(r.status, 409, `still joinable ${after} ms after the warm-up (cache TTL 1000 ms)`);
+  assert.equal(r.json.code, 'room_ended');
+  assert.ok(after < 600, `${after} ms`);
+  // the event itself: RoomChanged{event: "ended", room} like rooms publishes
+  for await (const m of ended) {
+    const txt = Buffer.from(m.data).toString('latin1');
+    assert.ok(txt.includes('ended') && txt.includes(room.id) && txt.includes(room.livekit_room), 'RoomChanged carries the room');
+  }
+});
+
+// Issue 19 item 10: nothing of an ended room stays in Redis but the short
+// finish guard.
+test('room_finished drops every presence key of the room (timestamps, tracks), not only the hash', async () => {
+  const room = await createRoom();
+  const t = now();
+  const lkr = room.livekit_room;
+  assert.equal((await deliver(joined(lkr, 'kim', 'PA_k', t))).status, 200);
+  assert.equal((await deliver(joined(lkr, 'lou', 'PA_l', t))).status, 200);
+  assert.equal((await deliver(lk.eventBody({ event: 'track_published', room: lkr, identity: 'kim', sid: 'PA_k', trackSid: 'TR_k', createdAt: t }))).status, 200);
+  assert.equal((await deliver(lk.eventBody({ event: 'track_published', room: lkr, identity: 'lou', sid: 'PA_l', trackSid: 'TR_l', createdAt: t + 1 }))).status, 200);
+  assert.equal((await deliver(left(lkr, 'lou', 'PA_l', t + 2))).status, 200);
+  // an event stamped after the finish (LiveKit nodes' clocks differ)
+  assert.equal((await deliver(joined(lkr, 'max', 'PA_m', t + 30))).status, 200);
+  // (braces stripped: the same check holds for keys with or without hash tags)
+  const keysOf = async () => (await s.redis('--scan', '--pattern', `cx:*${lkr}*`)).split('\n').filter((k) => k && !k.startsWith('cx:webhook:event:')).map((k) => k.replace(/[{}]/g, '')).sort();
+  assert.deepEqual(await keysOf(), [`cx:presence-ts:${lkr}`, `cx:presence:${lkr}`, `cx:track-ts:${lkr}`, `cx:tracks:${lkr}`]);
+
+  assert.equal((await deliver(lk.eventBody({ event: 'room_finished', room: lkr, createdAt: t + 10 }))).status, 200);
+  assert.deepEqual(await keysOf(), [`cx:room-finished:${lkr}`], 'only the finish guard is left');
+  const ttl = Number(await s.redis('TTL', (await s.redis('--scan', '--pattern', `cx:room-finished:*${lkr}*`)).trim()));
+  assert.ok(ttl > 0 && ttl <= 600, `finish guard TTL ${ttl} s (not the 6 h presence TTL)`);
+  // later events of the ended room bring nothing back
+  assert.equal((await deliver(joined(lkr, 'ned', 'PA_n', t + 40))).status, 200);
+  assert.equal((await deliver(lk.eventBody({ event: 'track_published', room: lkr, identity: 'ned', sid: 'PA_n', trackSid: 'TR_n', createdAt: t + 41 }))).status, 200);
+  assert.deepEqual(await keysOf(), [`cx:room-finished:${lkr}`]);
+  assert.deepEqual((await history(lkr)).map((r) => r[2]).sort(), ['kim', 'lou', 'lou', 'max', 'ned'], 'history still records them');
+});
+
+test('a room ended through rooms drops every presence key of the room', { skip: !HAVE_HTTP && 'needs cx-rooms' }, async () => {
+  const owner = mintAccessToken({ sub: randomUUID() });
+  const auth = { Authorization: `Bearer ${owner}` };
+  const created = await s.natsRequest('rooms.create', { name: 'Ended by its host' }, auth);
+  assert.equal(created.status, 200, created.text);
+  const lkr = created.json.livekit_room;
+  const t = now();
+  assert.equal((await deliver(joined(lkr, 'oz', 'PA_o', t))).status, 200);
+  assert.equal((await deliver(lk.eventBody({ event: 'track_published', room: lkr, identity: 'oz', sid: 'PA_o', trackSid: 'TR_o', createdAt: t }))).status, 200);
+  assert.equal((await deliver(left(lkr, 'oz', 'PA_o', t + 1))).status, 200);
+  assert.equal((await s.natsRequest('rooms.end', { id: created.json.id }, auth)).status, 200);
+  const keys = (await s.redis('--scan', '--pattern', `cx:*${lkr}*`)).split('\n').filter((k) => k && !k.startsWith('cx:webhook:event:'));
+  assert.deepEqual(keys, []);
+});
+
 test('unknown event types and unknown rooms are accepted and ignored (still de-duplicated)', async () => {
   const room = await createRoom();
   const eg = lk.eventBody({ event: 'egress_started', room: room.livekit_room });
   const r = await deliver(eg);
   assert.equal(r.status, 200);
   assert.deepEqual(r.json, { status: 'ok' });
-  assert.equal(await s.redis('GET', `cx:webhook:event:${JSON.parse(eg).id}`), 'done');
+  assert.equal(await s.redis('GET', `cx:webhook:event:{${room.livekit_room}}:${JSON.parse(eg).id}`), 'done');
 
   const ghost = `cx-${randomUUID()}`;
   const j = joined(ghost, 'zed', 'PA_z', now());
   assert.equal((await deliver(j)).status, 200);
-  assert.equal(await s.redis('EXISTS', `cx:presence:${ghost}`), '0');
+  assert.equal(await s.redis('EXISTS', `cx:presence:{${ghost}}`), '0');
   assert.deepEqual(await history(ghost), []);
-  assert.equal(await s.redis('GET', `cx:webhook:event:${JSON.parse(j).id}`), 'done');
+  assert.equal(await s.redis('GET', `cx:webhook:event:{${ghost}}:${JSON.parse(j).id}`), 'done');
   await sleep(200);
   assert.equal(published.filter((x) => x.ev.livekit_room === ghost).length, 0);
 });
@@ -366,8 +446,8 @@ test('bad signatures are 401 invalid_webhook and store nothing', async () => {
     assert.equal(r.status, 401, `${name}: ${r.text}`);
     assert.equal(HAVE_HTTP ? r.json.error : r.json.code, 'invalid_webhook', name);
   }
-  assert.equal(await s.redis('EXISTS', `cx:presence:${room.livekit_room}`), '0');
-  assert.equal(await s.redis('EXISTS', `cx:webhook:event:${id}`), '0');
+  assert.equal(await s.redis('EXISTS', `cx:presence:{${room.livekit_room}}`), '0');
+  assert.equal(await s.redis('EXISTS', `cx:webhook:event:{${room.livekit_room}}:${id}`), '0');
   assert.deepEqual(await history(room.livekit_room), []);
   // within the leeway (expired 5 s ago) it is accepted, and only then stored
   assert.equal((await deliver(body, { auth: lk.signGo(body, { now: t - 305, ttl: 300 }) })).status, 200);
@@ -408,7 +488,7 @@ test('Postgres down: 503 and nothing acknowledged; the retried delivery is store
   try {
     const r = await deliver(body, { auth });
     assert.equal(r.status, 503, r.text);
-    assert.equal(await s.redis('EXISTS', `cx:webhook:event:${JSON.parse(body).id}`), '0', 'claim released');
+    assert.equal(await s.redis('EXISTS', `cx:webhook:event:{${room.livekit_room}}:${JSON.parse(body).id}`), '0', 'claim released');
     assert.equal((await presence(room.livekit_room)).pgretry, undefined);
   } finally {
     await s.storeCtl('start', 'pg');

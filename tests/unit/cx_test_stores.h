@@ -24,6 +24,7 @@ typedef struct cx_stores {
     char database_url[256];
     char redis_addr[64];
     char nats_url[128];
+    char redis_cluster_addr[128]; /* "redis-cluster": the three seeds */
 } cx_stores;
 
 /* Runs `stores.sh cmd DIR what`; 0 on success. */
@@ -74,6 +75,8 @@ __attribute__((unused)) static int cx_stores_start(cx_stores *st, const char *wh
         cx_stores_copy_val(st->database_url, sizeof(st->database_url), line, "DATABASE_URL");
         cx_stores_copy_val(st->redis_addr, sizeof(st->redis_addr), line, "REDIS_ADDR");
         cx_stores_copy_val(st->nats_url, sizeof(st->nats_url), line, "NATS_URL");
+        cx_stores_copy_val(st->redis_cluster_addr, sizeof(st->redis_cluster_addr), line,
+                           "REDIS_CLUSTER_ADDR");
     }
     fclose(f);
     return 0;

@@ -403,6 +403,20 @@ static void test_evalsha_errors(void)
     CX_CHECK(cx_redis_ping(rd));
 }
 
+/* A single server is one master, not a cluster; cx_redis_cmd_on reaches it. */
+static void test_single_server_is_one_master(void)
+{
+    CX_CHECK_INT(cx_redis_masters(rd), 1);
+    CX_CHECK(!cx_redis_is_cluster(rd));
+    redisReply *r = NULL;
+    CX_CHECK_INT(cx_redis_cmd_on(rd, 0, &r, "PING"), CX_OK);
+    if (r) {
+        CX_CHECK_STR(r->str, "PONG");
+        freeReplyObject(r);
+    }
+    CX_CHECK_INT(cx_redis_cmd_on(rd, 1, NULL, "PING"), CX_ERR_UNAVAILABLE);
+}
+
 static void test_create_validation(void)
 {
     cx_redis *x = NULL;
@@ -440,6 +454,7 @@ int main(void)
     CX_RUN(test_acquire_after_restart_is_alive);
     CX_RUN(test_evalsha_and_noscript_fallback);
     CX_RUN(test_evalsha_errors);
+    CX_RUN(test_single_server_is_one_master);
     CX_RUN(test_create_validation);
     cx_redis_destroy(rd);
     cx_stores_stop(&st);
