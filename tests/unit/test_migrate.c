@@ -18,7 +18,8 @@ extern char **environ;
 static cx_stores st;
 static cx_pg_pool *pool;
 static char tool[1024];
-static char repo_migrations[1024];
+static char repo_migrations[1024]; /* a copy of 0001..0003: what the tests below were written for */
+static char all_migrations[1024];  /* the repository's migrations/, every file */
 static char out[16384]; /* stdout + stderr of the last run */
 
 /* Starts cx-migrate with args (NULL-terminated, without argv[0]);
@@ -269,6 +270,25 @@ static void test_failing_migration_rolls_back(void)
     setenv("MIGRATIONS_DIR", repo_migrations, 1);
 }
 
+/* Every migration of the repository applies on top of the first three,
+ * and all of them revert and apply again (their down parts work). */
+static void test_repo_migrations_up_down(void)
+{
+    setenv("MIGRATIONS_DIR", all_migrations, 1);
+    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK(strstr(out, "applied  0005_rooms_extended") != NULL);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM information_schema.columns "
+                         "WHERE table_name = 'rooms' AND column_name IN ('code', 'deleted_at')"),
+                 "2");
+    CX_CHECK_INT(_migrate("down", "99"), 0);
+    CX_CHECK_STR(_scalar("SELECT count(*) FROM schema_migrations"), "0");
+    CX_CHECK(!_table_exists("rooms"));
+    CX_CHECK_INT(_migrate("up", NULL), 0);
+    CX_CHECK(_table_exists("rooms"));
+    CX_CHECK_INT(_migrate("down", "99"), 0);
+    setenv("MIGRATIONS_DIR", repo_migrations, 1);
+}
+
 int main(void)
 {
     cx_log_init("test_migrate", CX_LOG_WARN);
@@ -283,7 +303,19 @@ int main(void)
         return 1;
     }
     const char *src = getenv("CX_SOURCE_DIR");
-    snprintf(repo_migrations, sizeof(repo_migrations), "%s/migrations", src ? src : ".");
+    snprintf(all_migrations, sizeof(all_migrations), "%s/migrations", src ? src : ".");
+    /* the counts below are about the first three files; later ones are
+     * covered by test_repo_migrations_up_down */
+    snprintf(repo_migrations, sizeof(repo_migrations), "/tmp/cx-mig-base-XXXXXX");
+    if (!mkdtemp(repo_migrations))
+        return 1;
+    {
+        char cmd[2300];
+        snprintf(cmd, sizeof(cmd), "cp '%s'/000[123]_*.sql '%s'/", all_migrations,
+                 repo_migrations);
+        if (system(cmd) != 0)
+            return 1;
+    }
     if (cx_stores_start(&st, "pg") != 0) {
         fprintf(stderr, "cannot start PostgreSQL\n");
         cx_stores_stop(&st);
@@ -304,7 +336,9 @@ int main(void)
     CX_RUN(test_down_n);
     CX_RUN(test_concurrent_up);
     CX_RUN(test_failing_migration_rolls_back);
+    CX_RUN(test_repo_migrations_up_down);
     cx_pg_pool_destroy(pool);
+    _drop_dir(repo_migrations);
     cx_stores_stop(&st);
     return CX_DONE();
 }
