@@ -152,7 +152,7 @@ static bool _param_norm(const _raw_param *raw, char *out)
         out[n] = '\0';
         return true;
     case GW_P_CODE:
-        if (n > 16)
+        if (n > 20) /* ten letters, dashes anywhere (as rooms accepts them) */
             return false;
         for (size_t i = 0; i < n; i++) {
             char c = v[i];
@@ -235,6 +235,12 @@ static void _allow_add(char *allow, size_t cap, const char *method)
 
 gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
 {
+    return gw_route_match_in(gw_routes, gw_n_routes, method, path, m);
+}
+
+gw_match_rc gw_route_match_in(const gw_route *table, int n, const char *method, const char *path,
+                              gw_match *m)
+{
     m->route = -1;
     m->id[0] = '\0';
     m->allow[0] = '\0';
@@ -250,13 +256,13 @@ gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
     int hit = -1, bad_hit = -1;
     _raw_param bad_raw[GW_MAX_PARAMS];
     int bad_n = 0;
-    for (int r = 0; r < gw_n_routes; r++) {
+    for (int r = 0; r < n; r++) {
         _raw_param raw[GW_MAX_PARAMS];
         int n_raw = 0;
-        if (!_pattern_match(gw_routes[r].pattern, path, plen, raw, &n_raw))
+        if (!_pattern_match(table[r].pattern, path, plen, raw, &n_raw))
             continue;
-        _allow_add(m->allow, sizeof(m->allow), gw_routes[r].method);
-        if (hit >= 0 || strcmp(gw_routes[r].method, method) != 0)
+        _allow_add(m->allow, sizeof(m->allow), table[r].method);
+        if (hit >= 0 || strcmp(table[r].method, method) != 0)
             continue;
         if (_params_fill(m, raw, n_raw)) {
             hit = r;

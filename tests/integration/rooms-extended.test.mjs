@@ -559,7 +559,7 @@ test('leave: RemoveParticipant with a roomAdmin grant, the visit closed without 
 
 // ---- issue 19 item 3: no pooled connection across LiveKit -----------------------------------
 
-test('item 3: LiveKit stalls, 16 concurrent creates; gets and lists still answer 200 quickly', async () => {
+test('item 3: LiveKit stalls, 16 concurrent creates; gets and lists still answer 200 quickly', async (t) => {
   // its own small stack: rooms with 8 Postgres connections and 32 delivery
   // threads per endpoint, so 16 stalled creates could hold every connection
   // (the old create kept a transaction open across CreateRoom: the 8
@@ -590,6 +590,7 @@ test('item 3: LiveKit stalls, 16 concurrent creates; gets and lists still answer
       assert.equal(l.status, 200, l.text);
     }
     const worst = Math.max(...lat);
+    t.diagnostic(`get + list with ${stalled} creates stalled at LiveKit: ${lat.join(', ')} ms`);
     assert.ok(worst < 500, `get + list while LiveKit stalls: worst ${worst} ms (${lat.join(', ')})`);
     const res = await Promise.all(creates);
     for (const r of res) assert.equal(r.status, 503, r.text);
