@@ -16,10 +16,12 @@
 #include "cx_daemon.h"
 #include "cx_log.h"
 #include "http.h"
+#include "metrics.h"
 #include "openapi.h"
 #include "proxy.h"
 #include "ratelimit.h"
 #include "ready.h"
+#include "routes.h"
 
 static cx_daemon_cfg dc;
 static char *http_addr, *cors_origins;
@@ -98,6 +100,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     _raise_nofile();
 
+    if (gw_n_routes > GW_METRICS_MAX_ROUTES) {
+        cx_log_error(NULL, "route table: %d routes, metrics hold %d", gw_n_routes,
+                     GW_METRICS_MAX_ROUTES);
+        rc = 2;
+        goto out_free_config;
+    }
     gw_cors cors;
     if (gw_cors_parse(&cors, cors_origins) != CX_OK) {
         cx_log_error(NULL, "config: CORS_ALLOWED_ORIGINS: too many or too long entries");

@@ -9,7 +9,7 @@
 
 #include "routes.h"
 
-#define GW_MAX_ROUTES 32
+#define GW_MAX_ROUTES GW_METRICS_MAX_ROUTES
 #define GW_ROUTE_SLOTS (GW_MAX_ROUTES + 1) /* last: unmatched */
 
 static const int _codes[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415,

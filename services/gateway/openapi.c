@@ -131,7 +131,7 @@ static json_t *_param_schema(const gw_param_def *def)
     case GW_P_UUID:
         return json_pack("{s:s,s:s}", "type", "string", "format", "uuid");
     case GW_P_CODE:
-        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z-]{10,16}$");
+        return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z-]{10,20}$");
     case GW_P_IDENTITY:
         return json_pack("{s:s,s:s}", "type", "string", "pattern", "^[A-Za-z0-9_-]{1,64}$");
     default:

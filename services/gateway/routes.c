@@ -74,6 +74,20 @@ const gw_route gw_routes[] = {
     {"GET", "/rooms/{id}/participants", "rooms.participants", D(room_ref),
      D(participants_reply), 200, GW_K_ROOM_REF, GW_F_BEARER, "participants",
      "Live presence in a room", "401 404"},
+    {"PATCH", "/rooms/{id}", "rooms.update", D(update_room_request), D(room), 200, GW_K_MSG,
+     GW_F_BEARER, NULL, "Change a room (host or moderator; access or room token)",
+     "400 401 403 404 409"},
+    {"DELETE", "/rooms/{id}", "rooms.delete", D(room_ref), D(empty), 204, GW_K_MSG, GW_F_BEARER,
+     NULL, "Delete a room (host): ended first, then gone everywhere", "401 403 404"},
+    {"GET", "/rooms/by-code/{code}", "rooms.by_code", D(code_ref), D(room_by_code), 200,
+     GW_K_MSG, 0, NULL, "Look a room up by its meeting code (no auth: the code is the link)",
+     "404"},
+    {"POST", "/rooms/by-code/{code}/join", "media.join", D(join_request), D(join_reply), 200,
+     GW_K_MSG, GW_F_BEARER_OPT, NULL, "Join a room by its meeting code",
+     "400 401 404 409"},
+    {"POST", "/rooms/{id}/leave", "rooms.leave", D(room_ref), D(empty), 204, GW_K_MSG,
+     GW_F_BEARER, NULL, "Leave the room (room token): removed from LiveKit, visit closed",
+     "401 403 404"},
     {"POST", "/livekit/webhook", "webhook.livekit", D(webhook_request), D(webhook_reply), 200,
      GW_K_WEBHOOK, 0, NULL, "LiveKit webhook (signed JWT in Authorization)", "400 401 413 415"},
     {"GET", "/healthz", NULL, NULL, NULL, 200, GW_K_HEALTH, 0, NULL, "Process alive", ""},
@@ -173,7 +187,7 @@ static bool _param_norm(const _raw_param *raw, char *out)
         out[n] = '\0';
         return true;
     case GW_P_CODE:
-        if (n > 16)
+        if (n > 20) /* ten letters, dashes anywhere (as rooms accepts them) */
             return false;
         for (size_t i = 0; i < n; i++) {
             char c = v[i];
@@ -256,6 +270,12 @@ static void _allow_add(char *allow, size_t cap, const char *method)
 
 gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
 {
+    return gw_route_match_in(gw_routes, gw_n_routes, method, path, m);
+}
+
+gw_match_rc gw_route_match_in(const gw_route *table, int n, const char *method, const char *path,
+                              gw_match *m)
+{
     m->route = -1;
     m->id[0] = '\0';
     m->allow[0] = '\0';
@@ -271,13 +291,13 @@ gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m)
     int hit = -1, bad_hit = -1;
     _raw_param bad_raw[GW_MAX_PARAMS];
     int bad_n = 0;
-    for (int r = 0; r < gw_n_routes; r++) {
+    for (int r = 0; r < n; r++) {
         _raw_param raw[GW_MAX_PARAMS];
         int n_raw = 0;
-        if (!_pattern_match(gw_routes[r].pattern, path, plen, raw, &n_raw))
+        if (!_pattern_match(table[r].pattern, path, plen, raw, &n_raw))
             continue;
-        _allow_add(m->allow, sizeof(m->allow), gw_routes[r].method);
-        if (hit >= 0 || strcmp(gw_routes[r].method, method) != 0)
+        _allow_add(m->allow, sizeof(m->allow), table[r].method);
+        if (hit >= 0 || strcmp(table[r].method, method) != 0)
             continue;
         if (_params_fill(m, raw, n_raw)) {
             hit = r;

@@ -113,6 +113,11 @@ const char *gw_match_param(const gw_match *m, const char *name);
  * or BAD_ID). The path may be any bytes; only its first 1024 are looked at. */
 gw_match_rc gw_route_match(const char *method, const char *path, gw_match *m);
 
+/* As gw_route_match against another table of n routes (tests); m->route
+ * indexes that table. */
+gw_match_rc gw_route_match_in(const gw_route *table, int n, const char *method, const char *path,
+                              gw_match *m);
+
 
 /* Body limit in bytes of route idx (-1: the API limit). */
 size_t gw_route_body_limit(int idx);

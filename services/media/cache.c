@@ -6,6 +6,7 @@
  * stale read. Room events arrive through cx_room_events. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cx_crypto.h"
 #include "cx_log.h"
@@ -19,6 +20,7 @@
 struct media_cache {
     cx_pg_pool *pg;
     cx_ttlcache *rows;
+    cx_ttlcache *by_code;   /* the same rows keyed by meeting code */
     cx_room_events *events;
 };
 
@@ -30,10 +32,15 @@ cx_status media_cache_create(media_cache **out, cx_pg_pool *pg, int64_t ttl_ms)
     cx_status s = cx_ttlcache_create(&c->rows, CACHE_SLOTS, _ID_LEN, sizeof(media_room), ttl_ms);
     if (s != CX_OK)
         goto out_free_cache;
+    s = cx_ttlcache_create(&c->by_code, CACHE_SLOTS, MEDIA_CODE_LEN, sizeof(media_room), ttl_ms);
+    if (s != CX_OK)
+        goto out_free_rows;
     c->pg = pg;
     *out = c;
     return CX_OK;
 
+out_free_rows:
+    cx_ttlcache_destroy(c->rows);
 out_free_cache:
     free(c);
     return s;
@@ -45,6 +52,7 @@ void media_cache_destroy(media_cache *c)
         return;
     media_cache_unsubscribe(c);
     cx_ttlcache_destroy(c->rows);
+    cx_ttlcache_destroy(c->by_code);
     free(c);
 }
 
@@ -67,17 +75,17 @@ static bool _key(const char *id, char key[_ID_LEN + 1])
     return true;
 }
 
-/* The read-only query (a cx_ttlcache_load_fn; arg is the cache). */
-static cx_status _load(void *arg, const char *id, void *value)
+#define _COLS                                                                          \
+    "SELECT id::text, name, status, owner_user_id::text, livekit_room, code, "       \
+    "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants "       \
+    "FROM rooms WHERE deleted_at IS NULL AND "
+
+/* Runs the read-only query sql with one parameter and fills *out. */
+static cx_status _load_one(media_cache *c, const char *sql, const char *param, media_room *out)
 {
-    media_cache *c = arg;
-    media_room *out = value;
     PGresult *res = NULL;
-    const char *p[] = {id};
-    cx_status s = cx_pg_exec(c->pg,
-                             "SELECT id::text, name, status, owner_user_id::text, livekit_room "
-                             "FROM rooms WHERE id = $1",
-                             1, p, &res);
+    const char *p[] = {param};
+    cx_status s = cx_pg_exec(c->pg, sql, 1, p, &res);
     if (s != CX_OK)
         return s;
     if (PQntuples(res) != 1) {
@@ -89,8 +97,29 @@ static cx_status _load(void *arg, const char *id, void *value)
     _copy(out->status, sizeof out->status, PQgetvalue(res, 0, 2));
     _copy(out->owner_user_id, sizeof out->owner_user_id, PQgetvalue(res, 0, 3));
     _copy(out->livekit_room, sizeof out->livekit_room, PQgetvalue(res, 0, 4));
+    _copy(out->code, sizeof out->code, PQgetvalue(res, 0, 5));
+    out->scheduled_at_s = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
+    out->max_participants = (int32_t)strtol(PQgetvalue(res, 0, 7), NULL, 10);
     PQclear(res);
     return CX_OK;
+}
+
+/* The read-only queries (cx_ttlcache_load_fn; arg is the cache). */
+static cx_status _load(void *arg, const char *id, void *value)
+{
+    return _load_one(arg, _COLS "id = $1", id, value);
+}
+
+static cx_status _load_code(void *arg, const char *code, void *value)
+{
+    return _load_one(arg, _COLS "code = $1", code, value);
+}
+
+cx_status media_cache_get_by_code(media_cache *c, const char *code, media_room *out)
+{
+    if (!code || strlen(code) != MEDIA_CODE_LEN)
+        return CX_ERR_ROOM_NOT_FOUND;
+    return cx_ttlcache_get_or_load(c->by_code, code, out, _load_code, c);
 }
 
 cx_status media_cache_get(media_cache *c, const char *id, media_room *out)
@@ -111,6 +140,15 @@ void media_cache_invalidate(media_cache *c, const char *id)
 static void _on_event(const Calixio__V1__RoomChanged *ev, void *arg)
 {
     media_cache *c = arg;
+    if (ev->room && ev->room->code) {
+        char code[MEDIA_CODE_LEN + 1];
+        size_t k = 0;
+        for (const char *p = ev->room->code; *p && k < MEDIA_CODE_LEN; p++)
+            if (*p != '-')
+                code[k++] = *p;
+        code[k] = '\0';
+        cx_ttlcache_invalidate(c->by_code, code);
+    }
     if (ev->room && ev->room->id) {
         media_cache_invalidate(c, ev->room->id);
         cx_log_debug(NULL, "room %s %s: cache entry dropped", ev->room->id,

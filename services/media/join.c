@@ -1,18 +1,26 @@
-/* join.c: media.join — a LiveKit access token for one room.
+/* join.c: media.join — a LiveKit access token and a Calixio room token
+ * for one room (by id, or by meeting code).
  *
  * With a valid bearer the identity is the user id and the name the user's
  * name; without one the caller is a guest "guest-<32 hex>" named by
  * user_name (default "Guest"). An invalid bearer never reaches here (the
  * runtime answers 401). The grant covers that room only: roomJoin,
- * canPublish, canSubscribe, canPublishData, plus roomAdmin for the owner. */
+ * canPublish, canSubscribe, canPublishData, plus roomAdmin for the owner.
+ * Role: the owner is host, a signed-in user participant, a guest guest.
+ * Checks in the contract's order: 404, 409 room_ended, 409
+ * room_not_started (pending and too early, but for the host), 409
+ * room_full (live presence, but for the host). The first allowed join of
+ * a pending room asks rooms to start it (one NATS hop, once per room). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calixio/v1/media.pb-c.h"
+#include "cx_bearer.h"
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_livekit.h"
+#include "cx_log.h"
 #include "cx_time.h"
 #include "media.h"
 
@@ -26,7 +34,8 @@ static size_t _chars(const char *s)
 }
 
 static cx_status _reply(const media_ctx *c, const media_room *r, const char *identity,
-                        char *token, Calixio__V1__JoinReply **out)
+                        const char *role, char *token, char *room_token,
+                        Calixio__V1__JoinReply **out)
 {
     Calixio__V1__JoinReply *m = malloc(sizeof *m);
     Calixio__V1__JoinState *st = malloc(sizeof *st);
@@ -34,6 +43,7 @@ static cx_status _reply(const media_ctx *c, const media_room *r, const char *ide
         free(m);
         free(st);
         free(token);
+        free(room_token);
         return CX_ERR_NOMEM;
     }
     calixio__v1__join_reply__init(m);
@@ -48,12 +58,61 @@ static cx_status _reply(const media_ctx *c, const media_room *r, const char *ide
     m->expires_in = c->token_ttl_s;
     m->url = cx_strdup(c->public_url);
     m->identity = cx_strdup(identity);
+    m->role = cx_strdup(role);
+    m->room_token = room_token;
     if (!st->mode || !m->room_id || !m->room_name || !m->livekit_room || !m->url ||
-        !m->identity) {
+        !m->identity || !m->role) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return CX_ERR_NOMEM;
     }
     *out = m;
+    return CX_OK;
+}
+
+/* The room of the request: by id, or by code (exactly one of them). */
+static cx_status _room(const media_ctx *c, cx_req *req, const Calixio__V1__JoinRequest *in,
+                       media_room *room)
+{
+    if (in->code && in->id)
+        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"code\"");
+    if (!in->code)
+        return media_cache_get(c->cache, in->id, room);
+    char code[MEDIA_CODE_LEN + 1];
+    size_t k = 0;
+    for (const char *p = in->code; *p; p++) { /* any case, dashes anywhere */
+        char ch = *p;
+        if (ch == '-')
+            continue;
+        if (ch >= 'A' && ch <= 'Z')
+            ch = (char)(ch - 'A' + 'a');
+        if (ch < 'a' || ch > 'z' || k == MEDIA_CODE_LEN)
+            return CX_ERR_ROOM_NOT_FOUND;
+        code[k++] = ch;
+    }
+    code[k] = '\0';
+    return media_cache_get_by_code(c->cache, code, room);
+}
+
+/* The scheduling and capacity rules for a non-host (host: only the start). */
+static cx_status _admit(const media_ctx *c, cx_req *req, const media_room *room, bool host)
+{
+    if (strcmp(room->status, "pending") == 0) {
+        if (!host && cx_now_s() < room->scheduled_at_s - c->early_join_s)
+            return CX_ERR_ROOM_NOT_STARTED;
+        cx_status s = media_start_room(c, req, room->id);
+        if (s != CX_OK)
+            return s;
+    }
+    if (host)
+        return CX_OK;
+    long long n = 0;
+    /* capacity fails open: LiveKit still enforces max_participants itself */
+    if (media_presence_count(c, room->livekit_room, &n) != CX_OK) {
+        cx_log_warn(req->request_id, "room %s: presence unknown; room_full not checked", room->id);
+        return CX_OK;
+    }
+    if (room->max_participants > 0 && n >= room->max_participants)
+        return CX_ERR_ROOM_FULL;
     return CX_OK;
 }
 
@@ -63,9 +122,9 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     const media_ctx *c = ctx_;
     const Calixio__V1__JoinRequest *in = (const void *)in_;
     media_room room;
-    char identity[64];
-    const char *name;
-    char *token = NULL;
+    cx_room_claims rc;
+    const char *name, *role;
+    char *token = NULL, *room_token = NULL;
 
     if (in->user_name) {
         size_t n = _chars(in->user_name);
@@ -74,33 +133,48 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
         if (n > MEDIA_USER_NAME_MAX_CHARS)
             return cx_req_field_error(req, "user_name", "max");
     }
-    cx_status s = media_cache_get(c->cache, in->id, &room);
+    cx_status s = _room(c, req, in, &room);
     if (s != CX_OK)
         return s;
     if (strcmp(room.status, "ended") == 0)
         return CX_ERR_ROOM_ENDED;
 
+    memset(&rc, 0, sizeof rc);
     bool owner = false;
     if (req->caller.authenticated) {
-        snprintf(identity, sizeof identity, "%s", req->caller.user_id);
+        snprintf(rc.identity, sizeof rc.identity, "%s", req->caller.user_id);
+        snprintf(rc.user_id, sizeof rc.user_id, "%s", req->caller.user_id);
         name = req->caller.username;
         owner = strcmp(req->caller.user_id, room.owner_user_id) == 0;
+        role = owner ? "host" : "participant";
     } else {
         char hex[33];
         s = cx_random_hex(hex, sizeof hex, 16);
         if (s != CX_OK)
             return s;
-        snprintf(identity, sizeof identity, "guest-%s", hex);
+        snprintf(rc.identity, sizeof rc.identity, "guest-%s", hex);
         name = in->user_name ? in->user_name : MEDIA_DEFAULT_GUEST_NAME;
+        role = "guest";
     }
+    if ((s = _admit(c, req, &room, owner)) != CX_OK)
+        return s;
     cx_lk_grant g = {.room = room.livekit_room, .room_join = true, .room_admin = owner,
                      .can_publish = true, .can_subscribe = true, .can_publish_data = true};
-    s = cx_lk_token(c->api_key, c->api_secret, identity, name, &g, cx_now_s(), c->token_ttl_s,
+    int64_t now = cx_now_s();
+    s = cx_lk_token(c->api_key, c->api_secret, rc.identity, name, &g, now, c->token_ttl_s,
                     &token);
     if (s != CX_OK)
         return s;
+    snprintf(rc.room_id, sizeof rc.room_id, "%s", room.id);
+    snprintf(rc.name, sizeof rc.name, "%s", name);
+    snprintf(rc.role, sizeof rc.role, "%s", role);
+    s = cx_room_token_mint(c->auth, &rc, now, c->token_ttl_s, &room_token);
+    if (s != CX_OK) {
+        free(token);
+        return s;
+    }
     Calixio__V1__JoinReply *m = NULL;
-    s = _reply(c, &room, identity, token, &m);
+    s = _reply(c, &room, rc.identity, role, token, room_token, &m);
     if (s == CX_OK)
         *out = &m->base;
     return s;

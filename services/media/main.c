@@ -13,7 +13,7 @@
 static cx_daemon_cfg dc;
 static char *db_url, *redis_addr;
 static char *lk_key, *lk_secret, *lk_public_url;
-static int64_t token_ttl_ms, cache_ttl_ms, pg_pool_size;
+static int64_t token_ttl_ms, cache_ttl_ms, pg_pool_size, early_join_ms;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
@@ -33,6 +33,9 @@ static const cx_cfg_var vars[] = {
      "how long a room row is reused for joins (at most 1s)", &cache_ttl_ms, 1, 1000, false},
     {"MEDIA_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon",
      &pg_pool_size, 1, 256, false},
+    {"ROOM_EARLY_JOIN", CX_CFG_DURATION, "10m",
+     "how long before scheduled_at others than the host may join a scheduled room",
+     &early_join_ms, 0, INT64_C(86400000), false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -59,11 +62,13 @@ static cx_status _serve(media_ctx *c, cx_redis *redis)
     o.ctx = c;
     o.revocation = redis;
     cx_status s = cx_service_create(&svc, &o);
+    c->svc = svc;
     if (s == CX_OK)
         s = media_cache_subscribe(c->cache, svc);
     if (s == CX_OK)
         s = cx_service_run(svc);
     media_cache_unsubscribe(c->cache);
+    c->svc = NULL;
     cx_service_destroy(svc);
     return s;
 }
@@ -83,11 +88,13 @@ int main(int argc, char **argv)
     if (strcmp(lk_key, "devkey") == 0 && strcmp(lk_secret, "secret") == 0)
         cx_log_warn(NULL, "LiveKit uses the development key pair devkey/secret");
     media_ctx c = {.api_key = lk_key, .api_secret = lk_secret, .public_url = lk_public_url,
-                   .token_ttl_s = token_ttl_ms / 1000};
+                   .token_ttl_s = token_ttl_ms / 1000, .early_join_s = early_join_ms / 1000,
+                   .auth = &dc.auth};
     cx_daemon_stores st;
     cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
     if (s != CX_OK)
         goto out_free_config;
+    c.redis = st.redis;
     s = media_cache_create(&c.cache, st.pg, cache_ttl_ms);
     if (s != CX_OK)
         goto out_close_stores;

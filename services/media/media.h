@@ -4,13 +4,17 @@
 
 #include <stdint.h>
 
+#include "cx_auth.h"
 #include "cx_pg.h"
+#include "cx_redis.h"
 #include "cx_service.h"
 
 #define MEDIA_NAME_MAX_BYTES 257
 #define MEDIA_USER_NAME_MAX_CHARS 36
 #define MEDIA_DEFAULT_GUEST_NAME "Guest"
 #define MEDIA_PG_WAIT_MS 2000
+#define MEDIA_CODE_LEN 10
+#define MEDIA_START_TIMEOUT_MS 3000
 
 /* What a join needs to know about a room. */
 typedef struct media_room {
@@ -19,6 +23,9 @@ typedef struct media_room {
     char status[8];
     char owner_user_id[37];
     char livekit_room[48];
+    char code[MEDIA_CODE_LEN + 1];
+    int64_t scheduled_at_s;      /* 0 unless scheduled */
+    int32_t max_participants;
 } media_room;
 
 typedef struct media_cache media_cache;
@@ -36,6 +43,10 @@ void media_cache_destroy(media_cache *c);
  * CX_ERR_UNAVAILABLE while Postgres is down. */
 cx_status media_cache_get(media_cache *c, const char *id, media_room *out);
 
+/* As media_cache_get for a meeting code (ten lowercase letters), through
+ * a second cache keyed by code. */
+cx_status media_cache_get_by_code(media_cache *c, const char *code, media_room *out);
+
 /* Drops the entry of room id (no-op when absent). */
 void media_cache_invalidate(media_cache *c, const char *id);
 
@@ -52,7 +63,22 @@ typedef struct media_ctx {
     const char *api_secret;
     const char *public_url;
     int64_t token_ttl_s;
+    int64_t early_join_s;       /* ROOM_EARLY_JOIN */
+    const cx_auth_cfg *auth;    /* room tokens are signed with these settings */
+    cx_redis *redis;            /* live presence counts (room_full) */
+    cx_service *svc;            /* set after cx_service_create: rooms.start requests */
 } media_ctx;
+
+/* ---- start.c ---- */
+
+/* Asks rooms (calixio.rooms.start) to start the pending room id for this
+ * joiner, forwarding its Authorization and request id. The error of the
+ * rooms reply is returned as is (room_not_started, room_ended, ...). */
+cx_status media_start_room(const media_ctx *c, cx_req *req, const char *id);
+
+/* Live participants of a LiveKit room from the webhook's presence hash;
+ * CX_ERR_UNAVAILABLE when Redis cannot tell. */
+cx_status media_presence_count(const media_ctx *c, const char *livekit_room, long long *n);
 
 /* media.join: JoinRequest -> JoinReply (CX_AUTH_OPTIONAL). */
 cx_status media_h_join(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,

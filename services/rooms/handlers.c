@@ -4,20 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_time.h"
 #include "rooms.h"
-
-/* Number of UTF-8 code points in s (the codec guarantees valid UTF-8). */
-static size_t _chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 /* The caller's id is the owner key; tokens from auth always carry a UUID. */
 static cx_status _caller(cx_req *req)
@@ -28,20 +21,59 @@ static cx_status _caller(cx_req *req)
     return CX_OK;
 }
 
-static cx_status _room_reply(const rooms_row *r, ProtobufCMessage **out)
+/* The reply for row r; the row is cleared either way. */
+static cx_status _room_reply(rooms_row *r, ProtobufCMessage **out)
 {
     Calixio__V1__Room *m = rooms_row_to_msg(r);
+    rooms_row_clear(r);
     if (!m)
         return CX_ERR_NOMEM;
     *out = &m->base;
     return CX_OK;
 }
 
+/* What create adds to the old fields (API-ROOMS.md "Room, extended"):
+ * description, access, scheduled_at / scheduled_end_at (parsed into
+ * *sched / *send), password. */
+static cx_status _validate_create_ext(cx_req *req, const Calixio__V1__CreateRoomRequest *in,
+                                      int64_t now, int64_t *sched, int64_t *send)
+{
+    cx_status s = CX_OK;
+    *sched = *send = 0;
+    if (in->description && rooms_chars(in->description) > ROOMS_DESCRIPTION_MAX_CHARS)
+        s = cx_req_field_error(req, "description", "max");
+    if (in->access && strcmp(in->access, "open") != 0 && strcmp(in->access, "knock") != 0 &&
+        strcmp(in->access, "invite") != 0)
+        s = cx_req_field_error(req, "access", "oneof");
+    if (in->scheduled_at) {
+        if (!rooms_time_parse(in->scheduled_at, sched))
+            s = cx_req_field_error(req, "scheduled_at", "format");
+        else if (*sched <= now)
+            s = cx_req_field_error(req, "scheduled_at", "future");
+        else if (*sched > now + ROOMS_SCHEDULE_MAX_AHEAD_S)
+            s = cx_req_field_error(req, "scheduled_at", "max");
+    }
+    if (in->scheduled_end_at) {
+        if (!rooms_time_parse(in->scheduled_end_at, send))
+            s = cx_req_field_error(req, "scheduled_end_at", "format");
+        else if (*send <= (*sched ? *sched : now))
+            s = cx_req_field_error(req, "scheduled_end_at", "after");
+    }
+    if (in->password) {
+        size_t n = rooms_chars(in->password);
+        if (n < ROOMS_PASSWORD_MIN_CHARS)
+            s = cx_req_field_error(req, "password", "min");
+        else if (n > ROOMS_PASSWORD_MAX_CHARS)
+            s = cx_req_field_error(req, "password", "max");
+    }
+    return s;
+}
+
 static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequest *in)
 {
     cx_status s = CX_OK;
     if (in->name) {
-        size_t n = _chars(in->name);
+        size_t n = rooms_chars(in->name);
         if (n < ROOMS_NAME_MIN_CHARS)
             s = cx_req_field_error(req, "name", "min");
         else if (n > ROOMS_NAME_MAX_CHARS)
@@ -64,52 +96,31 @@ static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequ
     return s;
 }
 
-/* Inserts the row in a transaction, creates the LiveKit room, and commits
- * only when LiveKit said yes: no row without a LiveKit room. If the commit
- * fails after LiveKit succeeded, the LiveKit room is deleted again. Without
- * LiveKit there is nothing to wait for: one autocommitted INSERT (a third
- * of the round trips). */
-static cx_status _create(rooms_ctx *ctx, cx_req *req, const char *id, const char *name,
-                         int64_t maxp, int64_t empty_s, const char *metadata,
-                         const char *lk_room, rooms_row *row)
+/* Creates the LiveKit room first, then inserts the row in one
+ * autocommitted statement: no pooled Postgres connection is ever held
+ * across the LiveKit HTTP call (issue 19 item 3: slow LiveKit calls starved
+ * the pool and every get/list answered 503). There is still never a row
+ * without a LiveKit room: if LiveKit fails nothing is inserted; if the
+ * insert fails after LiveKit succeeded the LiveKit room is deleted again
+ * (and a LiveKit room left behind by a crash in between has no row, which
+ * the sweeper's orphan step deletes after ROOMS_ORPHAN_GRACE). A scheduled
+ * room gets its LiveKit room when it starts (rooms.start), so LiveKit's
+ * room_started cannot mark it active early. */
+static cx_status _create(rooms_ctx *ctx, cx_req *req, const rooms_new *n, rooms_row *row)
 {
-    PGconn *c = NULL;
-    bool broken = false;
-    cx_status s = cx_pg_acquire(ctx->pg, &c, ROOMS_PG_WAIT_MS);
-    if (s != CX_OK)
-        return s;
-    if (!ctx->lk) {
-        s = rooms_store_insert(c, id, name, req->caller.user_id, maxp, empty_s, metadata,
-                               lk_room, row, &broken);
-        goto out_release;
-    }
-    s = rooms_store_tx(c, "BEGIN", &broken);
-    if (s != CX_OK)
-        goto out_release;
-    s = rooms_store_insert(c, id, name, req->caller.user_id, maxp, empty_s, metadata, lk_room,
-                           row, &broken);
-    if (s != CX_OK)
-        goto out_rollback;
-    s = cx_livekit_create_room(ctx->lk, lk_room, empty_s, maxp, metadata, req->request_id);
-    if (s != CX_OK) {
-        cx_req_fail(req, CX_ERR_UNAVAILABLE, "LiveKit could not create the room");
-        s = CX_ERR_UNAVAILABLE;
-        goto out_rollback;
-    }
-    s = rooms_store_tx(c, "COMMIT", &broken);
-    if (s != CX_OK) {
-        cx_log_error(req->request_id, "room %s: commit failed after LiveKit created %s; deleting it",
-                     id, lk_room);
-        if (cx_livekit_delete_room(ctx->lk, lk_room, req->request_id) != CX_OK)
+    bool in_livekit = ctx->lk && !n->scheduled_at_s;
+    if (in_livekit &&
+        cx_livekit_create_room(ctx->lk, n->livekit_room, n->empty_timeout_s,
+                               n->max_participants, n->metadata, req->request_id) != CX_OK)
+        return cx_req_fail(req, CX_ERR_UNAVAILABLE, "LiveKit could not create the room");
+    cx_status s = rooms_store_insert(ctx->pg, n, row);
+    if (s != CX_OK && in_livekit) {
+        cx_log_error(req->request_id, "room %s: insert failed after LiveKit created %s; deleting it",
+                     n->id, n->livekit_room);
+        if (cx_livekit_delete_room(ctx->lk, n->livekit_room, req->request_id) != CX_OK)
             cx_log_error(req->request_id, "room %s: LiveKit room %s left behind for the sweeper",
-                         id, lk_room);
+                         n->id, n->livekit_room);
     }
-    goto out_release;
-out_rollback:
-    if (!broken)
-        rooms_store_tx(c, "ROLLBACK", &broken);
-out_release:
-    cx_pg_release(ctx->pg, c, broken);
     return s;
 }
 
@@ -119,24 +130,41 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__CreateRoomRequest *in = (const void *)in_;
     char id[37], lk_room[48];
+    char *pw_hash = NULL;
+    int64_t sched = 0, send = 0;
     rooms_row row;
 
     cx_status s = _caller(req);
     if (s == CX_OK)
         s = _validate_create(req, in);
+    if (s == CX_OK)
+        s = _validate_create_ext(req, in, cx_now_s(), &sched, &send);
+    if (s == CX_OK && in->password)
+        s = rooms_password_hash(ctx, in->password, &pw_hash);
     if (s != CX_OK)
         return s;
-    int64_t maxp = in->has_max_participants ? in->max_participants
-                                            : ctx->default_max_participants;
-    int64_t empty_s = in->has_empty_timeout ? in->empty_timeout : ctx->default_empty_timeout_s;
     cx_uuid_v4(id);
     snprintf(lk_room, sizeof lk_room, "%s%s", ROOMS_LK_PREFIX, id);
-    s = _create(ctx, req, id, in->name ? in->name : ROOMS_DEFAULT_NAME, maxp, empty_s,
-                in->metadata, lk_room, &row);
+    rooms_new n = {
+        .id = id, .name = in->name ? in->name : ROOMS_DEFAULT_NAME,
+        .owner = req->caller.user_id, .description = in->description, .access = in->access,
+        .metadata = in->metadata, .livekit_room = lk_room, .password_hash = pw_hash,
+        .max_participants = in->has_max_participants ? in->max_participants
+                                                     : ctx->default_max_participants,
+        .empty_timeout_s = in->has_empty_timeout ? in->empty_timeout
+                                                 : ctx->default_empty_timeout_s,
+        .locked = in->has_locked && in->locked, .scheduled_at_s = sched,
+        .scheduled_end_at_s = send,
+    };
+    s = _create(ctx, req, &n, &row);
+    if (pw_hash) {
+        sodium_memzero(pw_hash, strlen(pw_hash));
+        free(pw_hash);
+    }
     if (s != CX_OK)
         return s;
-    cx_log_info(req->request_id, "room %s created by %s (livekit %s)", row.id,
-                row.owner_user_id, row.livekit_room);
+    cx_log_info(req->request_id, "room %s created by %s (livekit %s%s)", row.id,
+                row.owner_user_id, row.livekit_room, sched ? ", scheduled" : "");
     rooms_publish(ctx, "created", &row, req->request_id);
     return _room_reply(&row, out);
 }
@@ -194,13 +222,13 @@ cx_status rooms_h_list(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
             goto out_free_msg;
         m->n_rooms++;
     }
-    free(rows);
+    rooms_rows_free(rows, n);
     *out = &m->base;
     return CX_OK;
 out_free_msg:
     protobuf_c_message_free_unpacked(&m->base, NULL);
 out_nomem:
-    free(rows);
+    rooms_rows_free(rows, n);
     return CX_ERR_NOMEM;
 }
 
@@ -231,16 +259,7 @@ cx_status rooms_h_end(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage
         return s;
     if (changed) {
         cx_log_info(req->request_id, "room %s ended by its owner", row.id);
-        /* Tell caches first: joins must stop before anything slower. */
-        rooms_publish(ctx, "ended", &row, req->request_id);
-        if (ctx->lk) {
-            if (cx_livekit_delete_room(ctx->lk, row.livekit_room, req->request_id) == CX_OK)
-                rooms_store_delete_done(ctx->pg, row.livekit_room);
-            else
-                cx_log_warn(req->request_id,
-                            "room %s: LiveKit DeleteRoom failed; the sweeper retries it", row.id);
-        }
-        rooms_presence_drop(ctx, row.livekit_room, req->request_id);
+        rooms_after_end(ctx, &row, req->request_id);
     }
     return _room_reply(&row, out);
 }
@@ -253,8 +272,10 @@ cx_status rooms_h_participants(cx_req *req, const ProtobufCMessage *in_, Protobu
     rooms_row row;
     Calixio__V1__ParticipantsReply *m = NULL;
     cx_status s = rooms_store_get(ctx->pg, in->id, &row);
-    if (s == CX_OK)
+    if (s == CX_OK) {
         s = rooms_participants(ctx, &row, req->request_id, &m);
+        rooms_row_clear(&row);
+    }
     if (s == CX_OK)
         *out = &m->base;
     return s;

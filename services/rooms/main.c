@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/rooms.pb-c.h"
 #include "cx_daemon.h"
 #include "cx_log.h"
@@ -15,7 +16,7 @@ static char *db_url, *redis_addr;
 static char *lk_host, *lk_key, *lk_secret;
 static int64_t lk_connect_ms, lk_timeout_ms, lk_attempts, lk_backoff_ms;
 static int64_t auto_timeout_ms, default_maxp, max_age_ms, sweep_ms, orphan_grace_ms;
-static int64_t pg_pool_size;
+static int64_t pg_pool_size, early_join_ms, pw_opslimit, pw_memlimit;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
@@ -52,6 +53,14 @@ static const cx_cfg_var vars[] = {
      1000, 86400000, false},
     {"ROOMS_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon",
      &pg_pool_size, 1, 256, false},
+    {"ROOM_EARLY_JOIN", CX_CFG_DURATION, "10m",
+     "how long before scheduled_at others than the host may join a scheduled room",
+     &early_join_ms, 0, INT64_C(86400000), false},
+    {"ROOM_PASSWORD_OPSLIMIT", CX_CFG_INT, "2", "Argon2id passes of room password hashes",
+     &pw_opslimit, 1, 10, false},
+    {"ROOM_PASSWORD_MEMLIMIT", CX_CFG_INT, "67108864",
+     "Argon2id memory in bytes of room password hashes", &pw_memlimit, 8192,
+     INT64_C(1073741824), false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -66,6 +75,17 @@ static const cx_endpoint endpoints[] = {
     {"participants", &calixio__v1__room_ref__descriptor,
      &calixio__v1__participants_reply__descriptor, rooms_h_participants, CX_AUTH_REQUIRED,
      false},
+    /* these accept room tokens too: the handlers verify the bearer (access.c) */
+    {"update", &calixio__v1__update_room_request__descriptor, &calixio__v1__room__descriptor,
+     rooms_h_update, CX_AUTH_NONE, false},
+    {"delete", &calixio__v1__room_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_delete, CX_AUTH_NONE, false},
+    {"leave", &calixio__v1__room_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_leave, CX_AUTH_NONE, false},
+    {"by_code", &calixio__v1__code_ref__descriptor, &calixio__v1__room_by_code__descriptor,
+     rooms_h_by_code, CX_AUTH_NONE, false},
+    {"start", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor,
+     rooms_h_start, CX_AUTH_OPTIONAL, false},
 };
 
 static cx_status _livekit(rooms_ctx *c)
@@ -124,6 +144,10 @@ int main(int argc, char **argv)
     c.default_empty_timeout_s = auto_timeout_ms / 1000;
     c.max_age_s = max_age_ms / 1000;
     c.orphan_grace_s = orphan_grace_ms / 1000;
+    c.early_join_s = early_join_ms / 1000;
+    c.auth = &dc.auth;
+    c.pw_opslimit = (uint64_t)pw_opslimit;
+    c.pw_memlimit = (size_t)pw_memlimit;
 
     rc = 1;
     cx_daemon_stores st;

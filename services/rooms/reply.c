@@ -1,14 +1,32 @@
 /* reply.c: room rows to protobuf messages, and room events on NATS. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "calixio/v1/events.pb-c.h"
+#include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_time.h"
 #include "rooms.h"
+
+/* A malloced copy of s, or NULL (and *ok false) when s is set but out of
+ * memory; "" stays absent when opt. */
+static char *_opt(const char *s, bool *ok)
+{
+    if (!s || !s[0])
+        return NULL;
+    char *d = cx_strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
 
 Calixio__V1__Room *rooms_row_to_msg(const rooms_row *r)
 {
     Calixio__V1__Room *m = malloc(sizeof *m);
+    char code[ROOMS_CODE_LEN + 3];
+    bool ok = true;
     if (!m)
         return NULL;
     calixio__v1__room__init(m);
@@ -16,34 +34,91 @@ Calixio__V1__Room *rooms_row_to_msg(const rooms_row *r)
     m->name = cx_strdup(r->name);
     m->status = cx_strdup(r->status);
     m->created_at = cx_strdup(r->created_at);
-    if (r->ended_at[0])
-        m->ended_at = cx_strdup(r->ended_at);
+    m->ended_at = _opt(r->ended_at, &ok);
     m->owner_user_id = cx_strdup(r->owner_user_id);
     m->has_max_participants = 1;
     m->max_participants = r->max_participants;
     m->livekit_room = cx_strdup(r->livekit_room);
-    if (!m->id || !m->name || !m->status || !m->created_at || !m->owner_user_id ||
-        !m->livekit_room || (r->ended_at[0] && !m->ended_at)) {
+    m->description = cx_strdup(r->description);
+    rooms_code_show(r->code, code);
+    m->code = cx_strdup(code);
+    m->access = cx_strdup(r->access[0] ? r->access : "open");
+    m->has_locked = 1;
+    m->locked = r->locked;
+    m->scheduled_at = _opt(r->scheduled_at, &ok);
+    m->started_at = _opt(r->started_at, &ok);
+    m->scheduled_end_at = _opt(r->scheduled_end_at, &ok);
+    m->metadata = cx_strdup(r->metadata ? r->metadata : "");
+    m->has_has_password = 1;
+    m->has_password = r->has_password;
+    if (!ok || !m->id || !m->name || !m->status || !m->created_at || !m->owner_user_id ||
+        !m->livekit_room || !m->description || !m->code || !m->access || !m->metadata) {
         protobuf_c_message_free_unpacked(&m->base, NULL);
         return NULL;
     }
     return m;
 }
 
+/* Publishes ev on <prefix>.events.room.<room id>.<type>. */
+static void _publish_event(rooms_ctx *ctx, Calixio__V1__RoomEvent *ev, const char *rid)
+{
+    char rel[128], at[21], event_id[37];
+    int64_t now_ms = cx_now_ms();
+    cx_time_rfc3339(now_ms / 1000, at);
+    cx_uuid_v4(event_id);
+    ev->at = at;
+    ev->has_at_ms = 1;
+    ev->at_ms = now_ms;
+    ev->event_id = event_id;
+    ev->request_id = (char *)(rid && rid[0] ? rid : NULL);
+    snprintf(rel, sizeof rel, "events.room.%s.%s", ev->room_id, ev->type);
+    if (cx_service_publish(ctx->svc, rel, &ev->base) != CX_OK)
+        cx_log_warn(rid, "room %s: publishing %s failed", ev->room_id, ev->type);
+}
+
 void rooms_publish(rooms_ctx *ctx, const char *event, const rooms_row *r, const char *rid)
 {
-    char rel[64];
-    Calixio__V1__RoomChanged ev = CALIXIO__V1__ROOM_CHANGED__INIT;
+    char rel[64], type[32];
+    Calixio__V1__RoomChanged ch = CALIXIO__V1__ROOM_CHANGED__INIT;
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
     if (!ctx->svc)
         return;
-    ev.event = (char *)event;
-    ev.room = rooms_row_to_msg(r);
-    if (!ev.room) {
+    ch.event = (char *)event;
+    ch.room = rooms_row_to_msg(r);
+    if (!ch.room) {
         cx_log_error(rid, "room %s: no memory for the %s event", r->id, event);
         return;
     }
+    /* caches first: joins must stop before anything slower */
     snprintf(rel, sizeof rel, "events.rooms.%s", event);
-    if (cx_service_publish(ctx->svc, rel, &ev.base) != CX_OK)
+    if (cx_service_publish(ctx->svc, rel, &ch.base) != CX_OK)
         cx_log_warn(rid, "room %s: publishing the %s event failed", r->id, event);
-    protobuf_c_message_free_unpacked(&ev.room->base, NULL);
+    snprintf(type, sizeof type, "room.%s", event);
+    ev.type = type;
+    ev.room_id = (char *)r->id;
+    ev.livekit_room = (char *)r->livekit_room;
+    ev.room = ch.room;
+    _publish_event(ctx, &ev, rid);
+    protobuf_c_message_free_unpacked(&ch.room->base, NULL);
+}
+
+void rooms_publish_left(rooms_ctx *ctx, const rooms_row *r, const char *identity,
+                        const char *name, const char *role, const char *user_id,
+                        const char *jti, const char *rid)
+{
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventParticipant p = CALIXIO__V1__ROOM_EVENT_PARTICIPANT__INIT;
+    if (!ctx->svc)
+        return;
+    p.identity = (char *)identity;
+    p.name = (char *)name;
+    p.role = (char *)role;
+    p.user_id = (char *)(user_id && user_id[0] ? user_id : NULL);
+    p.reason = "left";
+    p.token_id = (char *)(jti && jti[0] ? jti : NULL);
+    ev.type = "participant.left";
+    ev.room_id = (char *)r->id;
+    ev.livekit_room = (char *)r->livekit_room;
+    ev.participant = &p;
+    _publish_event(ctx, &ev, rid);
 }

@@ -1,7 +1,9 @@
 /* sweeper.c: the rooms daemon's periodic task.
  *
  * Every run (all bounded, each step independent of the others):
- *  1. ends rooms active for longer than ROOM_MAX_AGE (event + DeleteRoom owed);
+ *  1. ends rooms active for longer than ROOM_MAX_AGE (event + DeleteRoom owed),
+ *     scheduled rooms nobody started within ROOM_MAX_AGE of their time, and
+ *     rooms whose scheduled_end_at has come;
  *  2. retries the DeleteRooms still owed (livekit_delete_pending);
  *  3. deletes LiveKit rooms named cx-<id> that have no live row (a create
  *     whose LiveKit call timed out after LiveKit acted, a lost rollback),
@@ -32,7 +34,19 @@ static void _end_old(rooms_ctx *ctx)
         rooms_publish(ctx, "ended", &rows[i], NULL);
         rooms_presence_drop(ctx, rows[i].livekit_room, NULL);
     }
-    free(rows);
+    rooms_rows_free(rows, n);
+    rows = NULL;
+    n = 0;
+    if (rooms_store_end_scheduled(ctx->pg, ctx->max_age_s, ctx->lk != NULL, &rows, &n) != CX_OK)
+        return;
+    for (int i = 0; i < n; i++) {
+        cx_log_info(NULL, "room %s ended: %s", rows[i].id,
+                    rows[i].started_at[0] ? "its scheduled end came"
+                                          : "nobody started it in time");
+        rooms_publish(ctx, "ended", &rows[i], NULL);
+        rooms_presence_drop(ctx, rows[i].livekit_room, NULL);
+    }
+    rooms_rows_free(rows, n);
 }
 
 static void _retry_deletes(rooms_ctx *ctx)

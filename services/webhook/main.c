@@ -8,6 +8,7 @@
 #include "calixio/v1/webhook.pb-c.h"
 #include "cx_daemon.h"
 #include "cx_log.h"
+#include "leave.h"
 #include "webhook.h"
 
 static cx_daemon_cfg dc;
@@ -64,6 +65,7 @@ static cx_status _serve(wh_ctx *c)
 {
     cx_service_opts o;
     cx_service *svc = NULL;
+    wh_leave *leave = NULL;
     memset(&o, 0, sizeof(o));
     cx_daemon_service_opts(&dc, &o);
     o.name = "webhook";
@@ -76,11 +78,14 @@ static cx_status _serve(wh_ctx *c)
     cx_status s = cx_service_create(&svc, &o);
     if (s == CX_OK)
         s = wh_rooms_subscribe(c->rooms, svc);
+    if (s == CX_OK)
+        s = wh_leave_subscribe(c, svc, &leave);
     if (s == CX_OK) {
         atomic_store(&c->svc, svc);
         s = cx_service_run(svc);
         atomic_store(&c->svc, NULL);
     }
+    wh_leave_unsubscribe(leave);
     wh_rooms_unsubscribe(c->rooms);
     cx_service_destroy(svc);
     return s;

@@ -6,7 +6,8 @@
 // signed HS256 with the API secret, iss = API key, exp required and not past,
 // nbf not in the future (60 s leeway as the Go server), unpadded segments,
 // and the grant the method needs (CreateRoom/DeleteRoom: roomCreate;
-// ListRooms: roomList; per-room methods: roomAdmin + room equal to the
+// ListRooms: roomList; per-room methods (ListParticipants,
+// RemoveParticipant, UpdateRoomMetadata): roomAdmin + room equal to the
 // request's room). Refusals are answered like the server (401 Twirp
 // `unauthenticated` "permissions denied", or plain-text 401s for token
 // problems). Every call is recorded with its method, body, claims and the
@@ -20,6 +21,7 @@
 //   lk.failNext('CreateRoom', n, {status: 500, code: 'internal', msg})
 //   lk.stall('CreateRoom', true)    never answer that method (until false / stop)
 //   lk.setParticipants(room, [{identity, name, sid, joined_at, kind, hidden}], {camel})
+//   lk.participants(room)           identities LiveKit has in the room
 //   lk.addRoom(name, {ageSeconds})  a room made behind Calixio's back
 //   await lk.stop()
 import { createServer } from 'node:http';
@@ -165,7 +167,15 @@ export async function startFakeLiveKit({ apiKey = 'devkey', apiSecret = 'secret'
         const p = participants.get(body.room) ?? { list: [], camel: false };
         return ok(res, { participants: p.list.map((x) => participantJson(x, p.camel)) });
       }
+      case 'UpdateRoomMetadata': {
+        const r = rooms.get(body.room);
+        if (!r) return twirpError(res, 404, 'not_found', 'requested room does not exist');
+        if (typeof body.metadata !== 'string') return twirpError(res, 400, 'invalid_argument', 'metadata must be a string');
+        r.metadata = body.metadata;
+        return ok(res, r);
+      }
       case 'RemoveParticipant': {
+        if (typeof body.identity !== 'string' || !body.identity) return twirpError(res, 400, 'invalid_argument', 'identity is required');
         const p = participants.get(body.room);
         const i = p ? p.list.findIndex((x) => x.identity === body.identity) : -1;
         if (i < 0) return twirpError(res, 404, 'not_found', 'participant does not exist');
@@ -254,6 +264,9 @@ export async function startFakeLiveKit({ apiKey = 'devkey', apiSecret = 'secret'
     },
     setParticipants(room, list, { camel = false } = {}) {
       participants.set(room, { list: [...list], camel });
+    },
+    participants(room) {
+      return (participants.get(room)?.list ?? []).map((p) => p.identity);
     },
     addRoom(name, o = {}) {
       const r = roomJson(name, o);

@@ -30,7 +30,9 @@ const SERVICES = {
     'profile_get', 'profile_update', 'settings_get', 'settings_update', 'video_profiles_list',
     'video_profile_create', 'video_profile_update', 'video_profile_delete', 'password_change',
     'sessions_list', 'session_revoke', 'account_delete'],
-  'calixio-rooms': ['create', 'list', 'get', 'end', 'participants'],
+  'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
+    // issue 16
+    'update', 'delete', 'by_code', 'start', 'leave'],
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit'],
 };

@@ -168,6 +168,9 @@ const ROUTES = [
   'POST /users/me/video-profiles', 'PATCH /users/me/video-profiles/{profile_id}',
   'DELETE /users/me/video-profiles/{profile_id}', 'POST /auth/password', 'GET /auth/sessions',
   'DELETE /auth/sessions/{session_id}',
+  // issue 16
+  'PATCH /rooms/{id}', 'DELETE /rooms/{id}', 'GET /rooms/by-code/{code}',
+  'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
 ];
 
 // ---------------------------------------------------------------- the stack
@@ -375,7 +378,8 @@ describe('rooms and join through the gateway', () => {
   it('join: member token with identity = user id, guest without token, invalid token 401', async () => {
     const j = await s.http('POST', `/rooms/${room.id}/join`, { json: {}, headers: auth(other) });
     assert.equal(j.status, 200, j.text);
-    assert.deepEqual(Object.keys(j.json), ['room_id', 'room_name', 'livekit_room', 'token', 'expires_in', 'state', 'url', 'identity']);
+    // the old keys in their old order; issue 16 appended role and room_token
+    assert.deepEqual(Object.keys(j.json), ['room_id', 'room_name', 'livekit_room', 'token', 'expires_in', 'state', 'url', 'identity', 'role', 'room_token']);
     assert.equal(j.json.identity, other.userId);
     assert.deepEqual(j.json.state, { mode: 'conference' });
     const g = await s.http('POST', `/api/v1/rooms/${room.id}/join`, { json: { user_name: 'Visitor' } });
@@ -465,7 +469,7 @@ describe('routing', () => {
     assert.equal(g.headers.get('allow'), 'POST, OPTIONS');
     const p = await s.http('PUT', `/rooms/00000000-0000-4000-8000-000000000000`);
     assert.equal(p.status, 405);
-    assert.equal(p.headers.get('allow'), 'GET, OPTIONS');
+    assert.equal(p.headers.get('allow'), 'GET, PATCH, DELETE, OPTIONS');
   });
 
   it('a malformed {id} never reaches NATS', async () => {

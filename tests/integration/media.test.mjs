@@ -23,7 +23,8 @@ const VIA = process.env.CX_VIA ?? (existsSync(join(buildDir, 'cx-gateway')) ? 'h
 const TTL_S = 900; // LIVEKIT_TOKEN_TTL below
 const PUBLIC_URL = 'wss://media.example.test';
 const verifier = new TokenVerifier('devkey', 'secret');
-const JOIN_KEYS = ['expires_in', 'identity', 'livekit_room', 'room_id', 'room_name', 'state', 'token', 'url'];
+// issue 16 added role and room_token (API-ROOMS.md "Joining, extended")
+const JOIN_KEYS = ['expires_in', 'identity', 'livekit_room', 'role', 'room_id', 'room_name', 'room_token', 'state', 'token', 'url'];
 
 let s, lk;
 let owner, other;

@@ -15,7 +15,8 @@ import { startFakeLiveKit } from '../harness/fake-livekit.mjs';
 
 const VIA = process.env.CX_VIA ?? (existsSync(join(buildDir, 'cx-gateway')) ? 'http' : 'nats');
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-const ROOM_KEYS = ['created_at', 'id', 'livekit_room', 'max_participants', 'name', 'owner_user_id', 'status'];
+// issue 16 added the keys of API-ROOMS.md "Room, extended" (old clients ignore them)
+const ROOM_KEYS = ['access', 'code', 'created_at', 'description', 'has_password', 'id', 'livekit_room', 'locked', 'max_participants', 'metadata', 'name', 'owner_user_id', 'started_at', 'status'];
 
 let s, lk;
 let alice, bob; // {user_id, name, token}

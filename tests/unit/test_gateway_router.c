@@ -65,6 +65,76 @@ static void test_table_params_known(void)
     CX_CHECK_INT(gw_param_find("identity", 8)->not_found, CX_ERR_PARTICIPANT_NOT_FOUND);
 }
 
+/* The routes of issue 16 on the real table: codes normalised, malformed
+ * ones 404 room_not_found, PATCH/DELETE next to GET. */
+static void test_issue16_routes(void)
+{
+    gw_match m;
+    CX_CHECK_INT(gw_route_match("GET", "/rooms/by-code/ABC-DEFG-HIJ", &m), GW_MATCH_OK);
+    CX_CHECK_STR(gw_match_param(&m, "code"), "abcdefghij");
+    CX_CHECK_STR(m.id, "");
+    CX_CHECK_INT(gw_route_match("GET", "/api/rooms/by-code/abcdefghij", &m), GW_MATCH_OK);
+    CX_CHECK_INT(gw_route_match("GET", "/rooms/by-code/a-b-c-d-e-f-g-h-i-j", &m), GW_MATCH_OK);
+    CX_CHECK_STR(gw_match_param(&m, "code"), "abcdefghij");
+    const char *bad[] = {"/rooms/by-code/abcdefghi", "/rooms/by-code/abcdefghijk",
+                         "/rooms/by-code/abcdefghi1", "/rooms/by-code/%7Bcode%7D"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CX_CHECK_INT(gw_route_match("GET", bad[i], &m), GW_MATCH_BAD_ID);
+        CX_CHECK_INT(m.bad, CX_ERR_ROOM_NOT_FOUND);
+    }
+    CX_CHECK_INT(gw_route_match("POST", "/rooms/by-code/abcdefghij/join", &m), GW_MATCH_OK);
+    CX_CHECK_STR(gw_routes[m.route].subject, "media.join");
+    CX_CHECK_INT(gw_route_match("DELETE", "/rooms/" UUID_UP, &m), GW_MATCH_OK);
+    CX_CHECK_INT(gw_routes[m.route].status, 204);
+    CX_CHECK_INT(gw_route_match("PATCH", "/rooms/" UUID_LO, &m), GW_MATCH_OK);
+    CX_CHECK_STR(m.allow, "GET, PATCH, DELETE, OPTIONS");
+    CX_CHECK_INT(gw_route_match("POST", "/rooms/" UUID_LO "/leave", &m), GW_MATCH_OK);
+}
+
+/* Several typed parameters in one pattern, each with its own error. */
+static void test_many_params(void)
+{
+    static const gw_route t[] = {
+        {"PATCH", "/rooms/{id}/messages/{message_id}", "x", NULL, NULL, 200, GW_K_MSG, 0, NULL, "", ""},
+        {"POST", "/rooms/{id}/participants/{identity}/remove", "x", NULL, NULL, 204, GW_K_MSG, 0,
+         NULL, "", ""},
+        {"DELETE", "/auth/sessions/{session_id}", "x", NULL, NULL, 204, GW_K_MSG, 0, NULL, "", ""},
+        {"GET", "/users/me/video-profiles/{profile_id}", "x", NULL, NULL, 200, GW_K_MSG, 0, NULL,
+         "", ""},
+    };
+    const int n = (int)(sizeof t / sizeof t[0]);
+    gw_match m;
+    CX_CHECK_INT(gw_route_match_in(t, n, "PATCH", "/rooms/" UUID_UP "/messages/" UUID_UP, &m),
+                 GW_MATCH_OK);
+    CX_CHECK_INT(m.n_params, 2);
+    CX_CHECK_STR(gw_match_param(&m, "id"), UUID_LO);
+    CX_CHECK_STR(gw_match_param(&m, "message_id"), UUID_LO);
+    CX_CHECK_INT(gw_route_match_in(t, n, "PATCH", "/rooms/x/messages/" UUID_UP, &m),
+                 GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_ROOM_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match_in(t, n, "PATCH", "/rooms/" UUID_UP "/messages/x", &m),
+                 GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_MESSAGE_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match_in(t, n, "POST", "/rooms/" UUID_UP "/participants/guest-Ab_9/remove",
+                                   &m),
+                 GW_MATCH_OK);
+    CX_CHECK_STR(gw_match_param(&m, "identity"), "guest-Ab_9");
+    char longid[192] = "/rooms/" UUID_UP "/participants/";
+    size_t k = strlen(longid);
+    memset(longid + k, 'a', 65);
+    strcpy(longid + k + 65, "/remove");
+    CX_CHECK_INT(gw_route_match_in(t, n, "POST", longid, &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_PARTICIPANT_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match_in(t, n, "POST", "/rooms/" UUID_UP "/participants/a.b/remove", &m),
+                 GW_MATCH_BAD_ID);
+    CX_CHECK_INT(gw_route_match_in(t, n, "DELETE", "/auth/sessions/nope", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_SESSION_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/users/me/video-profiles/1", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(m.bad, CX_ERR_PROFILE_NOT_FOUND);
+    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/auth/sessions/" UUID_LO, &m), GW_MATCH_METHOD);
+    CX_CHECK_STR(m.allow, "DELETE, OPTIONS");
+}
+
 /* Decodes pb as descriptor d into JSON text (malloced). */
 static char *_as_json(const ProtobufCMessageDescriptor *d, const uint8_t *pb, size_t len)
 {
@@ -190,6 +260,8 @@ int main(void)
 {
     CX_RUN(test_uuid_param);
     CX_RUN(test_table_params_known);
+    CX_RUN(test_issue16_routes);
+    CX_RUN(test_many_params);
     CX_RUN(test_msg_get_query);
     CX_RUN(test_msg_body);
     CX_RUN(test_204_no_body);
