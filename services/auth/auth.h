@@ -67,10 +67,12 @@ cx_status auth_handle_me(cx_req *req, const ProtobufCMessage *in, ProtobufCMessa
 /* ---- validate.c ---------------------------------------------------------- */
 
 /* Checks a registration. Every failing field is recorded on req with
- * cx_req_field_error (rules required, email, min, max). On CX_OK email_out
- * holds the trimmed, lower-cased email. */
+ * cx_req_field_error (rules required, email, min, max, and for the name
+ * the cx_text rules utf8, control, bidi). On CX_OK name_out holds the
+ * trimmed name and email_out the trimmed, lower-cased email. */
 cx_status auth_validate_register(cx_req *req, const char *name, const char *email,
-                                 const char *password, char email_out[AUTH_EMAIL_MAX + 1]);
+                                 const char *password, char name_out[AUTH_NAME_MAX_BYTES + 1],
+                                 char email_out[AUTH_EMAIL_MAX + 1]);
 
 /* Checks a login: both fields required and bounded (a malformed email is
  * not an error here: it simply matches no account). On CX_OK email_out holds

@@ -19,17 +19,18 @@ cx_status auth_handle_register(cx_req *req, const ProtobufCMessage *in, Protobuf
 {
     const auth_ctx *c = ctx;
     const Calixio__V1__RegisterRequest *rq = (const Calixio__V1__RegisterRequest *)in;
+    char name[AUTH_NAME_MAX_BYTES + 1];
     char email[AUTH_EMAIL_MAX + 1];
     char hash[AUTH_HASH_MAX];
     char id[37];
 
-    cx_status s = auth_validate_register(req, rq->name, rq->email, rq->password, email);
+    cx_status s = auth_validate_register(req, rq->name, rq->email, rq->password, name, email);
     if (s != CX_OK)
         return s;
     s = auth_password_hash(&c->pw, rq->password, strlen(rq->password), hash);
     if (s != CX_OK)
         goto out_wipe;
-    s = auth_store_create_user(c->pg, rq->name, email, hash, id);
+    s = auth_store_create_user(c->pg, name, email, hash, id);
     if (s != CX_OK)
         goto out_wipe;
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cx_text.h"
 
 bool auth_utf8_count(const char *s, size_t len, size_t *chars)
 {
@@ -49,15 +50,6 @@ bool auth_utf8_count(const char *s, size_t len, size_t *chars)
 static bool _is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* True when s has something other than ASCII whitespace. */
-static bool _has_content(const char *s)
-{
-    for (; s && *s; s++)
-        if (!_is_space(*s))
-            return true;
-    return false;
 }
 
 /* Trims ASCII whitespace and lower-cases ASCII letters into out. Returns
@@ -141,17 +133,16 @@ static void _fail(cx_req *req, const char *field, const char *rule, bool *bad)
 }
 
 cx_status auth_validate_register(cx_req *req, const char *name, const char *email,
-                                 const char *password, char email_out[AUTH_EMAIL_MAX + 1])
+                                 const char *password, char name_out[AUTH_NAME_MAX_BYTES + 1],
+                                 char email_out[AUTH_EMAIL_MAX + 1])
 {
     bool bad = false;
-    size_t chars = 0;
 
-    if (!name || !_has_content(name))
-        _fail(req, "name", "required", &bad);
-    else if (!auth_utf8_count(name, strlen(name), &chars))
-        _fail(req, "name", "utf8", &bad);
-    else if (chars > AUTH_NAME_MAX_CHARS)
-        _fail(req, "name", "max", &bad);
+    /* The name people see: trimmed, no control or bidi characters. */
+    cx_text_rule tr =
+        cx_text_clean(name, CX_TEXT_NAME, 1, AUTH_NAME_MAX_CHARS, name_out, AUTH_NAME_MAX_BYTES + 1);
+    if (tr != CX_TEXT_OK)
+        _fail(req, "name", cx_text_rule_name(tr), &bad);
 
     size_t en = email ? _normalise_email(email, email_out) : 0;
     if (!email || en == 0)

@@ -13,17 +13,9 @@
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_livekit.h"
+#include "cx_text.h"
 #include "cx_time.h"
 #include "media.h"
-
-static size_t _chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static cx_status _reply(const media_ctx *c, const media_room *r, const char *identity,
                         char *token, Calixio__V1__JoinReply **out)
@@ -63,16 +55,17 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     const media_ctx *c = ctx_;
     const Calixio__V1__JoinRequest *in = (const void *)in_;
     media_room room;
-    char identity[64];
+    char identity[64], uname[MEDIA_USER_NAME_MAX_CHARS * 4 + 1];
     const char *name;
     char *token = NULL;
 
     if (in->user_name) {
-        size_t n = _chars(in->user_name);
-        if (n < 1)
-            return cx_req_field_error(req, "user_name", "min");
-        if (n > MEDIA_USER_NAME_MAX_CHARS)
-            return cx_req_field_error(req, "user_name", "max");
+        /* trimmed; empty stays rule "min" as the contract has it */
+        cx_text_rule tr = cx_text_clean(in->user_name, CX_TEXT_NAME, 1,
+                                        MEDIA_USER_NAME_MAX_CHARS, uname, sizeof uname);
+        if (tr != CX_TEXT_OK)
+            return cx_req_field_error(req, "user_name",
+                                      tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
     }
     cx_status s = media_cache_get(c->cache, in->id, &room);
     if (s != CX_OK)
@@ -91,7 +84,7 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
         if (s != CX_OK)
             return s;
         snprintf(identity, sizeof identity, "guest-%s", hex);
-        name = in->user_name ? in->user_name : MEDIA_DEFAULT_GUEST_NAME;
+        name = in->user_name ? uname : MEDIA_DEFAULT_GUEST_NAME;
     }
     cx_lk_grant g = {.room = room.livekit_room, .room_join = true, .room_admin = owner,
                      .can_publish = true, .can_subscribe = true, .can_publish_data = true};

@@ -7,17 +7,8 @@
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_text.h"
 #include "rooms.h"
-
-/* Number of UTF-8 code points in s (the codec guarantees valid UTF-8). */
-static size_t _chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 /* The caller's id is the owner key; tokens from auth always carry a UUID. */
 static cx_status _caller(cx_req *req)
@@ -37,15 +28,20 @@ static cx_status _room_reply(const rooms_row *r, ProtobufCMessage **out)
     return CX_OK;
 }
 
-static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequest *in)
+/* Checks a create request; name_out gets the trimmed name (or the
+ * default). An empty name stays rule "min" as the contract has it. */
+static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequest *in,
+                                  char name_out[ROOMS_NAME_MAX_CHARS * 4 + 1])
 {
     cx_status s = CX_OK;
+    snprintf(name_out, ROOMS_NAME_MAX_CHARS * 4 + 1, "%s", ROOMS_DEFAULT_NAME);
     if (in->name) {
-        size_t n = _chars(in->name);
-        if (n < ROOMS_NAME_MIN_CHARS)
-            s = cx_req_field_error(req, "name", "min");
-        else if (n > ROOMS_NAME_MAX_CHARS)
-            s = cx_req_field_error(req, "name", "max");
+        cx_text_rule tr = cx_text_clean(in->name, CX_TEXT_NAME, ROOMS_NAME_MIN_CHARS,
+                                        ROOMS_NAME_MAX_CHARS, name_out,
+                                        ROOMS_NAME_MAX_CHARS * 4 + 1);
+        if (tr != CX_TEXT_OK)
+            s = cx_req_field_error(req, "name",
+                                   tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
     }
     if (in->has_max_participants) {
         if (in->max_participants < 1)
@@ -118,12 +114,12 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__CreateRoomRequest *in = (const void *)in_;
-    char id[37], lk_room[48];
+    char id[37], lk_room[48], name[ROOMS_NAME_MAX_CHARS * 4 + 1];
     rooms_row row;
 
     cx_status s = _caller(req);
     if (s == CX_OK)
-        s = _validate_create(req, in);
+        s = _validate_create(req, in, name);
     if (s != CX_OK)
         return s;
     int64_t maxp = in->has_max_participants ? in->max_participants
@@ -131,7 +127,7 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     int64_t empty_s = in->has_empty_timeout ? in->empty_timeout : ctx->default_empty_timeout_s;
     cx_uuid_v4(id);
     snprintf(lk_room, sizeof lk_room, "%s%s", ROOMS_LK_PREFIX, id);
-    s = _create(ctx, req, id, in->name ? in->name : ROOMS_DEFAULT_NAME, maxp, empty_s,
+    s = _create(ctx, req, id, name, maxp, empty_s,
                 in->metadata, lk_room, &row);
     if (s != CX_OK)
         return s;
