@@ -8,7 +8,10 @@
  *     second (and once at start-up, in case an earlier copy died with a
  *     write pending) re-writes every session revoked within the access
  *     token lifetime + leeway, with the time it still has to live, until
- *     Redis takes them all;
+ *     Redis takes them all. A complete re-write sets the marker key
+ *     cx:revoked:written (no expiry); the tick checks it each second, so a
+ *     Redis that came back empty (restarted without persistence, flushed)
+ *     is filled again too;
  *   - session state: <prefix>.auth.session_state (request body: a session
  *     id; reply "revoked", "active" or "unknown") reads the session row,
  *     for services that cannot ask Redis (cx_auth's fallback, installed by
@@ -24,6 +27,7 @@
 
 #define AUTH_SESSION_STATE "auth.session_state"
 #define AUTH_DENYLIST_LEEWAY_S 300 /* as cx_auth_revoke_session adds */
+#define AUTH_DENYLIST_MARKER "cx:revoked:written"
 
 cx_status auth_denylist_create(auth_denylist **out)
 {
@@ -78,7 +82,21 @@ static cx_status _rewrite(const auth_ctx *c, int *written)
             (*written)++;
     }
     PQclear(r);
+    if (s == CX_OK)
+        s = cx_redis_cmd(c->redis, NULL, "SET %s 1", AUTH_DENYLIST_MARKER);
     return s;
+}
+
+/* True when the marker of a complete re-write is gone (or Redis cannot
+ * tell): the deny-list may have lost entries. */
+static bool _marker_missing(const auth_ctx *c)
+{
+    redisReply *r = NULL;
+    if (cx_redis_cmd(c->redis, &r, "EXISTS %s", AUTH_DENYLIST_MARKER) != CX_OK)
+        return true;
+    bool missing = r->type != REDIS_REPLY_INTEGER || r->integer != 1;
+    freeReplyObject(r);
+    return missing;
 }
 
 void auth_denylist_tick(void *arg)
@@ -89,7 +107,7 @@ void auth_denylist_tick(void *arg)
     bool dirty = d->dirty;
     d->dirty = false; /* a failure meanwhile sets it again */
     pthread_mutex_unlock(&d->mu);
-    if (!dirty)
+    if (!dirty && !_marker_missing(c))
         return;
     int n = 0;
     cx_status s = _rewrite(c, &n);
