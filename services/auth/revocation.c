@@ -15,8 +15,9 @@
  *   - session state: <prefix>.auth.session_state (request body: a session
  *     id; reply "revoked", "active" or "unknown") reads the session row,
  *     for services that cannot ask Redis (cx_auth's fallback, installed by
- *     the service runtime). An unknown session id is "revoked": auth mints
- *     access tokens only for sessions it stored. */
+ *     the service runtime). A session id without a row is "unknown" (the
+ *     caller answers 503, as without the fallback): a "revoked" answer is
+ *     cached for good, so it is given only for a revoked row. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,19 +127,19 @@ static const char *_state(const auth_ctx *c, natsMsg *msg)
     char sid[40];
     int n = natsMsg_GetDataLength(msg);
     if (n <= 0 || n >= (int)sizeof(sid))
-        return "revoked";
+        return "unknown";
     memcpy(sid, natsMsg_GetData(msg), (size_t)n);
     sid[n] = '\0';
     if (!cx_uuid_valid_str(sid))
-        return "revoked";
+        return "unknown";
     const char *p[] = {sid};
     PGresult *r = NULL;
     if (cx_pg_exec(c->pg, "SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1::uuid", 1,
                    p, &r) != CX_OK)
         return "unknown";
-    const char *st = "revoked";
-    if (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 'f')
-        st = "active";
+    const char *st = "unknown";
+    if (PQntuples(r) == 1)
+        st = PQgetvalue(r, 0, 0)[0] == 't' ? "revoked" : "active";
     PQclear(r);
     return st;
 }
