@@ -30,7 +30,9 @@ static bool _copy_claim(json_t *claims, const char *key, char *dst, size_t cap, 
  * revocation reaches every copy at once through cx_auth_note_revoked (the
  * service runtime feeds it from a NATS event); the cache only bounds how
  * long a lost event could go unseen. A "revoked" entry never expires and
- * is never replaced by a "not revoked" answer (of any session id).
+ * is never replaced by a "not revoked" answer for its session; another
+ * session hashed to the same slot may evict it (the next verification of
+ * the revoked session then asks Redis, or the fallback, again).
  *
  * The event must win over a read that raced it: a verification that asked
  * Redis before the revocation was written may get its "not revoked" answer
@@ -80,7 +82,7 @@ static bool _rc_store(const char *sid, bool revoked, uint64_t epoch)
         _rc_epoch++;
     } else if (same && e->revoked) {
         revoked = true; /* the event came while we read */
-    } else if (epoch == _rc_epoch && !e->revoked) {
+    } else if (epoch == _rc_epoch) {
         snprintf(e->sid, sizeof e->sid, "%s", sid);
         e->revoked = false;
         e->until_ms = cx_mono_ms() + CX_REVOKED_CACHE_MS;
