@@ -286,7 +286,7 @@ describe('revocation with Redis stopped', () => {
       // a rooms copy started now has nothing cached and no Redis: it asks auth
       s.startDaemon('rooms');
       await s.waitReady('rooms', 2);
-      await s.killDaemon('rooms', 0);
+      assert.equal(await s.killDaemon('rooms', 0), 0, 'rooms#0 did not exit cleanly');
       for (const at of [victim.access_token, r1.json.access_token]) {
         const r = await s.natsRequest('rooms.list', {}, bearer(at));
         assert.equal(r.status, 401, r.text);
@@ -310,7 +310,7 @@ describe('revocation with Redis stopped', () => {
     // a copy that reads Redis again refuses the token
     s.startDaemon('rooms');
     await s.waitReady('rooms', 2);
-    await s.killDaemon('rooms', 1);
+    assert.equal(await s.killDaemon('rooms', 1), 0, 'rooms#1 did not exit cleanly');
     const r = await s.natsRequest('rooms.list', {}, bearer(r1.json.access_token));
     assert.equal(r.status, 401, r.text);
     assert.equal(r.json.code, 'token_revoked');
