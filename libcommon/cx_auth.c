@@ -29,7 +29,17 @@ static bool _copy_claim(json_t *claims, const char *key, char *dst, size_t cap, 
  * an authenticated request does not pay a Redis round trip each time. A
  * revocation reaches every copy at once through cx_auth_note_revoked (the
  * service runtime feeds it from a NATS event); the cache only bounds how
- * long a lost event could go unseen. A "revoked" entry never expires. */
+ * long a lost event could go unseen. A "revoked" entry never expires and
+ * is never replaced by a "not revoked" answer for its session; another
+ * session hashed to the same slot may evict it (the next verification of
+ * the revoked session then asks Redis, or the fallback, again).
+ *
+ * The event must win over a read that raced it: a verification that asked
+ * Redis before the revocation was written may get its "not revoked" answer
+ * after the event was noted. Every revocation noted bumps _rc_epoch; a
+ * "not revoked" answer is stored only when no revocation was noted since
+ * its read began (epoch unchanged), so a stale answer is dropped (and
+ * answered as revoked when it concerns the revoked session). */
 #define CX_REVOKED_CACHE_SLOTS 4096
 #define CX_REVOKED_CACHE_MS 1000
 
@@ -41,8 +51,11 @@ typedef struct _rc_slot {
 
 static _rc_slot _rc[CX_REVOKED_CACHE_SLOTS];
 static pthread_mutex_t _rc_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t _rc_epoch; /* revocations noted so far; under _rc_mu */
 static cx_auth_revoke_hook _hook;
 static void *_hook_arg;
+static cx_auth_fallback_fn _fallback;
+static void *_fallback_arg;
 
 static _rc_slot *_rc_slot_of(const char *sid)
 {
@@ -52,26 +65,42 @@ static _rc_slot *_rc_slot_of(const char *sid)
     return &_rc[h % CX_REVOKED_CACHE_SLOTS];
 }
 
-static void _rc_store(const char *sid, bool revoked)
+/* Stores an answer read while the epoch was `epoch`. Returns the answer
+ * that holds now: a "not revoked" read that raced a revocation of the same
+ * session comes back as revoked. */
+static bool _rc_store(const char *sid, bool revoked, uint64_t epoch)
 {
     if (strlen(sid) >= sizeof _rc[0].sid)
-        return;
+        return revoked;
     pthread_mutex_lock(&_rc_mu);
     _rc_slot *e = _rc_slot_of(sid);
-    snprintf(e->sid, sizeof e->sid, "%s", sid);
-    e->revoked = revoked;
-    e->until_ms = revoked ? INT64_MAX : cx_mono_ms() + CX_REVOKED_CACHE_MS;
+    bool same = strcmp(e->sid, sid) == 0;
+    if (revoked) {
+        snprintf(e->sid, sizeof e->sid, "%s", sid);
+        e->revoked = true;
+        e->until_ms = INT64_MAX;
+        _rc_epoch++;
+    } else if (same && e->revoked) {
+        revoked = true; /* the event came while we read */
+    } else if (epoch == _rc_epoch) {
+        snprintf(e->sid, sizeof e->sid, "%s", sid);
+        e->revoked = false;
+        e->until_ms = cx_mono_ms() + CX_REVOKED_CACHE_MS;
+    }
     pthread_mutex_unlock(&_rc_mu);
+    return revoked;
 }
 
-/* 1 revoked, 0 not revoked, -1 unknown (ask Redis). */
-static int _rc_lookup(const char *sid)
+/* 1 revoked, 0 not revoked, -1 unknown (ask Redis); *epoch gets the epoch
+ * the answer to store later must be checked against. */
+static int _rc_lookup(const char *sid, uint64_t *epoch)
 {
     int r = -1;
     pthread_mutex_lock(&_rc_mu);
     _rc_slot *e = _rc_slot_of(sid);
     if (strcmp(e->sid, sid) == 0 && cx_mono_ms() < e->until_ms)
         r = e->revoked ? 1 : 0;
+    *epoch = _rc_epoch;
     pthread_mutex_unlock(&_rc_mu);
     return r;
 }
@@ -79,7 +108,15 @@ static int _rc_lookup(const char *sid)
 void cx_auth_note_revoked(const char *session_id)
 {
     if (session_id && *session_id)
-        _rc_store(session_id, true);
+        (void)_rc_store(session_id, true, 0);
+}
+
+void cx_auth_set_fallback(cx_auth_fallback_fn fn, void *arg)
+{
+    pthread_mutex_lock(&_rc_mu);
+    _fallback = fn;
+    _fallback_arg = arg;
+    pthread_mutex_unlock(&_rc_mu);
 }
 
 void cx_auth_set_revoke_hook(cx_auth_revoke_hook fn, void *arg)
@@ -90,21 +127,44 @@ void cx_auth_set_revoke_hook(cx_auth_revoke_hook fn, void *arg)
     pthread_mutex_unlock(&_rc_mu);
 }
 
+/* Asks the fallback (the owner of the sessions) when Redis cannot answer;
+ * without one, or when it cannot answer either, the Redis status stays. */
+static cx_status _ask_fallback(const char *sid, cx_status redis_status, bool *revoked)
+{
+    pthread_mutex_lock(&_rc_mu);
+    cx_auth_fallback_fn fn = _fallback;
+    void *arg = _fallback_arg;
+    pthread_mutex_unlock(&_rc_mu);
+    if (!fn)
+        return redis_status;
+    cx_status s = fn(sid, arg);
+    if (s != CX_OK && s != CX_ERR_TOKEN_REVOKED)
+        return redis_status;
+    *revoked = s == CX_ERR_TOKEN_REVOKED;
+    return CX_OK;
+}
+
 static cx_status _is_revoked(cx_redis *redis, const char *sid)
 {
-    int cached = _rc_lookup(sid);
+    uint64_t epoch = 0;
+    int cached = _rc_lookup(sid, &epoch);
     if (cached >= 0)
         return cached ? CX_ERR_TOKEN_REVOKED : CX_OK;
     redisReply *r = NULL;
     char key[128];
+    bool revoked = false;
     snprintf(key, sizeof key, CX_REVOKED_PREFIX "%s", sid);
     const char *argv[] = {"EXISTS", key};
     cx_status s = cx_redis_cmdv(redis, &r, 2, argv, NULL);
+    if (s == CX_OK) {
+        revoked = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+        freeReplyObject(r);
+    } else if (s == CX_ERR_UNAVAILABLE) {
+        s = _ask_fallback(sid, s, &revoked);
+    }
     if (s != CX_OK)
         return s;
-    bool revoked = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
-    freeReplyObject(r);
-    _rc_store(sid, revoked);
+    revoked = _rc_store(sid, revoked, epoch);
     return revoked ? CX_ERR_TOKEN_REVOKED : CX_OK;
 }
 
@@ -170,17 +230,18 @@ cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *
     return s;
 }
 
-cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_t ttl_s)
+cx_status cx_auth_denylist_put(cx_redis *redis, const char *session_id, int64_t ttl_s)
 {
     char key[128], ttl[32];
     snprintf(key, sizeof key, CX_REVOKED_PREFIX "%s", session_id);
-    /* Tokens may still verify for the leeway after exp: keep the entry a
-     * little longer than the token lifetime. */
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_s > 0 ? ttl_s + 300 : 300));
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_s > 0 ? ttl_s : 1));
     const char *argv[] = {"SET", key, "1", "EX", ttl};
-    cx_status s = cx_redis_cmdv(redis, NULL, 5, argv, NULL);
-    if (s != CX_OK)
-        return s;
+    return cx_redis_cmdv(redis, NULL, 5, argv, NULL);
+}
+
+/* Notes the revocation here and tells the other processes (the hook). */
+static void _announce(const char *session_id)
+{
     cx_auth_note_revoked(session_id);
     pthread_mutex_lock(&_rc_mu);
     cx_auth_revoke_hook fn = _hook;
@@ -188,5 +249,21 @@ cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_
     pthread_mutex_unlock(&_rc_mu);
     if (fn)
         fn(session_id, arg);
+}
+
+cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_t ttl_s)
+{
+    /* Tokens may still verify for the leeway after exp: keep the entry a
+     * little longer than the token lifetime. */
+    cx_status s = cx_auth_denylist_put(redis, session_id, ttl_s > 0 ? ttl_s + 300 : 300);
+    if (s != CX_OK)
+        return s;
+    _announce(session_id);
     return CX_OK;
+}
+
+cx_status cx_auth_revoke_committed(cx_redis *redis, const char *session_id, int64_t ttl_s)
+{
+    _announce(session_id);
+    return cx_auth_denylist_put(redis, session_id, ttl_s > 0 ? ttl_s + 300 : 300);
 }

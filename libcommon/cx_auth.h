@@ -34,7 +34,8 @@ typedef struct cx_auth_cfg {
 /* Verifies an `Authorization` header value ("Bearer <token>").
  * NULL or "" -> CX_ERR_MISSING_AUTH; not "Bearer <x>" -> CX_ERR_INVALID_AUTH;
  * bad token -> CX_ERR_INVALID_TOKEN; revoked -> CX_ERR_TOKEN_REVOKED;
- * Redis down -> CX_ERR_UNAVAILABLE. `redis` may be NULL (no revocation
+ * Redis down -> the fallback (cx_auth_set_fallback) answers, else
+ * CX_ERR_UNAVAILABLE. `redis` may be NULL (no revocation
  * check). *out is written only on success. */
 cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
                                 const char *authorization, cx_caller *out);
@@ -50,6 +51,18 @@ cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *
  * processes). */
 cx_status cx_auth_revoke_session(cx_redis *redis, const char *session_id, int64_t ttl_s);
 
+/* For a revocation already committed in the sessions' store (auth's
+ * Postgres): marks it revoked here and calls the revoke hook first, so
+ * every running process refuses the session's tokens even when Redis is
+ * down, then writes the deny-list like cx_auth_revoke_session. Returns the
+ * status of the Redis write: on failure the caller must retry it
+ * (cx_auth_denylist_put) until it succeeds. */
+cx_status cx_auth_revoke_committed(cx_redis *redis, const char *session_id, int64_t ttl_s);
+
+/* Writes the deny-list entry of session_id with exactly ttl_s seconds to
+ * live (no hook, no local note): for retries of a failed write. */
+cx_status cx_auth_denylist_put(cx_redis *redis, const char *session_id, int64_t ttl_s);
+
 /* Verification caches "not revoked" per session for up to a second (one
  * Redis round trip less per request); this marks a session revoked in this
  * process's cache immediately (from a revocation event). */
@@ -60,5 +73,14 @@ void cx_auth_note_revoked(const char *session_id);
  * NULL removes it. */
 typedef void (*cx_auth_revoke_hook)(const char *session_id, void *arg);
 void cx_auth_set_revoke_hook(cx_auth_revoke_hook fn, void *arg);
+
+/* Asked by verification when Redis cannot answer (CX_ERR_UNAVAILABLE) for a
+ * session not in the cache: returns CX_OK (not revoked),
+ * CX_ERR_TOKEN_REVOKED, or any other status when it cannot tell either
+ * (verification then answers the Redis status, 503). Its answer is cached
+ * like Redis's. The service runtime installs one that asks the auth
+ * service, which reads the session row. NULL removes it. */
+typedef cx_status (*cx_auth_fallback_fn)(const char *session_id, void *arg);
+void cx_auth_set_fallback(cx_auth_fallback_fn fn, void *arg);
 
 #endif

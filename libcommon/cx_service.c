@@ -657,6 +657,31 @@ static void publish_revoked(const char *sid, void *arg)
                      natsStatus_GetText(ns));
 }
 
+/* cx_auth's fallback when Redis cannot answer: auth reads the session
+ * row (<prefix>.auth.session_state, reply "revoked" / "active"). */
+#define CX_SESSION_STATE "auth.session_state"
+#define CX_SESSION_STATE_TIMEOUT_MS 1000
+
+static cx_status ask_auth(const char *sid, void *arg)
+{
+    cx_service *s = arg;
+    char subj[256];
+    natsMsg *reply = NULL;
+    if (natsConnection_Request(&reply, s->nc,
+                               cx_service_subject(s, CX_SESSION_STATE, subj, sizeof subj), sid,
+                               (int)strlen(sid), CX_SESSION_STATE_TIMEOUT_MS) != NATS_OK)
+        return CX_ERR_UNAVAILABLE;
+    const char *d = natsMsg_GetData(reply);
+    int n = natsMsg_GetDataLength(reply);
+    cx_status st = CX_ERR_UNAVAILABLE;
+    if (n == 7 && memcmp(d, "revoked", 7) == 0)
+        st = CX_ERR_TOKEN_REVOKED;
+    else if (n == 6 && memcmp(d, "active", 6) == 0)
+        st = CX_OK;
+    natsMsg_Destroy(reply);
+    return st;
+}
+
 static cx_status subscribe_revocations(cx_service *s)
 {
     char subj[256];
@@ -667,6 +692,7 @@ static cx_status subscribe_revocations(cx_service *s)
                                  on_revoked, NULL) != NATS_OK)
         return CX_ERR_UNAVAILABLE;
     cx_auth_set_revoke_hook(publish_revoked, s);
+    cx_auth_set_fallback(ask_auth, s);
     return CX_OK;
 }
 
@@ -845,8 +871,10 @@ void cx_service_destroy(cx_service *s)
     if (!s)
         return;
     stop_pool(s);
-    if (s->revoked_sub)
+    if (s->revoked_sub) {
         cx_auth_set_revoke_hook(NULL, NULL);
+        cx_auth_set_fallback(NULL, NULL);
+    }
     if (s->nc)
         natsConnection_Close(s->nc);
     natsSubscription_Destroy(s->revoked_sub);

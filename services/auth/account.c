@@ -76,13 +76,15 @@ cx_status acct_handle_profile_update(cx_req *req, const ProtobufCMessage *in,
     cx_status s = acct_caller_ok(req);
     if (s != CX_OK)
         return s;
-    if (rq->name && auth_validate_name(req, "name", rq->name) != CX_OK)
+    char name[AUTH_NAME_MAX_BYTES + 1];
+    if (rq->name && auth_validate_name(req, "name", rq->name, name) != CX_OK)
         bad = true;
     if (acct_validate_url(req, "avatar_url", rq->avatar_url, true) != CX_OK)
         bad = true;
     if (bad)
         return CX_ERR_VALIDATION;
-    s = acct_store_profile_update(c->pg, req->caller.user_id, rq->name, rq->avatar_url, &p);
+    s = acct_store_profile_update(c->pg, req->caller.user_id, rq->name ? name : NULL,
+                                  rq->avatar_url, &p);
     if (s == CX_ERR_NOT_FOUND)
         return _gone(req);
     if (s != CX_OK)
@@ -106,15 +108,15 @@ static cx_status _check_password(const auth_ctx *c, cx_req *req, const char *pas
     if (s != CX_OK)
         return s;
     auth_sanitize(req->client_ip, ip, sizeof(ip));
-    s = auth_throttle_check(c, u->email, ip, &req->retry_after);
+    /* reserved before hashing, as a login: the reservation of a miss stays */
+    s = auth_throttle_reserve(c, u->email, ip, &req->retry_after);
     if (s != CX_OK)
         return s;
-    if (auth_password_verify(u->hash, password, strlen(password)))
+    if (auth_password_verify(u->hash, password, strlen(password))) {
+        if (auth_throttle_succeeded(c, u->email, ip) != CX_OK)
+            cx_log_warn(req->request_id, "could not clear the failure counter");
         return CX_OK;
-    cx_status ts = auth_throttle_fail(c, u->email, ip);
-    if (ts != CX_OK)
-        cx_log_warn(req->request_id, "could not count a failed password check: %s",
-                    cx_status_code(ts));
+    }
     cx_log_info(req->request_id, "wrong current password for user %s (ip %s)", u->id, ip);
     return CX_ERR_INVALID_CREDENTIALS;
 }
@@ -195,8 +197,6 @@ cx_status acct_handle_password(cx_req *req, const ProtobufCMessage *in, Protobuf
     s = _check_password(c, req, rq->current_password, &u);
     if (s != CX_OK)
         goto out_wipe;
-    if (auth_throttle_clear(c, u.email) != CX_OK)
-        cx_log_warn(req->request_id, "could not clear the failure counter");
     s = auth_password_hash(&c->pw, rq->new_password, strlen(rq->new_password), hash);
     if (s == CX_OK)
         s = _change_password(c, req, &u, hash, &n);
@@ -257,8 +257,6 @@ cx_status acct_handle_delete(cx_req *req, const ProtobufCMessage *in, ProtobufCM
     s = _check_password(c, req, rq->password, &u);
     if (s != CX_OK)
         goto out_wipe;
-    if (auth_throttle_clear(c, u.email) != CX_OK)
-        cx_log_warn(req->request_id, "could not clear the failure counter");
     s = _delete_account(c, &u, deleted_at, &n);
     if (s == CX_ERR_NOT_FOUND)
         s = _gone(req);

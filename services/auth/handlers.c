@@ -19,17 +19,18 @@ cx_status auth_handle_register(cx_req *req, const ProtobufCMessage *in, Protobuf
 {
     const auth_ctx *c = ctx;
     const Calixio__V1__RegisterRequest *rq = (const Calixio__V1__RegisterRequest *)in;
+    char name[AUTH_NAME_MAX_BYTES + 1];
     char email[AUTH_EMAIL_MAX + 1];
     char hash[AUTH_HASH_MAX];
     char id[37];
 
-    cx_status s = auth_validate_register(req, rq->name, rq->email, rq->password, email);
+    cx_status s = auth_validate_register(req, rq->name, rq->email, rq->password, name, email);
     if (s != CX_OK)
         return s;
     s = auth_password_hash(&c->pw, rq->password, strlen(rq->password), hash);
     if (s != CX_OK)
         goto out_wipe;
-    s = auth_store_create_user(c->pg, rq->name, email, hash, id);
+    s = auth_store_create_user(c->pg, name, email, hash, id);
     if (s != CX_OK)
         goto out_wipe;
 
@@ -137,22 +138,20 @@ cx_status auth_handle_login(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
     auth_sanitize(req->client_ip, ip, sizeof(ip));
     auth_sanitize(req->user_agent, ua, sizeof(ua));
 
-    /* Throttle before hashing: a blocked caller costs no Argon2id. */
-    s = auth_throttle_check(c, email, ip, &req->retry_after);
+    /* Reserve the attempt before hashing: a blocked caller costs no
+     * Argon2id, and concurrent guesses cannot all pass one check. */
+    s = auth_throttle_reserve(c, email, ip, &req->retry_after);
     if (s != CX_OK)
         return s;
     s = _check_credentials(c, email, rq->password, &u);
-    if (s == CX_ERR_INVALID_CREDENTIALS) {
-        cx_status ts = auth_throttle_fail(c, email, ip);
-        if (ts != CX_OK)
-            cx_log_warn(req->request_id, "could not count a failed login: %s",
-                        cx_status_code(ts));
-        cx_log_info(req->request_id, "login failed (ip %s)", ip);
-    }
+    if (s == CX_ERR_INVALID_CREDENTIALS)
+        cx_log_info(req->request_id, "login failed (ip %s)", ip); /* the reservation stays */
+    else if (s != CX_OK && auth_throttle_unjudged(c, email, ip) != CX_OK)
+        cx_log_warn(req->request_id, "could not give back a login reservation");
     if (s != CX_OK)
         return s;
 
-    if (auth_throttle_clear(c, email) != CX_OK)
+    if (auth_throttle_succeeded(c, email, ip) != CX_OK)
         cx_log_warn(req->request_id, "could not clear the failure counter");
     _maybe_rehash(c, req, &u, rq->password);
 
@@ -181,8 +180,12 @@ static int64_t _denylist_ttl(const auth_ctx *c)
     return c->access_ttl_s;
 }
 
-/* A rotated token came back: someone holds a copy. Revoke the whole
- * session inside tx (committed here) and deny-list its access tokens. */
+/* A token rotated longer than the grace ago came back: someone holds a
+ * copy. Revoke the whole session inside tx (committed here) and deny-list
+ * its access tokens. The revocation is in Postgres first: every running
+ * process hears of it at once (event), and when Redis is down the
+ * deny-list write is retried (auth_denylist_retry) while services that
+ * cannot read Redis ask auth, which reads the session row. */
 static cx_status _reuse_detected(const auth_ctx *c, cx_req *req, auth_tx *tx,
                                  const auth_token_row *row)
 {
@@ -194,16 +197,19 @@ static cx_status _reuse_detected(const auth_ctx *c, cx_req *req, auth_tx *tx,
         return s;
     cx_log_warn(req->request_id, "refresh token reuse: session %s of user %s revoked",
                 row->session_id, row->user_id);
-    s = cx_auth_revoke_session(c->redis, row->session_id, _denylist_ttl(c));
-    if (s != CX_OK)
-        cx_log_error(req->request_id, "deny-listing session %s failed: %s", row->session_id,
-                     cx_status_code(s));
+    s = cx_auth_revoke_committed(c->redis, row->session_id, _denylist_ttl(c));
+    if (s != CX_OK) {
+        cx_log_error(req->request_id, "deny-listing session %s failed: %s (retried)",
+                     row->session_id, cx_status_code(s));
+        auth_denylist_retry(c->denylist);
+    }
     return CX_ERR_INVALID_REFRESH;
 }
 
 /* Common start of refresh and logout: checks the token's shape, opens the
  * transaction with the token locked, and handles every kind of unusable
- * token (the transaction is then closed). On CX_OK the caller owns tx. */
+ * token (the transaction is then closed). On CX_OK the caller owns tx; a
+ * token within its reuse grace is usable for both (logout ends the session). */
 static cx_status _open_token(const auth_ctx *c, cx_req *req, const char *token, auth_tx *tx,
                              auth_token_row *row, char hash_hex[65])
 {
@@ -212,14 +218,16 @@ static cx_status _open_token(const auth_ctx *c, cx_req *req, const char *token, 
     if (!auth_refresh_wellformed(token))
         return CX_ERR_INVALID_REFRESH;
     cx_sha256_hex(token, strlen(token), hash_hex);
-    cx_status s = auth_store_tx_begin(c->pg, hash_hex, tx, row);
+    cx_status s = auth_store_tx_begin(c->pg, hash_hex, c->reuse_grace_ms, tx, row);
     if (s != CX_OK)
         return s;
     if (row->revoked || row->expired) {
         (void)auth_store_tx_end(tx, false);
         return CX_ERR_INVALID_REFRESH;
     }
-    if (row->rotated)
+    /* Rotated within the grace: two tabs refreshing with one cookie, not
+     * a thief; the caller goes on with the same session. */
+    if (row->rotated && !row->in_grace)
         return _reuse_detected(c, req, tx, row);
     return CX_OK;
 }
@@ -265,7 +273,7 @@ cx_status auth_handle_refresh(cx_req *req, const ProtobufCMessage *in, ProtobufC
     s = _new_refresh(refresh, new_hash);
     if (s == CX_OK)
         s = auth_store_tx_rotate(&tx, old_hash, new_hash, row.session_id, c->refresh_ttl_s,
-                                 &version);
+                                 row.in_grace, &version);
     cx_status e = auth_store_tx_end(&tx, s == CX_OK);
     if (s == CX_OK)
         s = e;
@@ -277,8 +285,9 @@ cx_status auth_handle_refresh(cx_req *req, const ProtobufCMessage *in, ProtobufC
     if (s == CX_OK)
         s = _refresh_reply(c, &row, version, access, refresh, out);
     if (s == CX_OK)
-        cx_log_info(req->request_id, "refreshed session %s to version %lld", row.session_id,
-                    (long long)version);
+        cx_log_info(req->request_id, "refreshed session %s to version %lld%s", row.session_id,
+                    (long long)version,
+                    row.in_grace ? " (a token rotated within REFRESH_REUSE_GRACE)" : "");
     free(access);
     sodium_memzero(refresh, sizeof(refresh));
     return s;

@@ -21,7 +21,7 @@ _Static_assert(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE == 67108864,
 static cx_daemon_cfg dc;
 static char *db_url;
 static char *redis_addr;
-static int64_t access_ttl_ms, refresh_ttl_ms, fail_window_ms;
+static int64_t access_ttl_ms, refresh_ttl_ms, fail_window_ms, reuse_grace_ms;
 static int64_t opslimit, memlimit, max_fail_email, max_fail_ip, pg_pool_size;
 
 static const cx_cfg_var vars[] = {
@@ -35,6 +35,10 @@ static const cx_cfg_var vars[] = {
     {"REFRESH_TOKEN_TTL", CX_CFG_DURATION, "720h",
      "lifetime of a refresh session (renewed by every refresh)", &refresh_ttl_ms, 1000,
      INT64_C(31622400000), false},
+    {"REFRESH_REUSE_GRACE", CX_CFG_DURATION, "30s",
+     "a refresh token rotated less than this long ago, presented again, gets a new token of "
+     "the same session instead of revoking it (0 turns the grace off)",
+     &reuse_grace_ms, 0, 3600000, false},
     {"PASSWORD_OPSLIMIT", CX_CFG_INT, "2", "Argon2id passes (libsodium opslimit)", &opslimit,
      1, 64, false},
     {"PASSWORD_MEMLIMIT", CX_CFG_INT, "67108864", "Argon2id memory in bytes (libsodium memlimit)",
@@ -106,6 +110,7 @@ static cx_status _serve(auth_ctx *c)
 {
     cx_service_opts o;
     cx_service *svc = NULL;
+    natsSubscription *state_sub = NULL;
     memset(&o, 0, sizeof(o));
     cx_daemon_service_opts(&dc, &o);
     o.name = "auth";
@@ -121,7 +126,16 @@ static cx_status _serve(auth_ctx *c)
         s = cx_service_every(svc, ACCT_OUTBOX_EVERY_MS, acct_outbox_tick, c);
     }
     if (s == CX_OK)
+        s = auth_revocation_start(c, svc, &state_sub);
+    if (s == CX_OK)
         s = cx_service_run(svc);
+    /* After the endpoints drained (they may have asked it): no callback
+     * may still run when the stores close. */
+    if (state_sub && natsSubscription_Drain(state_sub) == NATS_OK)
+        natsSubscription_WaitForDrainCompletion(state_sub, 2000);
+    else if (state_sub)
+        natsSubscription_Unsubscribe(state_sub);
+    natsSubscription_Destroy(state_sub);
     c->svc = NULL;
     cx_service_destroy(svc);
     return s;
@@ -141,6 +155,7 @@ int main(int argc, char **argv)
     c.access_ttl_s = access_ttl_ms / 1000;
     c.refresh_ttl_s = refresh_ttl_ms / 1000;
     c.fail_window_s = fail_window_ms / 1000;
+    c.reuse_grace_ms = reuse_grace_ms;
     c.pw.opslimit = (unsigned long long)opslimit;
     c.pw.memlimit = (size_t)memlimit;
     c.max_fail_email = max_fail_email;
@@ -153,6 +168,9 @@ int main(int argc, char **argv)
         goto out_free_config;
     c.pg = st.pg;
     c.redis = st.redis;
+    s = auth_denylist_create(&c.denylist);
+    if (s != CX_OK)
+        goto out_close_stores;
     s = _make_dummy(&c);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: PASSWORD_MEMLIMIT: cannot hash with these limits (%s)",
@@ -168,6 +186,7 @@ int main(int argc, char **argv)
     else
         cx_log_error(NULL, "auth stopped: %s", cx_status_code(s));
 out_close_stores:
+    auth_denylist_destroy(c.denylist);
     cx_daemon_stores_close(&st);
 out_free_config:
     cx_config_free(vars, CX_NELEM(vars));

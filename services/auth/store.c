@@ -133,10 +133,13 @@ cx_status auth_store_create_session(cx_pg_pool *pg, const char *user_id, const c
     return s;
 }
 
-cx_status auth_store_tx_begin(cx_pg_pool *pg, const char *token_hash_hex, auth_tx *tx,
-                              auth_token_row *row)
+cx_status auth_store_tx_begin(cx_pg_pool *pg, const char *token_hash_hex, int64_t grace_ms,
+                              auth_tx *tx, auth_token_row *row)
 {
     PGresult *r = NULL;
+    char grace[24];
+    snprintf(grace, sizeof(grace), "%lld", (long long)grace_ms);
+    const char *p[] = {token_hash_hex, grace};
     tx->pg = pg;
     tx->conn = NULL;
     tx->broken = false;
@@ -147,14 +150,17 @@ cx_status auth_store_tx_begin(cx_pg_pool *pg, const char *token_hash_hex, auth_t
     if (s != CX_OK)
         goto out_release;
     /* Both rows are locked: a second transaction presenting the same token
-     * waits here and then sees rotated_at of the committed first one. */
+     * waits here and then sees rotated_at of the committed first one. The
+     * grace is judged by clock_timestamp(), not now() (the transaction's
+     * start, which may be before that rotation committed). */
     s = cx_pg_query(tx->conn,
                     "SELECT s.id, s.user_id, u.name, s.version, rt.rotated_at IS NOT NULL, "
-                    "s.revoked_at IS NOT NULL, s.expires_at <= now() "
+                    "s.revoked_at IS NOT NULL, s.expires_at <= now(), "
+                    "rt.rotated_at > clock_timestamp() - make_interval(secs => $2::bigint / 1000.0) "
                     "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id "
                     "JOIN users u ON u.id = s.user_id "
                     "WHERE rt.token_hash = decode($1, 'hex') FOR UPDATE OF rt, s",
-                    1, &token_hash_hex, &r, &tx->broken);
+                    2, p, &r, &tx->broken);
     if (s != CX_OK)
         goto out_release;
     if (PQntuples(r) != 1) {
@@ -171,6 +177,7 @@ cx_status auth_store_tx_begin(cx_pg_pool *pg, const char *token_hash_hex, auth_t
     row->rotated = _col_bool(r, 4);
     row->revoked = _col_bool(r, 5);
     row->expired = _col_bool(r, 6);
+    row->in_grace = row->rotated && _col_bool(r, 7);
     PQclear(r);
     return CX_OK;
 out_clear:
@@ -186,22 +193,24 @@ out_release:
 }
 
 cx_status auth_store_tx_rotate(auth_tx *tx, const char *old_hash_hex, const char *new_hash_hex,
-                               const char *session_id, int64_t ttl_s, int64_t *version_out)
+                               const char *session_id, int64_t ttl_s, bool again,
+                               int64_t *version_out)
 {
     char ttl[24];
     snprintf(ttl, sizeof(ttl), "%lld", (long long)ttl_s);
-    const char *p[] = {old_hash_hex, session_id, ttl, new_hash_hex};
+    const char *p[] = {old_hash_hex, session_id, ttl, new_hash_hex, again ? "t" : "f"};
     PGresult *r = NULL;
     cx_status s = cx_pg_query(
         tx->conn,
-        "WITH old AS (UPDATE refresh_tokens SET rotated_at = now() "
-        "WHERE token_hash = decode($1, 'hex') AND rotated_at IS NULL RETURNING 1), "
+        "WITH old AS (UPDATE refresh_tokens SET rotated_at = COALESCE(rotated_at, now()) "
+        "WHERE token_hash = decode($1, 'hex') AND (rotated_at IS NULL OR $5::boolean) "
+        "RETURNING 1), "
         "sess AS (UPDATE sessions SET version = version + 1, "
         "expires_at = now() + make_interval(secs => $3::bigint) "
         "WHERE id = $2::uuid AND EXISTS (SELECT 1 FROM old) RETURNING id, version) "
         "INSERT INTO refresh_tokens (token_hash, session_id, version) "
         "SELECT decode($4, 'hex'), id, version FROM sess RETURNING version",
-        4, p, &r, &tx->broken);
+        5, p, &r, &tx->broken);
     if (s != CX_OK)
         return s;
     /* No row: the token was rotated meanwhile (cannot happen under the lock,

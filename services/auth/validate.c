@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "cx_text.h"
 
 bool auth_utf8_count(const char *s, size_t len, size_t *chars)
 {
@@ -49,15 +50,6 @@ bool auth_utf8_count(const char *s, size_t len, size_t *chars)
 static bool _is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/* True when s has something other than ASCII whitespace. */
-static bool _has_content(const char *s)
-{
-    for (; s && *s; s++)
-        if (!_is_space(*s))
-            return true;
-    return false;
 }
 
 /* Trims ASCII whitespace and lower-cases ASCII letters into out. Returns
@@ -140,16 +132,15 @@ static void _fail(cx_req *req, const char *field, const char *rule, bool *bad)
     *bad = true;
 }
 
-cx_status auth_validate_name(cx_req *req, const char *field, const char *name)
+cx_status auth_validate_name(cx_req *req, const char *field, const char *name,
+                             char name_out[AUTH_NAME_MAX_BYTES + 1])
 {
     bool bad = false;
-    size_t chars = 0;
-    if (!name || !_has_content(name))
-        _fail(req, field, "required", &bad);
-    else if (!auth_utf8_count(name, strlen(name), &chars))
-        _fail(req, field, "utf8", &bad);
-    else if (chars > AUTH_NAME_MAX_CHARS)
-        _fail(req, field, "max", &bad);
+    /* The name people see: trimmed, no control or bidi characters. */
+    cx_text_rule tr =
+        cx_text_clean(name, CX_TEXT_NAME, 1, AUTH_NAME_MAX_CHARS, name_out, AUTH_NAME_MAX_BYTES + 1);
+    if (tr != CX_TEXT_OK)
+        _fail(req, field, cx_text_rule_name(tr), &bad);
     return bad ? CX_ERR_VALIDATION : CX_OK;
 }
 
@@ -167,11 +158,12 @@ cx_status auth_validate_password(cx_req *req, const char *field, const char *pas
 }
 
 cx_status auth_validate_register(cx_req *req, const char *name, const char *email,
-                                 const char *password, char email_out[AUTH_EMAIL_MAX + 1])
+                                 const char *password, char name_out[AUTH_NAME_MAX_BYTES + 1],
+                                 char email_out[AUTH_EMAIL_MAX + 1])
 {
     bool bad = false;
 
-    if (auth_validate_name(req, "name", name) != CX_OK)
+    if (auth_validate_name(req, "name", name, name_out) != CX_OK)
         bad = true;
 
     size_t en = email ? _normalise_email(email, email_out) : 0;

@@ -21,17 +21,9 @@
 #include "cx_json.h"
 #include "cx_livekit.h"
 #include "cx_log.h"
+#include "cx_text.h"
 #include "cx_time.h"
 #include "media.h"
-
-static size_t _chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
-    return n;
-}
 
 static cx_status _reply(const media_ctx *c, const media_room *r, const char *identity,
                         const char *role, char *token, char *room_token,
@@ -123,15 +115,17 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     const Calixio__V1__JoinRequest *in = (const void *)in_;
     media_room room;
     cx_room_claims rc;
+    char uname[MEDIA_USER_NAME_MAX_CHARS * 4 + 1];
     const char *name, *role;
     char *token = NULL, *room_token = NULL;
 
     if (in->user_name) {
-        size_t n = _chars(in->user_name);
-        if (n < 1)
-            return cx_req_field_error(req, "user_name", "min");
-        if (n > MEDIA_USER_NAME_MAX_CHARS)
-            return cx_req_field_error(req, "user_name", "max");
+        /* trimmed; empty stays rule "min" as the contract has it */
+        cx_text_rule tr = cx_text_clean(in->user_name, CX_TEXT_NAME, 1,
+                                        MEDIA_USER_NAME_MAX_CHARS, uname, sizeof uname);
+        if (tr != CX_TEXT_OK)
+            return cx_req_field_error(req, "user_name",
+                                      tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
     }
     cx_status s = _room(c, req, in, &room);
     if (s != CX_OK)
@@ -153,7 +147,7 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
         if (s != CX_OK)
             return s;
         snprintf(rc.identity, sizeof rc.identity, "guest-%s", hex);
-        name = in->user_name ? in->user_name : MEDIA_DEFAULT_GUEST_NAME;
+        name = in->user_name ? uname : MEDIA_DEFAULT_GUEST_NAME;
         role = "guest";
     }
     if ((s = _admit(c, req, &room, owner)) != CX_OK)

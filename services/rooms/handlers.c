@@ -9,6 +9,7 @@
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_text.h"
 #include "cx_time.h"
 #include "rooms.h"
 
@@ -69,15 +70,20 @@ static cx_status _validate_create_ext(cx_req *req, const Calixio__V1__CreateRoom
     return s;
 }
 
-static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequest *in)
+/* Checks a create request; name_out gets the trimmed name (or the
+ * default). An empty name stays rule "min" as the contract has it. */
+static cx_status _validate_create(cx_req *req, const Calixio__V1__CreateRoomRequest *in,
+                                  char name_out[ROOMS_NAME_MAX_CHARS * 4 + 1])
 {
     cx_status s = CX_OK;
+    snprintf(name_out, ROOMS_NAME_MAX_CHARS * 4 + 1, "%s", ROOMS_DEFAULT_NAME);
     if (in->name) {
-        size_t n = rooms_chars(in->name);
-        if (n < ROOMS_NAME_MIN_CHARS)
-            s = cx_req_field_error(req, "name", "min");
-        else if (n > ROOMS_NAME_MAX_CHARS)
-            s = cx_req_field_error(req, "name", "max");
+        cx_text_rule tr = cx_text_clean(in->name, CX_TEXT_NAME, ROOMS_NAME_MIN_CHARS,
+                                        ROOMS_NAME_MAX_CHARS, name_out,
+                                        ROOMS_NAME_MAX_CHARS * 4 + 1);
+        if (tr != CX_TEXT_OK)
+            s = cx_req_field_error(req, "name",
+                                   tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
     }
     if (in->has_max_participants) {
         if (in->max_participants < 1)
@@ -129,14 +135,14 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__CreateRoomRequest *in = (const void *)in_;
-    char id[37], lk_room[48];
+    char id[37], lk_room[48], name[ROOMS_NAME_MAX_CHARS * 4 + 1];
     char *pw_hash = NULL;
     int64_t sched = 0, send = 0;
     rooms_row row;
 
     cx_status s = _caller(req);
     if (s == CX_OK)
-        s = _validate_create(req, in);
+        s = _validate_create(req, in, name);
     if (s == CX_OK)
         s = _validate_create_ext(req, in, cx_now_s(), &sched, &send);
     if (s == CX_OK && in->password)
@@ -146,7 +152,7 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     cx_uuid_v4(id);
     snprintf(lk_room, sizeof lk_room, "%s%s", ROOMS_LK_PREFIX, id);
     rooms_new n = {
-        .id = id, .name = in->name ? in->name : ROOMS_DEFAULT_NAME,
+        .id = id, .name = name,
         .owner = req->caller.user_id, .description = in->description, .access = in->access,
         .metadata = in->metadata, .livekit_room = lk_room, .password_hash = pw_hash,
         .max_participants = in->has_max_participants ? in->max_participants

