@@ -34,7 +34,7 @@ struct gw_http {
     gw_http_cfg cfg;
     struct MHD_Daemon *d;
     atomic_int active;
-    atomic_int suspended;         /* suspended and not yet back in the handler */
+    atomic_int suspended;         /* requests that were suspended, not yet completed */
     atomic_bool draining;
 };
 
@@ -47,6 +47,7 @@ typedef struct gw_req {
     struct MHD_Connection *conn;
     atomic_int phase;
     bool is_ready;                /* waiting on rw rather than pend */
+    bool suspended;               /* counted in gw_http.suspended until completed */
     cx_status send_failed;        /* CX_OK unless publishing failed */
     bool secure;                  /* cookie attributes for TLS */
     gw_match_rc mrc;
@@ -145,6 +146,15 @@ static enum MHD_Result _queue_status(gw_req *r, cx_status s, const char *message
     return _queue(r, &a, NULL, NULL, false);
 }
 
+/* Counts r among the suspended requests (once; uncounted when completed). */
+static void _count_suspended(gw_req *r)
+{
+    if (!r->suspended) {
+        r->suspended = true;
+        atomic_fetch_add(&r->h->suspended, 1);
+    }
+}
+
 /* --- completion callbacks (other threads) ----------------------------------- */
 
 static void _px_done(gw_pending *p)
@@ -221,7 +231,7 @@ static enum MHD_Result _local(gw_req *r, const gw_route *rt)
         r->rw.done = _ready_done;
         atomic_store(&r->phase, GW_PH_WAIT);
         /* suspend first: the prober may complete the waiter at once */
-        atomic_fetch_add(&r->h->suspended, 1);
+        _count_suspended(r);
         MHD_suspend_connection(r->conn);
         if (gw_ready_get(r->h->cfg.ready, &r->rw, &not_ready)) {
             r->rw.not_ready = not_ready;
@@ -339,7 +349,7 @@ static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
     r->pend.repeatable = _repeatable(rt);
     atomic_store(&r->phase, GW_PH_WAIT);
     /* suspend first: the reply may come before gw_proxy_send returns */
-    atomic_fetch_add(&r->h->suspended, 1);
+    _count_suspended(r);
     MHD_suspend_connection(r->conn);
     cx_status st = gw_proxy_send(r->h->cfg.px, &r->pend, rt->subject, pb, (int)pb_len, &hdrs);
     free(pb);
@@ -487,7 +497,6 @@ static enum MHD_Result _access(void *cls, struct MHD_Connection *c, const char *
         gw_slowguard_received(c); /* fully received: no read deadline while served */
         return _dispatch(r);
     case GW_PH_READY:
-        atomic_fetch_sub(&h->suspended, 1);
         if (r->is_ready)
             return _answer_ready(r, r->rw.not_ready);
         return _answer_reply(r);
@@ -519,6 +528,8 @@ static void _completed(void *cls, struct MHD_Connection *c, void **con_cls,
                     r->ip);
     }
     gw_pending_clear(&r->pend);
+    if (r->suspended)
+        atomic_fetch_sub(&h->suspended, 1);
     free(r->body);
     free(r);
     gw_metrics_inflight(-1);

@@ -46,8 +46,8 @@ void gw_http_quiesce(gw_http *h);
 /* Requests currently being served (received, not yet completed). */
 int gw_http_active(gw_http *h);
 
-/* Requests whose connection is suspended (waiting for NATS or readiness)
- * and has not been handled again since. */
+/* Requests whose connection was suspended (waiting for NATS or readiness)
+ * and that have not completed yet (answer not fully sent). */
 int gw_http_suspended(gw_http *h);
 
 /* Stops the server. No connection may be suspended without a pending

@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     /* Order matters: a request sent late (a keep-alive connection) may still
      * be suspended with its NATS entry linked. Complete every NATS request
      * and readiness waiter first (no callback runs after these return), let
-     * the resumed connections be answered, and only then free connections. */
+     * the resumed requests send their answers, and only then free connections. */
     gw_proxy_close_requests(px);
     gw_ready_shutdown(ready);
     for (int i = 0; i < 100 && gw_http_suspended(http) > 0; i++)
