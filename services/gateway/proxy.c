@@ -366,9 +366,9 @@ cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void
     p->again = NULL;
     p->in_retry = false;
     pthread_mutex_lock(&px->mu);
-    p->token = px->next_token++;
+    uint64_t token = p->token = px->next_token++;
     pthread_mutex_unlock(&px->mu);
-    snprintf(reply, sizeof(reply), "%s.%llu", px->inbox, (unsigned long long)p->token);
+    snprintf(reply, sizeof(reply), "%s.%llu", px->inbox, (unsigned long long)token);
 
     /* the second message is built now: h points into the caller's request */
     natsMsg *m = NULL, *again = NULL;
@@ -406,7 +406,8 @@ cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void
 
     cx_log_warn(h->request_id, "nats: publish to %s failed: %s", subject, natsStatus_GetText(s));
     pthread_mutex_lock(&px->mu);
-    bool mine = p->linked;
+    /* looked up by token: if the timer completed p meanwhile, p may be freed */
+    bool mine = _find(px, token) == p;
     if (mine)
         _unlink(px, p);
     pthread_mutex_unlock(&px->mu);
