@@ -169,6 +169,13 @@ bool gw_header_value_ok(const char *s, size_t max)
     return true;
 }
 
+cx_status gw_auth_unusable_status(const char *authorization)
+{
+    if (authorization && strncmp(authorization, "Bearer ", 7) == 0)
+        return CX_ERR_INVALID_TOKEN;
+    return CX_ERR_INVALID_AUTH;
+}
+
 void gw_header_sanitize(const char *s, char *out, size_t cap)
 {
     size_t i = 0;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cx_status.h"
+
 #define GW_RID_MAX 128        /* longest accepted X-Request-Id */
 #define GW_COOKIE_MAX 1024    /* longest accepted refresh_token cookie value */
 #define GW_UA_MAX 256         /* Calixio-User-Agent is truncated to this */
@@ -39,6 +41,12 @@ bool gw_ctype_is(const char *ct, const char *want);
 /* True when s may be forwarded as a NATS header value: no control bytes
  * (CR, LF, NUL...), at most max bytes. */
 bool gw_header_value_ok(const char *s, size_t max);
+
+/* The 401 for an Authorization value that gw_header_value_ok refused (too
+ * long or with control bytes): CX_ERR_INVALID_TOKEN when it has the
+ * "Bearer " form, CX_ERR_INVALID_AUTH otherwise, as libcommon's bearer
+ * parser would have answered. Never CX_ERR_MISSING_AUTH: the header is there. */
+cx_status gw_auth_unusable_status(const char *authorization);
 
 /* Copies s into out (cap incl. NUL), replacing bytes outside printable ASCII
  * by '?' and truncating. */

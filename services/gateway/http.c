@@ -34,6 +34,7 @@ struct gw_http {
     gw_http_cfg cfg;
     struct MHD_Daemon *d;
     atomic_int active;
+    atomic_int suspended;         /* requests that were suspended, not yet completed */
     atomic_bool draining;
 };
 
@@ -46,6 +47,7 @@ typedef struct gw_req {
     struct MHD_Connection *conn;
     atomic_int phase;
     bool is_ready;                /* waiting on rw rather than pend */
+    bool suspended;               /* counted in gw_http.suspended until completed */
     cx_status send_failed;        /* CX_OK unless publishing failed */
     bool secure;                  /* cookie attributes for TLS */
     gw_match_rc mrc;
@@ -144,6 +146,15 @@ static enum MHD_Result _queue_status(gw_req *r, cx_status s, const char *message
     return _queue(r, &a, NULL, NULL, false);
 }
 
+/* Counts r among the suspended requests (once; uncounted when completed). */
+static void _count_suspended(gw_req *r)
+{
+    if (!r->suspended) {
+        r->suspended = true;
+        atomic_fetch_add(&r->h->suspended, 1);
+    }
+}
+
 /* --- completion callbacks (other threads) ----------------------------------- */
 
 static void _px_done(gw_pending *p)
@@ -220,6 +231,7 @@ static enum MHD_Result _local(gw_req *r, const gw_route *rt)
         r->rw.done = _ready_done;
         atomic_store(&r->phase, GW_PH_WAIT);
         /* suspend first: the prober may complete the waiter at once */
+        _count_suspended(r);
         MHD_suspend_connection(r->conn);
         if (gw_ready_get(r->h->cfg.ready, &r->rw, &not_ready)) {
             r->rw.not_ready = not_ready;
@@ -244,6 +256,8 @@ static enum MHD_Result _answer_reply(gw_req *r)
     } else if (r->pend.outcome == GW_PX_TIMEOUT) {
         gw_metrics_count(GW_M_NATS_TIMEOUT);
         gw_answer_status(&a, CX_ERR_TIMEOUT, "the service did not answer in time");
+    } else if (r->pend.outcome == GW_PX_CLOSED) {
+        gw_answer_status(&a, CX_ERR_UNAVAILABLE, "the gateway is shutting down");
     } else if (r->pend.outcome == GW_PX_NO_RESPONDERS) {
         gw_metrics_count(GW_M_NATS_NO_RESPONDERS);
         gw_answer_status(&a, CX_ERR_UNAVAILABLE, "no instance of the service is running");
@@ -283,6 +297,14 @@ static enum MHD_Result _qargs_iter(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* Requests safe to process twice, so the proxy may publish them again when
+ * no reply comes within GATEWAY_RETRY_AFTER: reads, and join (it only mints
+ * a token). Everything else may change state and is sent once. */
+static bool _repeatable(const gw_route *rt)
+{
+    return strcmp(rt->method, "GET") == 0 || (rt->flags & GW_F_REPEATABLE);
+}
+
 static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
 {
     gw_answer a = {0};
@@ -298,8 +320,13 @@ static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
         gw_cookie_get(_hdr(r, "Cookie"), "refresh_token", cookie, sizeof(cookie)) > 0)
         cookie_tok = cookie;
     const char *auth = _hdr(r, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!gw_header_value_ok(auth, GW_AUTH_MAX))
-        auth = NULL;
+    if (auth && !gw_header_value_ok(auth, GW_AUTH_MAX)) {
+        /* present but unusable (too long, control bytes): never "no header" */
+        if (rt->flags & (GW_F_BEARER | GW_F_BEARER_OPT))
+            return _queue_status(r, gw_auth_unusable_status(auth),
+                                 "the Authorization header is too long or has control bytes");
+        auth = NULL; /* not forwarded: the route does not read it as a bearer */
+    }
     gw_req_in in = {
         .method = r->method,
         .id = r->m.id,
@@ -332,8 +359,10 @@ static enum MHD_Result _proxy(gw_req *r, const gw_route *rt)
         .user_agent = ua,
     };
     r->pend.done = _px_done;
+    r->pend.repeatable = _repeatable(rt);
     atomic_store(&r->phase, GW_PH_WAIT);
     /* suspend first: the reply may come before gw_proxy_send returns */
+    _count_suspended(r);
     MHD_suspend_connection(r->conn);
     cx_status st = gw_proxy_send(r->h->cfg.px, &r->pend, rt->subject, pb, (int)pb_len, &hdrs);
     free(pb);
@@ -512,6 +541,8 @@ static void _completed(void *cls, struct MHD_Connection *c, void **con_cls,
                     r->ip);
     }
     gw_pending_clear(&r->pend);
+    if (r->suspended)
+        atomic_fetch_sub(&h->suspended, 1);
     free(r->body);
     free(r);
     gw_metrics_inflight(-1);
@@ -608,6 +639,11 @@ void gw_http_quiesce(gw_http *h)
 int gw_http_active(gw_http *h)
 {
     return atomic_load(&h->active);
+}
+
+int gw_http_suspended(gw_http *h)
+{
+    return atomic_load(&h->suspended);
 }
 
 void gw_http_stop(gw_http *h)

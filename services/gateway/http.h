@@ -46,8 +46,14 @@ void gw_http_quiesce(gw_http *h);
 /* Requests currently being served (received, not yet completed). */
 int gw_http_active(gw_http *h);
 
-/* Stops the server (call when gw_http_active is 0: no suspended connection
- * may remain). NULL is fine. */
+/* Requests whose connection was suspended (waiting for NATS or readiness)
+ * and that have not completed yet (answer not fully sent). */
+int gw_http_suspended(gw_http *h);
+
+/* Stops the server. No connection may be suspended without a pending
+ * resume (libmicrohttpd aborts then): complete every NATS request
+ * (gw_proxy_close_requests) and readiness waiter (gw_ready_shutdown) first.
+ * NULL is fine. */
 void gw_http_stop(gw_http *h);
 
 #endif

@@ -21,12 +21,13 @@
 #include "proxy.h"
 #include "ratelimit.h"
 #include "ready.h"
+#include "rlsync.h"
 #include "routes.h"
 
 static cx_daemon_cfg dc;
 static char *http_addr, *cors_origins;
-static int64_t req_timeout_ms, threads, max_conns, conn_timeout_ms, read_timeout_ms, rl_rps,
-    rl_burst;
+static int64_t req_timeout_ms, retry_after_ms, threads, max_conns, conn_timeout_ms,
+    read_timeout_ms, rl_rps, rl_burst, rl_sync_ms;
 static bool trust_proxy, cookie_secure;
 
 static const cx_cfg_var vars[] = {
@@ -35,6 +36,9 @@ static const cx_cfg_var vars[] = {
      false},
     {"GATEWAY_REQUEST_TIMEOUT", CX_CFG_DURATION, "5s",
      "how long a NATS request may take before 504", &req_timeout_ms, 50, 300000, false},
+    {"GATEWAY_RETRY_AFTER", CX_CFG_DURATION, "1s",
+     "a GET or join without a reply after this long is sent once more (0s: never)",
+     &retry_after_ms, 0, 300000, false},
     {"GATEWAY_THREADS", CX_CFG_INT, "0", "HTTP thread pool size (0: number of cores)", &threads,
      0, 256, false},
     {"GATEWAY_MAX_CONNECTIONS", CX_CFG_INT, "4096", "open HTTP connections at most", &max_conns,
@@ -51,6 +55,10 @@ static const cx_cfg_var vars[] = {
      &rl_rps, 0, 1000000, false},
     {"RATE_LIMIT_BURST", CX_CFG_INT, "400", "burst per client IP", &rl_burst, 0, 10000000,
      false},
+    {"RATE_LIMIT_SYNC_INTERVAL", CX_CFG_DURATION, "100ms",
+     "how often gateway copies tell each other their per-IP takes over NATS, so N copies keep "
+     "one limit (0s: each copy limits alone)",
+     &rl_sync_ms, 0, 10000, false},
     {"TRUST_PROXY", CX_CFG_BOOL, "false",
      "believe X-Forwarded-For / X-Forwarded-Proto (behind a reverse proxy)", &trust_proxy, 0, 0,
      false},
@@ -125,11 +133,15 @@ int main(int argc, char **argv)
     if (gw_ratelimit_create(&rl, rl_rps, rl_burst) != CX_OK)
         goto out_free_doc;
     gw_proxy *px = NULL;
-    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms) != CX_OK)
+    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms, retry_after_ms) != CX_OK)
         goto out_free_rl;
+    gw_rlsync *rls = NULL;
+    if (rl_rps > 0 && rl_sync_ms > 0 &&
+        gw_rlsync_create(&rls, gw_proxy_conn(px), dc.prefix, rl, rl_sync_ms) != CX_OK)
+        goto out_free_proxy;
     gw_ready *ready = NULL;
     if (gw_ready_create(&ready, px) != CX_OK)
-        goto out_free_proxy;
+        goto out_free_rls;
 
     gw_slowguard *guard = NULL;
     if (gw_slowguard_create(&guard, read_timeout_ms, conn_timeout_ms) != CX_OK)
@@ -171,6 +183,14 @@ int main(int argc, char **argv)
     }
     if (gw_http_active(http) > 0) /* e.g. a client still uploading: dropped */
         cx_log_warn(NULL, "drain: %d requests still open", gw_http_active(http));
+    /* Order matters: a request sent late (a keep-alive connection) may still
+     * be suspended with its NATS entry linked. Complete every NATS request
+     * and readiness waiter first (no callback runs after these return), let
+     * the resumed requests send their answers, and only then free connections. */
+    gw_proxy_close_requests(px);
+    gw_ready_shutdown(ready);
+    for (int i = 0; i < 100 && gw_http_suspended(http) > 0; i++)
+        _sleep_ms(10);
     rc = 0;
     gw_http_stop(http);
     cx_log_info(NULL, "gateway stopped");
@@ -179,6 +199,8 @@ out_free_guard:
     gw_slowguard_destroy(guard);
 out_free_ready:
     gw_ready_destroy(ready);
+out_free_rls:
+    gw_rlsync_destroy(rls);
 out_free_proxy:
     gw_proxy_destroy(px);
     nats_CloseAndWait(2000);

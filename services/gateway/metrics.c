@@ -186,11 +186,16 @@ char *gw_metrics_render(size_t *len)
             "calixio_gateway_nats_no_responders_total %llu\n"
             "# HELP calixio_gateway_rate_limited_total Requests refused by the rate limit.\n"
             "# TYPE calixio_gateway_rate_limited_total counter\n"
-            "calixio_gateway_rate_limited_total %llu\n",
+            "calixio_gateway_rate_limited_total %llu\n"
+            "# HELP calixio_gateway_nats_retries_total Repeatable requests published again "
+            "after GATEWAY_RETRY_AFTER without a reply.\n"
+            "# TYPE calixio_gateway_nats_retries_total counter\n"
+            "calixio_gateway_nats_retries_total %llu\n",
             (long long)atomic_load(&_inflight),
             (unsigned long long)atomic_load(&_counters[GW_M_NATS_TIMEOUT]),
             (unsigned long long)atomic_load(&_counters[GW_M_NATS_NO_RESPONDERS]),
-            (unsigned long long)atomic_load(&_counters[GW_M_RATE_LIMITED]));
+            (unsigned long long)atomic_load(&_counters[GW_M_RATE_LIMITED]),
+            (unsigned long long)atomic_load(&_counters[GW_M_NATS_RETRY]));
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -10,9 +10,11 @@
 #include "cx_log.h"
 #include "cx_service.h"
 #include "cx_time.h"
+#include "metrics.h"
 
 #define GW_PX_BUCKETS 4096u
 #define GW_PX_TICK_MS 20
+#define GW_PX_RETRY_BATCH 64 /* repeat publishes per timer pass */
 
 struct gw_proxy {
     natsOptions *opts;
@@ -21,13 +23,18 @@ struct gw_proxy {
     char inbox[96];            /* "_INBOX.<nuid>" */
     char prefix[64];
     int64_t timeout_ms;
+    int64_t retry_ms;          /* 0: repeatable requests are not repeated */
 
     pthread_mutex_t mu;
-    pthread_cond_t cond;
+    pthread_cond_t cond;       /* wakes the timer */
+    pthread_cond_t idle;       /* signalled when `running` drops to 0 */
     gw_pending *buckets[GW_PX_BUCKETS];
     gw_pending *head, *tail;   /* FIFO = deadline order (one timeout for all) */
+    gw_pending *rhead, *rtail; /* FIFO = retry order (one budget for all) */
     uint64_t next_token;
     int n_pending;
+    int running;               /* done() callbacks unlinked but not returned */
+    bool closing;              /* gw_proxy_close_requests was called */
     bool stop;
     bool timer_started;
     pthread_t timer;
@@ -51,8 +58,42 @@ static void _link(gw_proxy *px, gw_pending *p)
     px->n_pending++;
 }
 
+static void _rlink(gw_proxy *px, gw_pending *p)
+{
+    p->rnext = NULL;
+    p->rprev = px->rtail;
+    if (px->rtail)
+        px->rtail->rnext = p;
+    else
+        px->rhead = p;
+    px->rtail = p;
+    p->in_retry = true;
+}
+
+/* Takes p off the retry queue; returns its second message (caller owns). */
+static natsMsg *_runlink(gw_proxy *px, gw_pending *p)
+{
+    if (!p->in_retry)
+        return NULL;
+    if (p->rprev)
+        p->rprev->rnext = p->rnext;
+    else
+        px->rhead = p->rnext;
+    if (p->rnext)
+        p->rnext->rprev = p->rprev;
+    else
+        px->rtail = p->rprev;
+    p->rprev = p->rnext = NULL;
+    p->in_retry = false;
+    natsMsg *m = p->again;
+    p->again = NULL;
+    return m;
+}
+
+/* Unlinks p from the table, both queues; destroys its unsent second message. */
 static void _unlink(gw_proxy *px, gw_pending *p)
 {
+    natsMsg_Destroy(_runlink(px, p));
     gw_pending **pp = &px->buckets[p->token % GW_PX_BUCKETS];
     while (*pp && *pp != p)
         pp = &(*pp)->hnext;
@@ -96,6 +137,16 @@ static bool _token_of(const char *subject, uint64_t *out)
     return true;
 }
 
+/* n done() callbacks counted in `running` have returned. */
+static void _done_returned(gw_proxy *px, int n)
+{
+    pthread_mutex_lock(&px->mu);
+    px->running -= n;
+    if (px->running == 0)
+        pthread_cond_broadcast(&px->idle);
+    pthread_mutex_unlock(&px->mu);
+}
+
 static void _on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     (void)nc;
@@ -108,8 +159,10 @@ static void _on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     }
     pthread_mutex_lock(&px->mu);
     gw_pending *p = _find(px, token);
-    if (p)
+    if (p) {
         _unlink(px, p);
+        px->running++;
+    }
     pthread_mutex_unlock(&px->mu);
     if (!p) { /* late reply after a timeout, or a second replier */
         natsMsg_Destroy(msg);
@@ -122,7 +175,8 @@ static void _on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
         p->reply = msg;
         p->outcome = GW_PX_REPLY;
     }
-    p->done(p);
+    p->done(p); /* p may be freed from here on */
+    _done_returned(px, 1);
 }
 
 static void *_timer_main(void *arg)
@@ -132,21 +186,41 @@ static void *_timer_main(void *arg)
     while (!px->stop) {
         int64_t now = cx_mono_ms();
         gw_pending *expired = NULL, **tail = &expired;
+        int n_expired = 0;
         while (px->head && px->head->deadline_ms <= now) {
             gw_pending *p = px->head;
             _unlink(px, p);
             *tail = p;
             tail = &p->next; /* reuse next as the local list link */
+            n_expired++;
         }
-        if (expired) {
+        natsMsg *again[GW_PX_RETRY_BATCH];
+        int n_again = 0;
+        while (n_again < GW_PX_RETRY_BATCH && px->rhead && px->rhead->retry_at_ms <= now)
+            again[n_again++] = _runlink(px, px->rhead);
+        px->running += n_expired;
+        gw_px_outcome why = px->closing ? GW_PX_CLOSED : GW_PX_TIMEOUT;
+        if (expired || n_again) {
             pthread_mutex_unlock(&px->mu);
+            /* the entries stay linked: a reply to either publish completes them */
+            for (int i = 0; i < n_again; i++) {
+                natsStatus s = natsConnection_PublishMsg(px->nc, again[i]);
+                if (s == NATS_OK)
+                    gw_metrics_count(GW_M_NATS_RETRY);
+                else
+                    cx_log_warn(NULL, "nats: repeat publish to %s failed: %s",
+                                natsMsg_GetSubject(again[i]), natsStatus_GetText(s));
+                natsMsg_Destroy(again[i]);
+            }
             while (expired) {
                 gw_pending *p = expired;
                 expired = p->next;
                 p->next = NULL;
-                p->outcome = GW_PX_TIMEOUT;
-                p->done(p);
+                p->outcome = why;
+                p->done(p); /* p may be freed from here on */
             }
+            if (n_expired)
+                _done_returned(px, n_expired);
             pthread_mutex_lock(&px->mu);
             continue;
         }
@@ -222,7 +296,7 @@ static cx_status _connect(gw_proxy *px, const char *nats_url)
 }
 
 cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *prefix,
-                          int64_t timeout_ms)
+                          int64_t timeout_ms, int64_t retry_ms)
 {
     *out = NULL;
     gw_proxy *px = calloc(1, sizeof(*px));
@@ -230,8 +304,10 @@ cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *pref
         return CX_ERR_NOMEM;
     snprintf(px->prefix, sizeof(px->prefix), "%s", prefix);
     px->timeout_ms = timeout_ms;
+    px->retry_ms = retry_ms > 0 && retry_ms < timeout_ms ? retry_ms : 0;
     px->next_token = 1;
     pthread_mutex_init(&px->mu, NULL);
+    pthread_cond_init(&px->idle, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -254,6 +330,28 @@ out_destroy:
     return st;
 }
 
+/* A request message with the forwarded headers; *out owned by the caller. */
+static natsStatus _build(natsMsg **out, const char *subject, const char *reply, const void *data,
+                         int len, const gw_px_headers *h)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, reply, data, len);
+    if (s == NATS_OK && h->request_id && *h->request_id)
+        s = natsMsgHeader_Set(m, "Calixio-Request-Id", h->request_id);
+    if (s == NATS_OK && h->authorization && *h->authorization)
+        s = natsMsgHeader_Set(m, "Authorization", h->authorization);
+    if (s == NATS_OK && h->client_ip && *h->client_ip)
+        s = natsMsgHeader_Set(m, "Calixio-Client-Ip", h->client_ip);
+    if (s == NATS_OK && h->user_agent && *h->user_agent)
+        s = natsMsgHeader_Set(m, "Calixio-User-Agent", h->user_agent);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        m = NULL;
+    }
+    *out = m;
+    return s;
+}
+
 cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data,
                         int len, const gw_px_headers *h)
 {
@@ -265,32 +363,51 @@ cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void
 
     p->outcome = GW_PX_NONE;
     p->reply = NULL;
+    p->again = NULL;
+    p->in_retry = false;
     pthread_mutex_lock(&px->mu);
-    p->token = px->next_token++;
-    p->deadline_ms = cx_mono_ms() + px->timeout_ms;
-    _link(px, p);
+    uint64_t token = p->token = px->next_token++;
     pthread_mutex_unlock(&px->mu);
-    snprintf(reply, sizeof(reply), "%s.%llu", px->inbox, (unsigned long long)p->token);
+    snprintf(reply, sizeof(reply), "%s.%llu", px->inbox, (unsigned long long)token);
 
-    natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, subject, reply, data, len);
-    if (s == NATS_OK && h->request_id && *h->request_id)
-        s = natsMsgHeader_Set(m, "Calixio-Request-Id", h->request_id);
-    if (s == NATS_OK && h->authorization && *h->authorization)
-        s = natsMsgHeader_Set(m, "Authorization", h->authorization);
-    if (s == NATS_OK && h->client_ip && *h->client_ip)
-        s = natsMsgHeader_Set(m, "Calixio-Client-Ip", h->client_ip);
-    if (s == NATS_OK && h->user_agent && *h->user_agent)
-        s = natsMsgHeader_Set(m, "Calixio-User-Agent", h->user_agent);
-    if (s == NATS_OK)
-        s = natsConnection_PublishMsg(px->nc, m);
+    /* the second message is built now: h points into the caller's request */
+    natsMsg *m = NULL, *again = NULL;
+    natsStatus s = _build(&m, subject, reply, data, len, h);
+    if (s == NATS_OK && p->repeatable && px->retry_ms > 0)
+        s = _build(&again, subject, reply, data, len, h);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        natsMsg_Destroy(again);
+        cx_log_warn(h->request_id, "nats: cannot build the message for %s: %s", subject,
+                    natsStatus_GetText(s));
+        return CX_ERR_UNAVAILABLE;
+    }
+    pthread_mutex_lock(&px->mu);
+    if (px->closing) {
+        pthread_mutex_unlock(&px->mu);
+        natsMsg_Destroy(m);
+        natsMsg_Destroy(again);
+        return CX_ERR_UNAVAILABLE;
+    }
+    int64_t now = cx_mono_ms();
+    p->deadline_ms = now + px->timeout_ms;
+    _link(px, p);
+    if (again) {
+        p->again = again;
+        p->retry_at_ms = now + px->retry_ms;
+        _rlink(px, p);
+    }
+    pthread_mutex_unlock(&px->mu);
+
+    s = natsConnection_PublishMsg(px->nc, m);
     natsMsg_Destroy(m);
     if (s == NATS_OK)
-        return CX_OK;
+        return CX_OK; /* p may already be completed (and freed) */
 
     cx_log_warn(h->request_id, "nats: publish to %s failed: %s", subject, natsStatus_GetText(s));
     pthread_mutex_lock(&px->mu);
-    bool mine = p->linked;
+    /* looked up by token: if the timer completed p meanwhile, p may be freed */
+    bool mine = _find(px, token) == p;
     if (mine)
         _unlink(px, p);
     pthread_mutex_unlock(&px->mu);
@@ -326,22 +443,39 @@ int gw_proxy_pending(gw_proxy *px)
     return n;
 }
 
+void gw_proxy_close_requests(gw_proxy *px)
+{
+    pthread_mutex_lock(&px->mu);
+    px->closing = true;
+    if (!px->timer_started) { /* nothing can be linked: send needs a created proxy */
+        pthread_mutex_unlock(&px->mu);
+        return;
+    }
+    /* the timer completes them (done() outside the lock, counted in running) */
+    for (gw_pending *p = px->head; p; p = p->next)
+        p->deadline_ms = 0;
+    pthread_cond_signal(&px->cond);
+    while (px->n_pending > 0 || px->running > 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&px->idle, &px->mu, &ts); /* (sends link nothing now) */
+    }
+    pthread_mutex_unlock(&px->mu);
+}
+
 void gw_proxy_destroy(gw_proxy *px)
 {
     if (!px)
         return;
     if (px->sub)
         natsSubscription_Unsubscribe(px->sub);
+    gw_proxy_close_requests(px);
     if (px->timer_started) {
-        /* let the timer expire everything still waiting, then stop it */
-        pthread_mutex_lock(&px->mu);
-        for (gw_pending *p = px->head; p; p = p->next)
-            p->deadline_ms = 0;
-        pthread_mutex_unlock(&px->mu);
-        for (int i = 0; i < 500 && gw_proxy_pending(px) > 0; i++) {
-            struct timespec ts = {0, 10 * 1000000L};
-            nanosleep(&ts, NULL);
-        }
         pthread_mutex_lock(&px->mu);
         px->stop = true;
         pthread_cond_signal(&px->cond);
@@ -355,6 +489,7 @@ void gw_proxy_destroy(gw_proxy *px)
     }
     natsOptions_Destroy(px->opts);
     pthread_cond_destroy(&px->cond);
+    pthread_cond_destroy(&px->idle);
     pthread_mutex_destroy(&px->mu);
     free(px);
 }

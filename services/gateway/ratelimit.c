@@ -13,6 +13,7 @@ typedef struct gw_bucket {
     char key[GW_RL_KEY];
     double tokens;
     int64_t last_ms;
+    uint32_t unsent;  /* local takes not yet handed to gw_ratelimit_drain */
     bool used;
 } gw_bucket;
 
@@ -77,7 +78,7 @@ static gw_bucket *_slot(const gw_ratelimit *rl, gw_shard *s, const char *key, ui
         }
         if (strncmp(b->key, key, GW_RL_KEY - 1) == 0)
             return b;
-        if (!free_slot && _refill(rl, b, now_ms) >= rl->burst)
+        if (!free_slot && !b->unsent && _refill(rl, b, now_ms) >= rl->burst)
             free_slot = b; /* full bucket: forgetting it changes nothing */
         if (!oldest || b->last_ms < oldest->last_ms)
             oldest = b;
@@ -104,6 +105,8 @@ bool gw_ratelimit_take(gw_ratelimit *rl, const char *ip, int64_t now_ms, int *re
     double t = _refill(rl, b, now_ms);
     if (t >= 1.0) {
         b->tokens = t - 1.0;
+        if (b->unsent < UINT32_MAX)
+            b->unsent++;
         ok = true;
     } else {
         double wait_s = (1.0 - t) / rl->rps;
@@ -115,6 +118,40 @@ bool gw_ratelimit_take(gw_ratelimit *rl, const char *ip, int64_t now_ms, int *re
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
+}
+
+void gw_ratelimit_charge(gw_ratelimit *rl, const char *ip, uint32_t n, int64_t now_ms)
+{
+    if (!rl || rl->rps <= 0 || n == 0)
+        return;
+    const char *key = ip ? ip : "";
+    uint64_t h = _hash(key);
+    gw_shard *s = &rl->shards[h % GW_RL_SHARDS];
+    pthread_mutex_lock(&s->mu);
+    gw_bucket *b = _slot(rl, s, key, h, now_ms);
+    double t = _refill(rl, b, now_ms) - (double)n;
+    /* an owed debt is at most one burst: a bogus report cannot block an
+     * address for longer than burst/rps seconds */
+    b->tokens = t < -rl->burst ? -rl->burst : t;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void gw_ratelimit_drain(gw_ratelimit *rl, gw_rl_emit emit, void *ctx)
+{
+    if (!rl || rl->rps <= 0)
+        return;
+    for (int i = 0; i < GW_RL_SHARDS; i++) {
+        gw_shard *s = &rl->shards[i];
+        pthread_mutex_lock(&s->mu);
+        for (int k = 0; k < GW_RL_SLOTS; k++) {
+            gw_bucket *b = &s->slots[k];
+            if (b->used && b->unsent) {
+                emit(ctx, b->key, b->unsent);
+                b->unsent = 0;
+            }
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
 }
 
 void gw_ratelimit_destroy(gw_ratelimit *rl)

@@ -95,8 +95,10 @@ bool gw_ready_get(gw_ready *r, gw_ready_waiter *w, unsigned *not_ready)
 {
     bool fresh;
     pthread_mutex_lock(&r->mu);
-    fresh = r->verdict_at_ms && cx_mono_ms() - r->verdict_at_ms < GW_READY_CACHE_MS;
-    if (fresh) {
+    fresh = r->stop || (r->verdict_at_ms && cx_mono_ms() - r->verdict_at_ms < GW_READY_CACHE_MS);
+    if (r->stop) {
+        *not_ready = GW_READY_NATS; /* shutting down: nobody would complete w */
+    } else if (fresh) {
         *not_ready = r->verdict;
     } else {
         w->next = r->waiters;
@@ -118,18 +120,24 @@ bool gw_ready_peek(gw_ready *r, unsigned *not_ready)
     return fresh;
 }
 
+void gw_ready_shutdown(gw_ready *r)
+{
+    if (!r || !r->started)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stop = true;
+    r->kick = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->started = false;
+}
+
 void gw_ready_destroy(gw_ready *r)
 {
     if (!r)
         return;
-    if (r->started) {
-        pthread_mutex_lock(&r->mu);
-        r->stop = true;
-        r->kick = true;
-        pthread_cond_signal(&r->cond);
-        pthread_mutex_unlock(&r->mu);
-        pthread_join(r->thread, NULL);
-    }
+    gw_ready_shutdown(r);
     pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mu);
     free(r);

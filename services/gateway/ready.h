@@ -41,7 +41,12 @@ bool gw_ready_get(gw_ready *r, gw_ready_waiter *w, unsigned *not_ready);
  * fresh; false otherwise (nothing queued). */
 bool gw_ready_peek(gw_ready *r, unsigned *not_ready);
 
-/* Stops the probe thread; queued waiters complete first. NULL is fine. */
+/* Stops the probe thread; queued waiters complete first (their done() has
+ * returned when this returns). Afterwards gw_ready_get/peek answer "NATS
+ * not ready" at once and queue nothing. Idempotent; NULL is fine. */
+void gw_ready_shutdown(gw_ready *r);
+
+/* gw_ready_shutdown, then frees r. NULL is fine. */
 void gw_ready_destroy(gw_ready *r);
 
 #endif

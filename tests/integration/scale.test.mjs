@@ -3,9 +3,10 @@
 //   1. a few thousand requests through the gateway (guest joins -> media,
 //      GET /rooms/{id} -> rooms); each copy's own $SRV.STATS.<name>.<id>
 //      shows it served some;
-//   2. SIGKILL one media copy mid-load: only requests in flight to it at that
-//      instant may fail (counted and printed); every request sent a moment
-//      after the kill succeeds;
+//   2. SIGKILL one media copy mid-load: the joins in flight to it at that
+//      instant get no reply; the gateway sends them once more after
+//      GATEWAY_RETRY_AFTER (issue 19 item 18), another copy answers, and not
+//      one request fails (before the repeat: 0-5 of 2000 failed with 504);
 //   3. SIGTERM another media copy mid-load: it drains, exits 0, and not one
 //      request fails.
 import { test, before, after } from 'node:test';
@@ -17,6 +18,7 @@ import { startStack } from '../harness/stack.mjs';
 
 const CONC = 16; // requests in flight at any time
 const REQUEST_TIMEOUT_MS = 3000; // gateway -> NATS; a request lost with a killed copy fails after this
+const RETRY_AFTER_MS = 1000; // ... unless it is repeated (joins, GETs) after this
 
 let s;
 let token;
@@ -89,7 +91,7 @@ before(async () => {
   s = await startStack({
     daemons: ['auth', 'rooms', 'media', 'webhook', 'gateway'],
     copies: { media: 3, rooms: 2 },
-    env: { GATEWAY_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms` },
+    env: { GATEWAY_REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`, GATEWAY_RETRY_AFTER: `${RETRY_AFTER_MS}ms` },
   });
   const email = `scale-${randomUUID()}@example.com`;
   let r = await s.http('POST', '/auth/register', { json: { name: 'Scale Test', email, password: 'correct horse battery' } });
@@ -128,7 +130,7 @@ test('every copy of media (3) and rooms (2) serves part of the load', { timeout:
   }
 });
 
-test('SIGKILL of a media copy mid-load: only requests in flight to it fail', { timeout: 120000 }, async () => {
+test('SIGKILL of a media copy mid-load: the joins lost with it are repeated, none fails', { timeout: 120000 }, async () => {
   const victim = 0;
   const N = 2000;
   let killedAt = null;
@@ -147,16 +149,16 @@ test('SIGKILL of a media copy mid-load: only requests in flight to it fail', { t
   const late = res.filter((r) => r.t0 > killedAt + 1000);
   const lateFailed = late.filter((r) => r.status !== 200);
   const inFlightAtKill = res.filter((r) => r.t0 <= killedAt && r.t1 >= killedAt).length;
+  const repeated = res.filter((r) => r.status === 200 && r.t1 - r.t0 >= RETRY_AFTER_MS);
   console.log(`SIGKILL media#${victim} after 400 of ${N} joins: ${failed.length} failed ${JSON.stringify(h)}; ` +
-    `${inFlightAtKill} requests were in flight at that instant; ${late.length} sent >1 s later, ${lateFailed.length} of them failed`);
+    `${inFlightAtKill} requests were in flight at that instant; ${late.length} sent >1 s later, ${lateFailed.length} of them failed; ` +
+    `${repeated.length} answered after the ${RETRY_AFTER_MS} ms repeat (${repeated.map((r) => (r.t1 - r.t0).toFixed(0)).join(', ')} ms)`);
   if (failed.length) {
     const f = failed.map((r) => `${r.status} sent ${(r.t0 - killedAt).toFixed(0)} ms after the kill`);
     console.log(`failures: ${f.slice(0, 10).join('; ')}${f.length > 10 ? ' ...' : ''}`);
   }
-  assert.ok(failed.length <= CONC, `at most the ${CONC} requests in flight may fail, ${failed.length} did`);
-  for (const r of failed) {
-    assert.ok(r.t0 <= killedAt + 1000, `a request sent ${(r.t0 - killedAt).toFixed(0)} ms after the kill failed (${r.status})`);
-  }
+  assert.equal(failed.length, 0, 'a join lost with the killed copy is repeated to a live one, not answered 504');
+  for (const r of repeated) assert.ok(r.t1 - r.t0 < REQUEST_TIMEOUT_MS, 'a repeated join is answered before the timeout');
   assert.ok(late.length > 100, `enough load after the kill (${late.length})`);
   assert.equal(lateFailed.length, 0);
   assert.equal(await s.pingCount('media', 500), 2, 'two media copies are left');
