@@ -166,6 +166,51 @@ describe('web app journey', () => {
     await snap(host, 'rooms-russian');
   });
 
+  it('page weight: HTML/CSS/JS per screen (without livekit-client) stays small', async () => {
+    const login = await s.http('POST', '/auth/login', { json: { email, password: 'correct horse battery' } });
+    const fresh = await s.http('POST', '/rooms', { json: { name: 'Weight check' }, headers: { Authorization: `Bearer ${login.json.access_token}` } });
+    assert.equal(fresh.status, 201);
+    // the refresh cookie rotates on every page load (a rotated one used again
+    // revokes the session), so each context hands its cookie to the next
+    let signedIn = await host.context().storageState();
+    const screens = [
+      ['sign-in', '/app/signin', null, (p) => p.getByRole('heading', { name: 'Sign in' }).waitFor()],
+      ['my rooms', '/app/rooms', true, (p) => p.locator('li[data-room]').first().waitFor()],
+      ['room (joined)', `/app/rooms/${fresh.json.id}`, true, async (p) => {
+        await p.getByTestId('join').click();
+        await p.locator('[data-testid="media-state"][data-state="unreachable"]').waitFor({ timeout: 30000 });
+      }],
+      ['guest entry', `/app/rooms/${fresh.json.id}`, null, (p) => p.getByTestId('guest-name').waitFor()],
+      ['meeting code', '/j/abc-defg-hij', null, (p) => p.locator('main .note').waitFor()],
+      ['history', '/app/history', true, (p) => p.locator('main .note, main table, main .empty').first().waitFor()],
+      ['settings', '/app/settings', true, (p) => p.locator('main .note, main form').first().waitFor()],
+      ['sessions', '/app/sessions', true, (p) => p.locator('main .note, main ul.sessions').first().waitFor()],
+    ];
+    for (const [name, path, state, ready] of screens) {
+      const ctx = await browser.newContext({ baseURL: s.url, storageState: state ? signedIn : undefined });
+      const page = await ctx.newPage();
+      const seen = [];
+      page.on('response', (r) => seen.push(r));
+      await page.goto(path);
+      await ready(page);
+      const bytes = { html: 0, css: 0, js: 0, lib: 0 };
+      for (const r of seen) {
+        const type = r.headers()['content-type'] ?? '';
+        const kind = /text\/html/.test(type) ? 'html' : /text\/css/.test(type) ? 'css' : /javascript/.test(type) ? 'js' : null;
+        if (!kind || r.status() !== 200) continue;
+        const n = (await r.body()).length;
+        if (new URL(r.url()).pathname.startsWith('/vendor/')) bytes.lib += n;
+        else bytes[kind] += n;
+      }
+      const total = bytes.html + bytes.css + bytes.js;
+      console.log(`WEIGHT ${name}: ${total} B (html ${bytes.html}, css ${bytes.css}, js ${bytes.js}); livekit-client ${bytes.lib} B`);
+      assert.ok(total < 120 * 1024, `${name}: ${total} bytes`);
+      assert.equal(bytes.lib > 0, name === 'room (joined)', `${name}: livekit-client only where media is used`);
+      if (state) signedIn = await ctx.storageState();
+      await ctx.close();
+    }
+  });
+
   it('the CSP blocked nothing and no page threw', () => {
     assert.deepEqual(problems, []);
   });

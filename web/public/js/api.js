@@ -52,8 +52,11 @@ async function raw(method, path, { body, token, signal } = {}) {
 // Restores the session from the refresh cookie (every page load). False
 // when there is none.
 export async function restore() {
+  // one refresh at a time across this browser's tabs: a rotated refresh
+  // token presented twice counts as reuse and revokes the session
+  const locked = (fn) => (navigator.locks ? navigator.locks.request('cx-refresh', fn) : fn());
   try {
-    const { json } = await raw('POST', '/auth/refresh');
+    const { json } = await locked(() => raw('POST', '/auth/refresh'));
     setSession({ token: json.access_token, user_id: json.user_id, name: access?.name });
     try {
       const me = await raw('GET', '/auth/me', { token: json.access_token });

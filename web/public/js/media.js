@@ -10,6 +10,7 @@ export async function connect({ url, token, grid, mic, cam, onState }) {
     onState('missing');
     return null;
   }
+  lk.setLogLevel?.('warn');
   const room = new lk.Room({ adaptiveStream: true, dynacast: true });
   const tiles = new Map();
   const tile = (p) => {

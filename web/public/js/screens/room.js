@@ -9,6 +9,12 @@ import { subscribe } from '../sse.js';
 
 const POLL_MS = 4000;
 
+// abcdefghij -> abc-defg-hij, as meeting codes are shown
+export function showCode(c) {
+  c = String(c).replace(/-/g, '');
+  return `${c.slice(0, 3)}-${c.slice(3, 7)}-${c.slice(7)}`;
+}
+
 // What a failure of a panel's route says (a missing route: "not yet here").
 function panelError(e) {
   return note(e.missing ? 'info' : 'error', e.missing ? t('feature_missing') : errorText(e));
@@ -111,7 +117,8 @@ function inRoom(main, st, j) {
   const chatList = h('ol.chat', { 'data-testid': 'chat' });
   const liveBox = h('div.live-state');
   const endedBox = h('div');
-  const link = `${location.origin}${(st.code ?? st.room?.code) ? `/j/${st.code ?? st.room.code}` : `/app/rooms/${roomId}`}`;
+  const code = st.code ?? st.room?.code;
+  const link = `${location.origin}${code ? `/j/${showCode(code)}` : `/app/rooms/${roomId}`}`;
 
   // --- controls
   const micBtn = h('button.toggle', { type: 'button', disabled: true, 'aria-pressed': 'false', 'data-testid': 'mic' });
@@ -241,7 +248,7 @@ function inRoom(main, st, j) {
       const inv = await api.call('GET', `/rooms/${roomId}/invites`, undefined, tok);
       if (!inv.length) return clear(invList, h('li.empty', t('no_invites')));
       clear(invList, inv.map((i) => {
-        const url = `${location.origin}${st.room?.code ? `/j/${st.room.code}` : `/app/rooms/${roomId}`}?invite=${encodeURIComponent(i.code ?? '')}`;
+        const url = `${link}?invite=${encodeURIComponent(i.code ?? '')}`;
         const out = h('span.out');
         const rv = h('button.small', { type: 'button' }, t('revoke'));
         rv.addEventListener('click', () => busy(rv, out, () => api.call('DELETE', `/rooms/${roomId}/invites/${i.id}`, undefined, tok).then(loadInvites)));
@@ -290,8 +297,15 @@ function inRoom(main, st, j) {
     else if (type === 'reset') { refreshPeople(); loadChat(); }
   };
   if (streamToken) {
-    cleanups.push(subscribe(`/rooms/${roomId}/events`, streamToken, {
+    let renewedAt = 0;
+    cleanups.push(subscribe(`/rooms/${roomId}/events`, () => j.room_token ?? api.session()?.token, {
       onEvent,
+      // the host's access token expired: one refresh, then the stream again
+      onDenied: async () => {
+        if (j.room_token || Date.now() - renewedAt < 60000) return false;
+        renewedAt = Date.now();
+        return api.restore();
+      },
       onState: (state) => {
         if (state === 'live') liveBox.replaceChildren();
         else if (state === 'reconnecting') liveBox.replaceChildren(note('info', t('events_reconnecting')));
