@@ -214,7 +214,7 @@ function inRoom(main, st, j) {
       if (!r.messages.length && !msgIds.size) clear(chatList, h('li.empty', t('no_messages')));
       r.messages.forEach(addMsg);
       chatErr.replaceChildren();
-    } catch (e) { chatErr.replaceChildren(panelError(e)); }
+    } catch (e) { chatErr.replaceChildren(panelError(e)); chatForm.hidden = e.missing; }
   }
   const chatInput = h('input', { name: 'text', maxlength: 4000, placeholder: t('chat_placeholder'), autocomplete: 'off', 'data-testid': 'chat-input' });
   const sendBtn = h('button', { type: 'submit' }, t('send'));
@@ -254,7 +254,7 @@ function inRoom(main, st, j) {
         rv.addEventListener('click', () => busy(rv, out, () => api.call('DELETE', `/rooms/${roomId}/invites/${i.id}`, undefined, tok).then(loadInvites)));
         return h('li', h('span', i.label || i.role), h('button.small', { type: 'button', onclick: () => navigator.clipboard?.writeText(url) }, t('copy_link')), rv, out);
       }));
-    } catch (e) { clear(invList, h('li', panelError(e))); }
+    } catch (e) { clear(invList, h('li', panelError(e))); invBtn.hidden = e.missing; }
   }
   const invOut = h('div.out');
   const invBtn = h('button.small', { type: 'button' }, t('new_invite'));
