@@ -17,3 +17,22 @@ else()
   set(shim "throw new Error('livekit-client is not installed (./calixio deps)');\n")
 endif()
 file(CONFIGURE OUTPUT "${DST}/js/livekit.js" CONTENT "${shim}" @ONLY)
+
+# Precompressed twins of the text assets: the gateway sends <file>.gz to
+# clients that accept gzip (same content, a fraction of the bytes).
+find_program(GZIP_EXE gzip)
+if(GZIP_EXE)
+  file(GLOB_RECURSE texts "${DST}/*.html" "${DST}/*.js" "${DST}/*.mjs" "${DST}/*.css" "${DST}/*.svg" "${DST}/*.json")
+  foreach(f ${texts})
+    file(SIZE "${f}" n)
+    if(n LESS 1024) # too small to gain anything
+      continue()
+    endif()
+    execute_process(COMMAND "${GZIP_EXE}" -9 -n -k -f "${f}" RESULT_VARIABLE rc)
+    if(NOT rc EQUAL 0)
+      message(WARNING "gzip ${f} failed: served uncompressed")
+    endif()
+  endforeach()
+else()
+  message(STATUS "gzip not found: the web app is served uncompressed")
+endif()

@@ -304,8 +304,46 @@ static bool _etag_matches(const char *inm, const char *etag)
     return false;
 }
 
+/* Does Accept-Encoding allow gzip? ("gzip" as a token, not with q=0) */
+static bool _accepts_gzip(const char *ae)
+{
+    for (const char *p = ae; p && (p = strstr(p, "gzip")) != NULL; p += 4) {
+        bool start = p == ae || p[-1] == ' ' || p[-1] == ',';
+        const char *e = p + 4;
+        while (*e == ' ')
+            e++;
+        if (!start || (*e != '\0' && *e != ',' && *e != ';'))
+            continue;
+        if (*e != ';')
+            return true;
+        const char *q = strstr(e, "q=");
+        const char *next = strchr(e, ',');
+        if (!q || (next && q > next))
+            return true;
+        return strtod(q + 2, NULL) > 0.0;
+    }
+    return false;
+}
+
+/* Swaps *fd and *st for the precompressed "<file>.gz" beside file (what the
+ * build writes for text assets), when there is one. */
+static bool _try_gz(const gw_static *s, const char *file, int *fd, struct stat *st)
+{
+    char gz[GW_STATIC_PATH_MAX + 4];
+    struct stat gst;
+    if (snprintf(gz, sizeof(gz), "%s.gz", file) >= (int)sizeof(gz))
+        return false;
+    int gfd = _open_beneath(s, gz, &gst);
+    if (gfd < 0)
+        return false;
+    close(*fd);
+    *fd = gfd;
+    *st = gst;
+    return true;
+}
+
 static void _headers(const gw_static *s, struct MHD_Response *r, const char *url,
-                     const char *etag, const char *type)
+                     const char *etag, const char *type, bool gz)
 {
     const char *cache = "no-cache";
     for (size_t i = 0; i < GW_NELEM(_cache); i++)
@@ -317,6 +355,9 @@ static void _headers(const gw_static *s, struct MHD_Response *r, const char *url
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
     MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    if (gz)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     MHD_add_response_header(r, "Content-Security-Policy", s->csp);
     for (size_t i = 0; i < GW_NELEM(_fixed); i++)
         MHD_add_response_header(r, _fixed[i].name, _fixed[i].value);
@@ -335,19 +376,25 @@ bool gw_static_answer(const gw_static *s, struct MHD_Connection *c, const char *
     const char *type = rel[0] && !dir_slash ? _type_of(rel) : NULL;
     struct stat st;
     int fd = -1;
+    const char *file = rel;
     if (type)
         fd = _open_beneath(s, rel, &st);
     if (fd < 0 && (rel[0] == '\0' || (spa && (!type || dir_slash)))) {
         type = "text/html; charset=utf-8";
         url = "/index.html";
-        fd = _open_beneath(s, "index.html", &st);
+        file = "index.html";
+        fd = _open_beneath(s, file, &st);
     }
     if (fd < 0)
         return false;
+    bool gz = _accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                        MHD_HTTP_HEADER_ACCEPT_ENCODING)) &&
+              _try_gz(s, file, &fd, &st);
     char etag[64];
-    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
+    snprintf(etag, sizeof(etag), "\"%llx-%llx%s\"", (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
-                 (unsigned long long)st.st_mtim.tv_nsec);
+                 (unsigned long long)st.st_mtim.tv_nsec,
+             gz ? "-gz" : "");
     const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (_etag_matches(inm, etag)) {
@@ -363,7 +410,7 @@ bool gw_static_answer(const gw_static *s, struct MHD_Connection *c, const char *
     }
     if (!*resp)
         return false;
-    _headers(s, *resp, url, etag, type);
+    _headers(s, *resp, url, etag, type, gz);
     return true;
 }
 

@@ -11,7 +11,8 @@
  * through "..", encodings, backslashes or symlinks. Directories are never
  * listed. Every answer carries the Content-Security-Policy, nosniff and
  * cache headers (files under /vendor/ carry versioned names: immutable;
- * everything else no-cache with an ETag, 304 on If-None-Match). */
+ * everything else no-cache with an ETag, 304 on If-None-Match). A client
+ * that accepts gzip gets "<file>.gz" when the build wrote one beside it. */
 #ifndef GW_STATIC_H
 #define GW_STATIC_H
 

@@ -193,17 +193,18 @@ describe('web app journey', () => {
       page.on('response', (r) => seen.push(r));
       await page.goto(path);
       await ready(page);
-      const bytes = { html: 0, css: 0, js: 0, lib: 0 };
+      const bytes = { html: 0, css: 0, js: 0, lib: 0, wire: 0, libWire: 0 };
       for (const r of seen) {
         const type = r.headers()['content-type'] ?? '';
         const kind = /text\/html/.test(type) ? 'html' : /text\/css/.test(type) ? 'css' : /javascript/.test(type) ? 'js' : null;
         if (!kind || r.status() !== 200) continue;
         const n = (await r.body()).length;
-        if (new URL(r.url()).pathname.startsWith('/vendor/')) bytes.lib += n;
-        else bytes[kind] += n;
+        const wire = (await r.request().sizes()).responseBodySize; // as sent (gzip)
+        if (new URL(r.url()).pathname.startsWith('/vendor/')) { bytes.lib += n; bytes.libWire += wire; }
+        else { bytes[kind] += n; bytes.wire += wire; }
       }
       const total = bytes.html + bytes.css + bytes.js;
-      console.log(`WEIGHT ${name}: ${total} B (html ${bytes.html}, css ${bytes.css}, js ${bytes.js}); livekit-client ${bytes.lib} B`);
+      console.log(`WEIGHT ${name}: ${total} B (html ${bytes.html}, css ${bytes.css}, js ${bytes.js}), ${bytes.wire} B gzipped on the wire; livekit-client ${bytes.lib} B (${bytes.libWire} B on the wire)`);
       assert.ok(total < 120 * 1024, `${name}: ${total} bytes`);
       assert.equal(bytes.lib > 0, name === 'room (joined)', `${name}: livekit-client only where media is used`);
       if (state) signedIn = await ctx.storageState();

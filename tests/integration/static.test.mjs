@@ -8,6 +8,7 @@ import http from 'node:http';
 import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { startStack, freePort, sleep, buildDir } from '../harness/stack.mjs';
 
 const SECRET = 'TOP-SECRET-OUTSIDE-THE-ROOT';
@@ -19,7 +20,7 @@ function raw(base, method, path, headers = {}) {
     const rq = http.request({ host: u.hostname, port: u.port, method, path, headers, insecureHTTPParser: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString() }));
+      res.on('end', () => { const buf = Buffer.concat(chunks); resolve({ status: res.statusCode, headers: res.headers, buf, text: buf.toString() }); });
     });
     rq.on('error', reject);
     rq.end();
@@ -118,6 +119,34 @@ describe('web app from the build (WEB_ROOT=auto)', () => {
     const css = await raw(s.url, 'GET', '/css/app.css');
     assert.equal(css.status, 200);
     assert.equal(css.headers['content-type'], 'text/css; charset=utf-8');
+  });
+
+  it('gzip: the build\'s precompressed twin for clients that accept it, the plain file otherwise', async () => {
+    const lib = readdirSync(join(buildDir, 'web', 'vendor')).find((f) => /^livekit-client-[\d.]+\.mjs$/.test(f));
+    const plain = await raw(s.url, 'GET', `/vendor/${lib}`);
+    const gz = await raw(s.url, 'GET', `/vendor/${lib}`, { 'Accept-Encoding': 'br, gzip, deflate' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers['content-type'], 'text/javascript; charset=utf-8');
+    assert.equal(gz.headers['cache-control'], 'public, max-age=31536000, immutable');
+    assert.match(gz.headers.vary, /Accept-Encoding/);
+    assert.ok(gz.buf.length < plain.buf.length / 3, `${gz.buf.length} vs ${plain.buf.length}`);
+    assert.ok(gunzipSync(gz.buf).equals(plain.buf), 'the same bytes once decompressed');
+    assert.notEqual(gz.headers.etag, plain.headers.etag);
+    assert.equal(plain.headers['content-encoding'], undefined);
+    const refused = await raw(s.url, 'GET', `/vendor/${lib}`, { 'Accept-Encoding': 'gzip;q=0, identity' });
+    assert.equal(refused.headers['content-encoding'], undefined);
+    assert.ok(refused.buf.equals(plain.buf));
+    const css = await raw(s.url, 'GET', '/css/app.css', { 'Accept-Encoding': 'gzip' });
+    assert.equal(css.headers['content-encoding'], 'gzip');
+    assert.equal(gunzipSync(css.buf).toString(), readFileSync(join(buildDir, 'web', 'css', 'app.css'), 'utf8'));
+    // files under 1 KB (index.html) have no twin: sent as they are
+    const spa = await raw(s.url, 'GET', '/app/rooms', { 'Accept-Encoding': 'gzip' });
+    assert.equal(spa.status, 200);
+    assert.equal(spa.headers['content-encoding'], undefined);
+    assert.equal(spa.text, readFileSync(join(buildDir, 'web', 'index.html'), 'utf8'));
+    const direct = await raw(s.url, 'GET', `/vendor/${lib}.gz`);
+    assert.equal(direct.status, 404, 'the .gz twins are not files of their own');
   });
 
   it('client-side routes (/app/..., /j/<code>) answer index.html; missing assets stay 404', async () => {
