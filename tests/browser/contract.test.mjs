@@ -13,7 +13,7 @@ import { mkdirSync, rmSync, existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startStack } from '../harness/stack.mjs';
+import { startStack, sleep } from '../harness/stack.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OUT = process.env.CX_BROWSER_OUT ? join(process.env.CX_BROWSER_OUT, 'contract') : join(here, 'out', 'contract');
@@ -153,6 +153,82 @@ describe('room flows against the API-ROOMS.md contract', () => {
     await page.getByTestId('ended').getByText('This room has ended.').waitFor();
     await snap(page, 'guest-room-ended');
     await page.context().close();
+  });
+
+  it('the host lets a guest in, manages invite links and moderates (the routes each button calls)', async () => {
+    const email = `mod-${Date.now()}@example.test`;
+    assert.equal((await s.http('POST', '/auth/register', { json: { name: 'Hana Host', email, password: 'correct horse battery' } })).status, 201);
+    const ctx = await browser.newContext({ baseURL: s.url, locale: 'en-US', viewport: { width: 1280, height: 900 } });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(20000);
+    page.on('pageerror', (e) => problems.push(`host: uncaught ${e.message}`));
+    page.on('dialog', (d) => d.accept());
+    await page.goto('/app/signin');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/app/rooms');
+    await page.getByTestId('room-name').fill('Board meeting');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.waitForURL(/\/app\/rooms\/[0-9a-f-]{36}$/);
+    const id = page.url().split('/').pop();
+    // the room, join and end are the real stack's; these routes are not there yet
+    const calls = [];
+    let waiting = [{ id: WAIT, name: 'Gina Guest', requested_at: T0 }];
+    let invites = [];
+    await ctx.route(new RegExp(`/rooms/${id}/(waiting|invites|participants|messages|events)`), async (route) => {
+      const rq = route.request();
+      const p = new URL(rq.url()).pathname.slice(`/rooms/${id}`.length);
+      const json = (status, body) => route.fulfill({ status, contentType: 'application/json', body: body === undefined ? '' : JSON.stringify(body) });
+      calls.push(`${rq.method()} ${p} ${rq.postData() ?? ''}`.trim());
+      if (p === '/events') return json(404, { error: 'not_found', message: 'no such route' });
+      if (p === '/waiting') return json(200, waiting);
+      if (p === `/waiting/${WAIT}/approve`) { waiting = []; return json(200, { id: WAIT, status: 'approved' }); }
+      if (p === '/invites' && rq.method() === 'GET') return json(200, invites);
+      if (p === '/invites' && rq.method() === 'POST') {
+        invites = [{ id: '11111111-2222-4333-8444-555555555555', code: 'Zk3_secret-code', label: '', role: 'participant', uses: 0, created_at: T0 }];
+        return json(201, invites[0]);
+      }
+      if (p.startsWith('/invites/') && rq.method() === 'DELETE') { invites = []; return json(204); }
+      if (p === '/participants') return json(200, [{ identity: 'guest-9f', name: 'Gina Guest', role: 'guest', sid: 'PA_9', joined_at: T0 }]);
+      if (p.startsWith('/participants/')) return route.fulfill({ status: p.endsWith('/role') ? 200 : 204, contentType: 'application/json', body: p.endsWith('/role') ? '{"identity":"guest-9f","role":"moderator"}' : '' });
+      if (p.startsWith('/messages')) return json(200, { messages: [] });
+      return json(404, { error: 'not_found' });
+    });
+    await page.getByTestId('join').click();
+    await page.getByTestId('room').waitFor();
+    const waitList = page.getByTestId('waiting-list');
+    await waitList.getByText('Gina Guest').waitFor();
+    await snap(page, 'host-waiting-list');
+    await waitList.getByRole('button', { name: 'Let in' }).click();
+    await waitList.getByText('Nobody is waiting.').waitFor();
+    await page.getByRole('button', { name: 'New invite link' }).click();
+    await page.locator('ul.invites li').getByRole('button', { name: 'Revoke' }).waitFor();
+    await snap(page, 'host-invite-created');
+    await page.locator('ul.invites li').getByRole('button', { name: 'Revoke' }).click();
+    await page.getByText('No invite links.').waitFor();
+    const guestRow = page.getByTestId('participants').locator('li[data-identity="guest-9f"]');
+    for (const b of ['Mute', 'Ban', 'Remove', 'Make moderator']) {
+      const n = calls.length;
+      await guestRow.getByRole('button', { name: b, exact: true }).click();
+      for (let i = 0; i < 100 && !calls.slice(n).some((c) => c.startsWith('POST /participants/')); i++) await sleep(50);
+    }
+    await snap(page, 'host-moderation');
+    const posts = calls.filter((c) => c.startsWith('POST') || c.startsWith('DELETE'));
+    assert.deepEqual(posts, [
+      `POST /waiting/${WAIT}/approve {}`,
+      'POST /invites {}',
+      'DELETE /invites/11111111-2222-4333-8444-555555555555',
+      'POST /participants/guest-9f/mute {"kind":"all"}',
+      'POST /participants/guest-9f/remove {"ban":true}',
+      'POST /participants/guest-9f/remove {}',
+      'POST /participants/guest-9f/role {"role":"moderator"}',
+    ]);
+    // no events route: the page says it polls, and the media message is there too
+    await page.getByText('Live updates are not available on this server yet').waitFor();
+    await page.getByTestId('end').click();
+    await page.getByTestId('ended').waitFor();
+    await ctx.close();
   });
 
   it('no uncaught errors, nothing blocked by the CSP', () => {

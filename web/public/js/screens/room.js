@@ -180,7 +180,7 @@ function inRoom(main, st, j) {
     clear(people, [...byId.values()].map((p) => {
       const out = h('span.out');
       const act = (label, path, body) => {
-        const b = h('button.small', { type: 'button' }, label);
+        const b = h(path === 'remove' ? 'button.small.danger' : 'button.small', { type: 'button' }, label);
         b.addEventListener('click', () => busy(b, out, () => api.call('POST', `/rooms/${roomId}/participants/${p.identity}/${path}`, body, tok).then(refreshPeople)));
         return b;
       };
