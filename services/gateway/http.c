@@ -20,6 +20,7 @@
 #include "headers.h"
 #include "metrics.h"
 #include "routes.h"
+#include "static.h"
 
 /* A body beyond its limit is read and dropped up to this many bytes, so a
  * normal client still gets its 413 on a connection that stays usable; past
@@ -52,6 +53,7 @@ typedef struct gw_req {
     bool secure;                  /* cookie attributes for TLS */
     gw_match_rc mrc;
     gw_match m;
+    const char *url;              /* as MHD hands it; valid until completion */
     char method[16];
     char path[GW_LOG_PATH + 1];
     char rid[GW_RID_MAX + 1];
@@ -136,6 +138,19 @@ static enum MHD_Result _queue(gw_req *r, gw_answer *a, const char *ctype, const 
     enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)a->status, resp);
     MHD_destroy_response(resp);
     gw_answer_free(a);
+    return ret;
+}
+
+/* Queues a web app file answer (static.h), consumed, plus the request id. */
+static enum MHD_Result _queue_static(gw_req *r, struct MHD_Response *resp, unsigned status)
+{
+    MHD_add_response_header(resp, "X-Request-Id", r->rid);
+    if (atomic_load(&r->h->draining))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->status = (int)status;
+    atomic_store(&r->phase, GW_PH_ANSWERED);
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
     return ret;
 }
 
@@ -392,8 +407,13 @@ static enum MHD_Result _dispatch(gw_req *r)
         return _queue(r, &a, NULL, r->m.allow, true);
     }
     switch (r->mrc) {
-    case GW_MATCH_NOT_FOUND:
+    case GW_MATCH_NOT_FOUND: {
+        struct MHD_Response *sr = NULL;
+        unsigned ss = 0;
+        if (gw_static_answer(r->h->cfg.web, r->conn, r->method, r->url, &sr, &ss))
+            return _queue_static(r, sr, ss);
         return _queue_status(r, CX_ERR_NOT_FOUND, "no such route");
+    }
     case GW_MATCH_METHOD: {
         gw_answer a = {0};
         gw_answer_status(&a, CX_ERR_METHOD_NOT_ALLOWED, NULL);
@@ -422,6 +442,7 @@ static gw_req *_req_new(gw_http *h, struct MHD_Connection *c, const char *url,
     r->h = h;
     r->conn = c;
     r->t0_ns = cx_mono_ns();
+    r->url = url;
     snprintf(r->method, sizeof(r->method), "%s", method);
     gw_header_sanitize(url, r->path, sizeof(r->path));
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -617,6 +638,7 @@ cx_status gw_http_start(gw_http **out, const gw_http_cfg *cfg)
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, _completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, gw_slowguard_notify, cfg->guard,
         MHD_OPTION_URI_LOG_CALLBACK, gw_slowguard_uri, cfg->guard,
+        MHD_OPTION_UNESCAPE_CALLBACK, gw_static_unescape, NULL,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER, _mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {

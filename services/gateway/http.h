@@ -18,6 +18,7 @@
 #include "ratelimit.h"
 #include "ready.h"
 #include "slowguard.h"
+#include "static.h"
 
 typedef struct gw_http_cfg {
     const char *addr;             /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
@@ -33,6 +34,7 @@ typedef struct gw_http_cfg {
     gw_slowguard *guard;          /* borrowed: request read deadlines */
     const char *openapi;          /* borrowed document text */
     size_t openapi_len;
+    const gw_static *web;         /* borrowed: the web app's files, NULL when off */
 } gw_http_cfg;
 
 typedef struct gw_http gw_http;

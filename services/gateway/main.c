@@ -23,9 +23,10 @@
 #include "ready.h"
 #include "rlsync.h"
 #include "routes.h"
+#include "static.h"
 
 static cx_daemon_cfg dc;
-static char *http_addr, *cors_origins;
+static char *http_addr, *cors_origins, *web_root, *media_url;
 static int64_t req_timeout_ms, retry_after_ms, threads, max_conns, conn_timeout_ms,
     read_timeout_ms, rl_rps, rl_burst, rl_sync_ms;
 static bool trust_proxy, cookie_secure;
@@ -65,6 +66,11 @@ static const cx_cfg_var vars[] = {
     {"COOKIE_SECURE", CX_CFG_BOOL, "false",
      "refresh cookie always SameSite=None; Secure (served over TLS)", &cookie_secure, 0, 0,
      false},
+    {"WEB_ROOT", CX_CFG_STRING, "auto",
+     "web app folder served at / (auto: the web folder the build writes beside cx-gateway; off: none)",
+     &web_root, 0, 0, false},
+    {"LIVEKIT_PUBLIC_URL", CX_CFG_STRING, "ws://127.0.0.1:7880",
+     "LiveKit WebSocket URL handed to clients", &media_url, 0, 0, false},
 };
 
 /* Raises the open-file limit to its hard maximum: every connection is a fd. */
@@ -147,6 +153,12 @@ int main(int argc, char **argv)
     if (gw_slowguard_create(&guard, read_timeout_ms, conn_timeout_ms) != CX_OK)
         goto out_free_ready;
 
+    gw_static *web = NULL;
+    if (gw_static_open(&web, web_root, media_url) != CX_OK) {
+        rc = 2;
+        goto out_free_guard;
+    }
+
     gw_http_cfg hc = {
         .addr = http_addr,
         .threads = (unsigned)threads,
@@ -161,11 +173,12 @@ int main(int argc, char **argv)
         .guard = guard,
         .openapi = doc,
         .openapi_len = doc_len,
+        .web = web,
     };
     gw_http *http = NULL;
     if (gw_http_start(&http, &hc) != CX_OK) {
         rc = 2;
-        goto out_free_guard;
+        goto out_free_web;
     }
     cx_log_info(NULL, "gateway listening on %s (%lld threads, timeout %lldms)", http_addr,
                 (long long)threads, (long long)req_timeout_ms);
@@ -195,6 +208,8 @@ int main(int argc, char **argv)
     gw_http_stop(http);
     cx_log_info(NULL, "gateway stopped");
 
+out_free_web:
+    gw_static_close(web);
 out_free_guard:
     gw_slowguard_destroy(guard);
 out_free_ready:
