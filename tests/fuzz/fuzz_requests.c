@@ -1,4 +1,4 @@
-// CX_FUZZ_SOURCES: services/auth/validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/media/join.c services/media/cache.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
+// CX_FUZZ_SOURCES: services/auth/validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/rooms/validate.c services/rooms/code.c services/rooms/manage.c services/rooms/access.c services/media/join.c services/media/cache.c services/media/start.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
 /* fuzz_requests.c: libFuzzer target for every service's request decoding.
  *
  * Built by tests/fuzz/run.sh (CMake -DCX_FUZZ=ON links the sources named on
@@ -266,10 +266,27 @@ static void _rooms_ref(const Calixio__V1__RoomRef *in)
         _die("rooms.get of a non-UUID id is not room_not_found", &in->base);
 }
 
+/* True when a join's code would reach Postgres (ten letters, dashes and
+ * case ignored), as media normalises it. */
+static bool _code_ok(const char *c)
+{
+    size_t k = 0;
+    for (; *c; c++) {
+        if (*c == '-')
+            continue;
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')) || k == 10)
+            return false;
+        k++;
+    }
+    return k == 10;
+}
+
 static void _media_join(const Calixio__V1__JoinRequest *in)
 {
     if (_uuid_agree(in->id, &in->base))
         return; /* a real id needs Postgres */
+    if (in->code && !in->id && _code_ok(in->code))
+        return; /* so does a well-formed meeting code */
     cx_req req = {0};
     media_ctx ctx = {.cache = _cache, .api_key = "devkey", .api_secret = "secret",
                      .public_url = "ws://127.0.0.1:7880", .token_ttl_s = 600};
@@ -283,7 +300,10 @@ static void _media_join(const Calixio__V1__JoinRequest *in)
         size_t n = _cps(in->user_name);
         name_ok = n >= 1 && n <= MEDIA_USER_NAME_MAX_CHARS;
     }
-    if (s != (name_ok ? CX_ERR_ROOM_NOT_FOUND : CX_ERR_VALIDATION))
+    cx_status want = !name_ok               ? CX_ERR_VALIDATION
+                     : in->code && in->id ? CX_ERR_INVALID_JSON /* id or code, not both */
+                                          : CX_ERR_ROOM_NOT_FOUND;
+    if (s != want)
         _die("media.join status disagrees with the rules", &in->base);
 }
 
