@@ -25,7 +25,8 @@ const execFileP = promisify(execFile);
 // What each service must expose (name -> endpoint names).
 const SERVICES = {
   'calixio-auth': ['register', 'login', 'refresh', 'logout', 'me'],
-  'calixio-rooms': ['create', 'list', 'get', 'end', 'participants'],
+  'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
+    'update', 'delete', 'leave', 'by_code', 'start'], // issue 16
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit'],
 };
