@@ -73,7 +73,8 @@ void cx_daemon_stores_close(cx_daemon_stores *st)
 
 void cx_daemon_service_opts(const cx_daemon_cfg *c, cx_service_opts *o)
 {
-    o->nats_url = c->nats_url;
+    o->nats_url = c->nats.url;
+    o->nats = &c->nats;
     o->prefix = c->prefix;
     o->auth = &c->auth;
     o->subs_per_endpoint = (int)c->subs;

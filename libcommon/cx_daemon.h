@@ -19,6 +19,7 @@
 
 #include "cx_auth.h"
 #include "cx_config.h"
+#include "cx_natsconn.h"
 #include "cx_pg.h"
 #include "cx_redis.h"
 #include "cx_service.h"
@@ -29,7 +30,7 @@
 #define CX_DEFAULT_REDIS_ADDR "127.0.0.1:6379"
 
 typedef struct cx_daemon_cfg {
-    char *nats_url;
+    cx_natsconn_cfg nats;  /* NATS_URL, credentials, TLS */
     char *prefix;
     char *log_level;
     char *jwt_secret;
@@ -43,8 +44,7 @@ typedef struct cx_daemon_cfg {
 } cx_daemon_cfg;
 
 #define CX_DAEMON_VARS(c)                                                                    \
-    {"NATS_URL", CX_CFG_STRING, "nats://127.0.0.1:4222",                                     \
-     "NATS server URL(s), comma-separated", &(c).nats_url, 0, 0, false},                     \
+    CX_NATSCONN_VARS((c).nats),                                                              \
     {"CALIXIO_SUBJECT_PREFIX", CX_CFG_STRING, "calixio",                                     \
      "prefix of every NATS subject (several deployments on one NATS)", &(c).prefix, 0, 0,    \
      false},                                                                                 \

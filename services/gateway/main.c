@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     if (gw_ratelimit_create(&rl, rl_rps, rl_burst) != CX_OK)
         goto out_free_doc;
     gw_proxy *px = NULL;
-    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms) != CX_OK)
+    if (gw_proxy_create(&px, &dc.nats, dc.prefix, req_timeout_ms) != CX_OK)
         goto out_free_rl;
     gw_ready *ready = NULL;
     if (gw_ready_create(&ready, px) != CX_OK)

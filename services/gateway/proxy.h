@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cx_natsconn.h"
 #include "cx_status.h"
 
 typedef enum gw_px_outcome {
@@ -51,7 +52,7 @@ typedef struct gw_proxy gw_proxy;
 /* Connects (retrying in the background when NATS is not there yet: requests
  * then fail fast with CX_ERR_UNAVAILABLE), subscribes the inbox and starts
  * the timer thread. prefix is the subject prefix ("calixio"). */
-cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *prefix,
+cx_status gw_proxy_create(gw_proxy **out, const cx_natsconn_cfg *nats, const char *prefix,
                           int64_t timeout_ms);
 
 /* Publishes data to "<prefix>.<rel>" with headers h and the entry's reply
