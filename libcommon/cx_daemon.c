@@ -45,11 +45,17 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
     return -1;
 }
 
-cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
+                                const char *db_url, int pg_size,
                                 const char *redis_addr, int redis_timeout_ms, int redis_size)
 {
     st->pg = NULL;
     st->redis = NULL;
+    if (sc && sc->own_db_url && *sc->own_db_url)
+        db_url = sc->own_db_url;
+    else
+        cx_log_warn(NULL, "config: no <daemon>_DATABASE_URL set: using DATABASE_URL, shared by "
+                          "every daemon (one role for all; see README \"Security model\")");
     cx_status s = cx_pg_pool_create(&st->pg, db_url, pg_size);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
@@ -58,6 +64,15 @@ cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg
     s = cx_redis_create(&st->redis, redis_addr, redis_timeout_ms, redis_size);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
+        cx_daemon_stores_close(st);
+        return s;
+    }
+    if (sc && sc->redis_password && *sc->redis_password)
+        s = cx_redis_set_auth(st->redis, sc->redis_user, sc->redis_password);
+    else if (sc && sc->redis_user && *sc->redis_user)
+        s = CX_ERR_CONFIG;
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: REDIS_USER / REDIS_PASSWORD: a user needs its password");
         cx_daemon_stores_close(st);
     }
     return s;

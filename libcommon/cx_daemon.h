@@ -73,18 +73,39 @@ typedef struct cx_daemon_cfg {
 int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *vars, size_t n,
                    cx_daemon_cfg *c);
 
+/* A daemon's own store credentials (least privilege, issue 12). Rows:
+ *   CX_DAEMON_STORE_VARS(sc, "MEDIA") -> MEDIA_DATABASE_URL, REDIS_USER,
+ *   REDIS_PASSWORD (each also as *_FILE). */
+typedef struct cx_daemon_store_cfg {
+    char *own_db_url;     /* <NAME>_DATABASE_URL: the daemon's own role; "" = DATABASE_URL */
+    char *redis_user;     /* REDIS_USER: ACL user; "" = default user */
+    char *redis_password; /* REDIS_PASSWORD */
+} cx_daemon_store_cfg;
+
+#define CX_DAEMON_STORE_VARS(c, NAME)                                                         \
+    {NAME "_DATABASE_URL", CX_CFG_STRING, "",                                                 \
+     "Postgres URL of this daemon's own role (empty: DATABASE_URL, with a warning)",          \
+     &(c).own_db_url, 0, 0, true},                                                            \
+    {"REDIS_USER", CX_CFG_STRING, "", "Redis ACL user of this daemon (empty: default user)",  \
+     &(c).redis_user, 0, 0, false},                                                           \
+    {"REDIS_PASSWORD", CX_CFG_STRING, "", "password of REDIS_USER (or REDIS_PASSWORD_FILE)",   \
+     &(c).redis_password, 0, 0, true}
+
 /* The stores a daemon talks to. Both connect lazily (on first use). */
 typedef struct cx_daemon_stores {
     cx_pg_pool *pg;
     cx_redis *redis;
 } cx_daemon_stores;
 
-/* Creates the Postgres pool (pg_size connections to db_url) and the Redis
- * handle (redis_size connections to redis_addr, redis_timeout_ms per
- * command). A bad value is logged as "config: DATABASE_URL: ..." or
- * "config: REDIS_ADDR: ..."; on error nothing stays allocated. Close with
+/* Creates the Postgres pool (pg_size connections to sc->own_db_url, or to
+ * db_url with a warning when that is empty) and the Redis handle
+ * (redis_size connections to redis_addr as sc->redis_user,
+ * redis_timeout_ms per command). sc may be NULL (db_url, default user). A
+ * bad value is logged as "config: DATABASE_URL: ..." or "config:
+ * REDIS_ADDR: ..."; on error nothing stays allocated. Close with
  * cx_daemon_stores_close. */
-cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
+                                const char *db_url, int pg_size,
                                 const char *redis_addr, int redis_timeout_ms, int redis_size);
 
 /* Frees what cx_daemon_stores_open created; safe on a zeroed struct. */

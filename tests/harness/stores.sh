@@ -6,8 +6,22 @@
 #   stores.sh stop DIR [nats|pg|redis ...]    stop what start started (by pid file)
 #   stores.sh restart DIR pg|redis|nats       stop and start on the same port
 #
+#   stores.sh roles DIR                      set the passwords of the service roles
+#                                            (after the migrations created them)
+#
 # DIR/env holds shell lines: NATS_URL, DATABASE_URL, REDIS_ADDR, *_PORT.
 # PostgreSQL refuses to run as root, so as root it runs as user postgres.
+#
+# With CX_STORES_SECURE=1 at the first start (remembered in DIR/secure), the
+# stores run the way production does (issue 12), from the permission table
+# deploy/permissions/calixio.tsv through tools/cx-perms: nats-server with
+# one user per daemon plus the operator user admin and JetStream on;
+# PostgreSQL with scram-sha-256 passwords on TCP; Redis with one ACL user
+# per daemon and the default user off. Random passwords go to
+# DIR/secrets/{nats,pg,redis}-<principal>.pw (mode 600); DIR/env.<daemon>
+# holds that daemon's own credentials (NATS_USER, NATS_PASSWORD_FILE,
+# <DAEMON>_DATABASE_URL, REDIS_USER, REDIS_PASSWORD_FILE) and DIR/env the
+# operator's (DATABASE_URL as the owner, NATS_ADMIN_*, REDIS_ADMIN_*).
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -19,6 +33,20 @@ what=("$@")
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+perms="$here/../../tools/cx-perms"
+[ "${CX_STORES_SECURE:-0}" = 1 ] && [ "$cmd" = start ] && touch "$dir/secure"
+secure() { [ -f "$dir/secure" ]; }
+
+secret() { # store principal -> password (made once)
+  local f="$dir/secrets/$1-$2.pw"
+  if [ ! -s "$f" ]; then
+    (umask 077; mkdir -p "$dir/secrets"; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$f")
+  fi
+  cat "$f"
+}
+
+principals() { "$perms" principals "$@"; }
 
 free_port() {
   python3 - <<'PY'
@@ -51,7 +79,18 @@ start_nats() {
   [ -f "$dir/nats.pid" ] && kill -0 "$(cat "$dir/nats.pid")" 2>/dev/null && return 0
   # webhooks may be 1 MiB of body plus headers: above nats-server's default
   printf 'max_payload: 2097152\n' >"$dir/nats.conf"
-  nats-server -c "$dir/nats.conf" -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
+  local -a penv=()
+  if secure; then
+    "$perms" nats >"$dir/nats-auth.conf"
+    mkdir -p "$dir/jetstream"
+    printf 'include "nats-auth.conf"\njetstream { store_dir: "%s", max_memory_store: 64MB, max_file_store: 256MB }\n' \
+      "$dir/jetstream" >>"$dir/nats.conf"
+    for p in $(principals); do
+      local v; v=$(echo "$p" | tr a-z- A-Z_)
+      penv+=("CALIXIO_NATS_PASSWORD_$v=$(secret nats "$p")")
+    done
+  fi
+  env "${penv[@]}" nats-server -c "$dir/nats.conf" -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
   wait_port "$port" 10
 }
 
@@ -61,22 +100,52 @@ start_pg() {
   if [ ! -f "$data/PG_VERSION" ]; then
     mkdir -p "$data"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$data" "$dir"
-    as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
+    if secure; then
+      secret pg admin >/dev/null
+      local pwf="$dir/pg-admin.initdb"
+      (umask 077; cp "$dir/secrets/pg-admin.pw" "$pwf")
+      [ "$(id -u)" = 0 ] && chown postgres "$pwf"
+      as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+        --pwfile="$pwf" -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
+      rm -f "$pwf"
+    else
+      as_pg "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1
+    fi
   fi
   if as_pg "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1; then return 0; fi
   [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
   as_pg "$PGBIN/pg_ctl" -D "$data" -l "$dir/pg.log" -w -t 30 \
     -o "-h 127.0.0.1 -p $port -k $data -c fsync=off -c full_page_writes=off -c max_connections=200" \
     start >/dev/null
-  as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -tAc \
-    "SELECT 1 FROM pg_database WHERE datname='calixio'" | grep -q 1 ||
-    as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE calixio" >/dev/null
+  pg_admin -tAc "SELECT 1 FROM pg_database WHERE datname='calixio'" | grep -q 1 ||
+    pg_admin -qc "CREATE DATABASE calixio" >/dev/null
+}
+
+pg_admin() { # psql as the owner over TCP
+  local pw=""
+  secure && pw=$(secret pg admin)
+  PGPASSWORD=$pw as_pg env PGPASSWORD="$pw" "$PGBIN/psql" -h 127.0.0.1 -p "$(cat "$dir/pg.port")" -U postgres -d "${PGDB:-postgres}" "$@"
+}
+
+# Gives every service role (made by migrations/0004_roles.sql) its password.
+set_roles() {
+  secure || return 0
+  local p
+  for p in $(principals service); do
+    PGDB=calixio pg_admin -qc "ALTER ROLE calixio_$p PASSWORD '$(secret pg "$p")'" >/dev/null
+  done
 }
 
 start_redis() {
   local port; port=$(port_of redis)
   [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null && return 0
-  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+  local -a acl=()
+  if secure; then
+    for p in $(principals); do secret redis "$p" >/dev/null; done
+    (umask 077; "$perms" redis "$dir/secrets" >"$dir/users.acl")
+    acl=(--aclfile "$dir/users.acl")
+  fi
+  redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no "${acl[@]}" \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" >/dev/null
   wait_port "$port" 10
 }
@@ -100,12 +169,36 @@ stop_one() {
 }
 
 write_env() {
+  local pgauth=""
+  secure && pgauth=":$(secret pg admin)"
   {
     [ -s "$dir/nats.port" ] && echo "NATS_URL=nats://127.0.0.1:$(cat "$dir/nats.port")"
-    [ -s "$dir/pg.port" ] && echo "DATABASE_URL=postgres://postgres@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
+    [ -s "$dir/pg.port" ] && echo "DATABASE_URL=postgres://postgres$pgauth@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
     [ -s "$dir/redis.port" ] && echo "REDIS_ADDR=127.0.0.1:$(cat "$dir/redis.port")"
     for n in nats pg redis; do [ -s "$dir/$n.port" ] && echo "$(echo $n | tr a-z A-Z)_PORT=$(cat "$dir/$n.port")"; done
+    if secure; then
+      echo "CX_SECRETS_DIR=$dir/secrets"
+      echo "NATS_ADMIN_USER=admin"
+      echo "NATS_ADMIN_PASSWORD=$(secret nats admin)"
+      echo "REDIS_ADMIN_USER=calixio_admin"
+      echo "REDIS_ADMIN_PASSWORD=$(secret redis admin)"
+    fi
   } >"$dir/env"
+  secure || return 0
+  local p up
+  for p in $(principals service) $(principals gateway); do
+    up=$(echo "$p" | tr a-z A-Z)
+    {
+      echo "NATS_USER=$p"
+      echo "NATS_PASSWORD_FILE=$dir/secrets/nats-$p.pw"
+      if [ "$(principals service | grep -cx "$p")" = 1 ]; then
+        [ -s "$dir/pg.port" ] &&
+          echo "${up}_DATABASE_URL=postgres://calixio_$p:$(secret pg "$p")@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
+        echo "REDIS_USER=calixio_$p"
+        echo "REDIS_PASSWORD_FILE=$dir/secrets/redis-$p.pw"
+      fi
+    } >"$dir/env.$p"
+  done
   return 0
 }
 
@@ -113,5 +206,6 @@ case $cmd in
   start) for w in "${what[@]}"; do "start_$w"; done; write_env; cat "$dir/env" ;;
   stop) for w in "${what[@]}"; do stop_one "$w"; done ;;
   restart) for w in "${what[@]}"; do stop_one "$w"; "start_$w"; done ;;
+  roles) set_roles ;;
   *) echo "stores.sh: unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -108,7 +108,7 @@ function left(room, identity, sid, t, extra = {}) {
 
 before(async () => {
   s = await startStack({ daemons, env: { WEBHOOK_LEEWAY: '30s' } });
-  nc = await connect({ servers: s.natsUrl });
+  nc = await connect({ servers: s.natsUrl, ...s.natsAuth });
   const sub = nc.subscribe(`${s.prefix}.events.room.>`);
   (async () => {
     for await (const m of sub) published.push({ subject: m.subject, ev: decodeLiveKitEvent(m.data) });
