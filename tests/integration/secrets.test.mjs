@@ -168,7 +168,7 @@ test('NATS credentials in NATS_URL never reach a log (connect, reconnect)', { ti
   const { user, pass } = s.natsCreds ? s.natsCreds('auth') : { user: 'auth', pass: `nats-pw-${randomBytes(12).toString('base64url')}` };
   const port = s.storeEnv.NATS_PORT;
   const dead = 1; // nothing listens on port 1
-  const urlEnv = { NATS_USER: '', NATS_PASSWORD: '' };
+  const urlEnv = { NATS_USER: '', NATS_PASSWORD: '', NATS_PASSWORD_FILE: '' }; // only the URL carries them
   // a reachable server behind the credentials, plus a dead one in the list
   const live = s.startDaemon('auth', { ...urlEnv, NATS_URL: `nats://${user}:${pass}@127.0.0.1:${port},nats://${user}:${pass}@127.0.0.1:${dead}` });
   await s.waitReady('auth', 2);
