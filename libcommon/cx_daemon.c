@@ -38,6 +38,14 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
         cx_log_error(NULL, "config: JWT_SECRET: must be set to a real secret (not \"change-me\")");
         return 2;
     }
+    if (cx_jwt_keyring_init(&c->jwt_ring, c->jwt_secret, c->jwt_previous) != CX_OK) {
+        cx_log_error(NULL, "config: JWT_PREVIOUS_SECRETS: at most %d keys in all",
+                     CX_JWT_MAX_KEYS);
+        return 2;
+    }
+    cx_log_info(NULL, "access tokens: signing key kid %s, %d previous key(s) still verify",
+                c->jwt_ring.keys[0].kid, c->jwt_ring.n - 1);
+    c->auth.ring = &c->jwt_ring;
     c->auth.secret = c->jwt_secret;
     c->auth.issuer = c->jwt_issuer;
     c->auth.audience = c->jwt_audience;

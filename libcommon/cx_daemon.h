@@ -34,6 +34,8 @@ typedef struct cx_daemon_cfg {
     char *prefix;
     char *log_level;
     char *jwt_secret;
+    char *jwt_previous;    /* JWT_PREVIOUS_SECRETS: still verify, never sign */
+    cx_jwt_keyring jwt_ring;
     char *jwt_issuer;
     char *jwt_audience;
     int64_t jwt_leeway_ms;
@@ -52,6 +54,9 @@ typedef struct cx_daemon_cfg {
      false},                                                                                 \
     {"JWT_SECRET", CX_CFG_STRING, NULL, "HS256 secret of Calixio access tokens (required)",  \
      &(c).jwt_secret, 0, 0, true},                                                           \
+    {"JWT_PREVIOUS_SECRETS", CX_CFG_STRING, "",                                              \
+     "comma-separated earlier JWT_SECRETs: their tokens still verify (key rotation)",        \
+     &(c).jwt_previous, 0, 0, true},                                                         \
     {"JWT_ISSUER", CX_CFG_STRING, "calixio", "iss of access tokens", &(c).jwt_issuer, 0, 0,  \
      false},                                                                                 \
     {"JWT_AUDIENCE", CX_CFG_STRING, "calixio", "aud of access tokens", &(c).jwt_audience, 0, \

@@ -13,6 +13,7 @@ import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { startStack, repoRoot, buildDir, freePort, sleep } from '../harness/stack.mjs';
 
@@ -344,4 +345,51 @@ test('a daemon using a subject its NATS user may not logs the violation (stack.s
   const line = d.stderr.split('\n').find((l) => /Permissions Violation|not permitted/i.test(l));
   console.log(`PRIVILEGE violation_logged=${JSON.stringify(line ?? null).slice(0, 200)}`);
   assert.ok(line, `the violation is in the daemon's log:\n${d.stderr.slice(-1500)}`);
+});
+
+// ---- access-token key rotation (kid) -------------------------------------------
+
+const kidOf = (secret) => createHash('sha256').update(secret).digest('hex').slice(0, 16);
+const kidIn = (tok) => JSON.parse(Buffer.from(tok.split('.')[0], 'base64url').toString()).kid;
+
+test('access-token key rotation: tokens minted before still work, new ones carry the new kid, a dropped key is refused', { timeout: 120000 }, async () => {
+  const OLD = s.env.JWT_SECRET;
+  const NEW = `rotated-${randomBytes(24).toString('base64url')}`;
+  const file = join(s.dir, 'jwt-new.secret');
+  writeFileSync(file, `${NEW}\n`, { mode: 0o600 }); // as a Kubernetes secret is mounted
+  const email = `rotate-${randomBytes(4).toString('hex')}@example.com`;
+  const password = 'rotation passphrase 1';
+  assert.equal((await s.http('POST', '/auth/register', { json: { name: 'Rota', email, password } })).status, 201);
+  const login = async () => {
+    const r = await s.http('POST', '/auth/login', { json: { email, password } });
+    assert.equal(r.status, 200, r.text);
+    return r.json.access_token;
+  };
+  const me = async (tok) => (await s.http('GET', '/auth/me', { headers: { Authorization: `Bearer ${tok}` } }));
+  const restartAuth = async (env) => {
+    for (const d of s.daemons.auth) if (!d.exit) assert.equal((await d.kill()).code, 0, 'auth drained and exited 0');
+    s.startDaemon('auth', { JWT_SECRET: '', ...env });
+    await s.waitReady('auth', 1);
+  };
+  const before = await login();
+  assert.equal(kidIn(before), kidOf(OLD), 'tokens name their key');
+
+  // 1. rotate: the new key signs, the old one still verifies
+  await restartAuth({ JWT_SECRET_FILE: file, JWT_PREVIOUS_SECRETS: `${OLD}` });
+  let r = await me(before);
+  assert.equal(r.status, 200, `a token minted before the rotation still works: ${r.text}`);
+  const after = await login();
+  assert.equal(kidIn(after), kidOf(NEW), 'new tokens use the new kid');
+  assert.notEqual(kidIn(after), kidIn(before));
+  assert.equal((await me(after)).status, 200);
+
+  // 2. the old key is dropped from the list: its tokens are refused, new ones work
+  await restartAuth({ JWT_SECRET_FILE: file, JWT_PREVIOUS_SECRETS: '' });
+  r = await me(before);
+  assert.equal(r.status, 401);
+  assert.equal(r.json.error, 'invalid_token');
+  assert.equal((await me(after)).status, 200);
+  console.log(`PRIVILEGE rotation old_kid=${kidIn(before)} new_kid=${kidIn(after)} old_after_drop=${r.status}`);
+  const logs = s.daemons.auth.map((d) => d.stderr).join('\n');
+  assert.ok(!logs.includes(NEW) && !logs.includes(OLD), 'no key in the logs');
 });
