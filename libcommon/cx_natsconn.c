@@ -159,8 +159,9 @@ static cx_status _read_seed(const char *path, char *buf, size_t cap)
         char *t = line;
         while (*t == ' ' || *t == '\t')
             t++;
-        if (t[0] == 'S' && t[1] == 'U' && strlen(t) < cap) {
-            snprintf(buf, cap, "%s", t);
+        size_t len = strlen(t);
+        if (t[0] == 'S' && t[1] == 'U' && len < cap) {
+            memcpy(buf, t, len + 1);
             st = CX_OK;
             break;
         }
