@@ -43,8 +43,8 @@ typedef struct cx_natsconn_cfg {
      &(c).tls_ca, 0, 0, false},                                                              \
     {"NATS_TLS_CERT", CX_CFG_STRING, "", "client certificate for NATS (with NATS_TLS_KEY)",   \
      &(c).tls_cert, 0, 0, false},                                                            \
-    {"NATS_TLS_KEY", CX_CFG_STRING, "", "private key of NATS_TLS_CERT", &(c).tls_key, 0, 0,  \
-     true}
+    {"NATS_TLS_KEY", CX_CFG_STRING, "", "private key file of NATS_TLS_CERT", &(c).tls_key, 0,  \
+     0, false}
 
 /* Builds the options of a connection named name ("calixio-auth"). At most
  * one of user/password, nkey seed file and creds may be set. The inbox
