@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { createUser } from '@nats-io/nkeys';
 import { startStack, repoRoot, buildDir, freePort, sleep } from '../harness/stack.mjs';
 
 const execFileP = promisify(execFile);
@@ -273,7 +274,7 @@ async function makeCert(dir, ca, name, san) {
   await openssl('x509', '-req', '-in', join(dir, `${name}.csr`), '-CA', join(dir, `${ca}.pem`), '-CAkey', join(dir, `${ca}.key`), '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', join(dir, `${name}.pem`));
 }
 
-test('NATS over TLS: a daemon with NATS_TLS_CA/CERT/KEY serves; a client certificate from another CA is refused', { timeout: 90000 }, async () => {
+test('NATS over TLS: a daemon with NATS_TLS_CA/CERT/KEY (and an nkey user) serves; a client certificate from another CA is refused', { timeout: 90000 }, async () => {
   const dir = join(s.dir, 'tls');
   mkdirSync(dir, { recursive: true });
   await makeCa(dir, 'ca');
@@ -282,7 +283,12 @@ test('NATS over TLS: a daemon with NATS_TLS_CA/CERT/KEY serves; a client certifi
   await makeCert(dir, 'ca', 'client');
   await makeCert(dir, 'evil-ca', 'intruder');
   const port = await freePort();
-  const auth = readFileSync(join(s.dir, 'nats-auth.conf'), 'utf8');
+  // media authenticates with an nkey here (NATS_NKEY_SEED_FILE), the others with passwords
+  const kp = createUser();
+  const seedFile = join(dir, 'media.nk');
+  writeFileSync(seedFile, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
+  const auth = readFileSync(join(s.dir, 'nats-auth.conf'), 'utf8').replace('user: "media"\n      password: $CALIXIO_NATS_PASSWORD_MEDIA', `nkey: "${kp.getPublicKey()}"`);
+  assert.ok(auth.includes(kp.getPublicKey()), 'the media user became an nkey user');
   writeFileSync(
     join(dir, 'nats.conf'),
     `port: ${port}\nhost: 127.0.0.1\nmax_payload: 2097152\n${auth}\ntls {\n  cert_file: "${join(dir, 'server.pem')}"\n  key_file: "${join(dir, 'server.key')}"\n  ca_file: "${join(dir, 'ca.pem')}"\n  verify: true\n  timeout: 2\n}\n`,
@@ -303,7 +309,7 @@ test('NATS over TLS: a daemon with NATS_TLS_CA/CERT/KEY serves; a client certifi
     const tlsOk = { caFile: join(dir, 'ca.pem'), certFile: join(dir, 'client.pem'), keyFile: join(dir, 'client.key') };
     const admin = s.natsCreds('admin');
     // a daemon over TLS with its own user
-    const d = s.startDaemon('media', { NATS_URL: url, NATS_TLS_CA: join(dir, 'ca.pem'), NATS_TLS_CERT: join(dir, 'client.pem'), NATS_TLS_KEY: join(dir, 'client.key') });
+    const d = s.startDaemon('media', { NATS_URL: url, NATS_USER: '', NATS_PASSWORD_FILE: '', NATS_NKEY_SEED_FILE: seedFile, NATS_TLS_CA: join(dir, 'ca.pem'), NATS_TLS_CERT: join(dir, 'client.pem'), NATS_TLS_KEY: join(dir, 'client.key') });
     const nc = await connect({ servers: url, tls: tlsOk, user: admin.user, pass: admin.pass, reconnect: false });
     let pong = null;
     for (let i = 0; i < 100 && !pong; i++) {
