@@ -189,13 +189,18 @@ write_env() {
   for p in $(principals service) $(principals gateway); do
     up=$(echo "$p" | tr a-z A-Z)
     {
-      echo "NATS_USER=$p"
-      echo "NATS_PASSWORD_FILE=$dir/secrets/nats-$p.pw"
+      if [ -s "$dir/nats.port" ]; then # (a test may bring its own NATS)
+        secret nats "$p" >/dev/null
+        echo "NATS_USER=$p"
+        echo "NATS_PASSWORD_FILE=$dir/secrets/nats-$p.pw"
+      fi
       if [ "$(principals service | grep -cx "$p")" = 1 ]; then
         [ -s "$dir/pg.port" ] &&
           echo "${up}_DATABASE_URL=postgres://calixio_$p:$(secret pg "$p")@127.0.0.1:$(cat "$dir/pg.port")/calixio?sslmode=disable"
-        echo "REDIS_USER=calixio_$p"
-        echo "REDIS_PASSWORD_FILE=$dir/secrets/redis-$p.pw"
+        if [ -s "$dir/redis.port" ]; then
+          echo "REDIS_USER=calixio_$p"
+          echo "REDIS_PASSWORD_FILE=$dir/secrets/redis-$p.pw"
+        fi
       fi
     } >"$dir/env.$p"
   done
