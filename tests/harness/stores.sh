@@ -91,7 +91,8 @@ start_nats() {
     done
   fi
   env "${penv[@]}" nats-server -c "$dir/nats.conf" -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
-  wait_port "$port" 10
+  # (JetStream's start-up takes longer on a loaded machine)
+  wait_port "$port" 30 || { tail -20 "$dir/nats.log" >&2; return 1; }
 }
 
 start_pg() {
