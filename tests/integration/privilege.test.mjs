@@ -399,3 +399,13 @@ test('access-token key rotation: tokens minted before still work, new ones carry
   const logs = s.daemons.auth.map((d) => d.stderr).join('\n');
   assert.ok(!logs.includes(NEW) && !logs.includes(OLD), 'no key in the logs');
 });
+
+test('a daemon without its own <DAEMON>_DATABASE_URL falls back to DATABASE_URL with a start-up warning', async () => {
+  const d = s.startDaemon('media', { MEDIA_DATABASE_URL: '', DATABASE_URL: s.storeEnv.DATABASE_URL });
+  await s.waitReady('media', 2);
+  await d.kill();
+  const warn = d.stderr.split('\n').find((l) => /"level":"warn".*using DATABASE_URL/.test(l));
+  assert.ok(warn, `the fallback is logged as a warning:\n${d.stderr.slice(0, 1500)}`);
+  assert.ok(!d.stderr.includes(s.secret('pg', 'admin')), 'the owner password is not logged');
+  assert.ok(!s.daemon('media', 0).stderr.includes('using DATABASE_URL'), 'the harness copy has its own role');
+});
