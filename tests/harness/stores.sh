@@ -41,7 +41,9 @@ secure() { [ -f "$dir/secure" ]; }
 secret() { # store principal -> password (made once)
   local f="$dir/secrets/$1-$2.pw"
   if [ ! -s "$f" ]; then
-    (umask 077; mkdir -p "$dir/secrets"; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$f")
+    # starts with a letter: nats-server parses an environment variable it
+    # substitutes like a config value, so "5T2S..." is read as a number and fails
+    (umask 077; mkdir -p "$dir/secrets"; printf 'k%s' "$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')" >"$f")
   fi
   cat "$f"
 }
