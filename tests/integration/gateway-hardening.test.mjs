@@ -110,7 +110,7 @@ async function respond(subject, handler) {
 
 before(async () => {
   s = await startStack({ daemons: ['auth', 'rooms', 'media', 'gateway'] });
-  nc = await connect({ servers: s.natsUrl });
+  nc = await connect({ servers: s.natsUrl, ...s.natsAuth });
   const email = `hard-${randomUUID()}@example.com`;
   let r = await s.http('POST', '/auth/register', { json: { name: 'Hard Ening', email, password: 'correct horse battery' } });
   assert.equal(r.status, 201, r.text);
