@@ -162,7 +162,12 @@ test("media's Postgres role cannot UPDATE rooms or read users; only auth reads p
   assert.ok((await psqlAs('auth', 'SELECT count(*) FROM users')).ok);
   // webhook: its history and the room lookup, not the rest of rooms
   assert.ok((await psqlAs('webhook', "SELECT id FROM rooms WHERE livekit_room = 'x'")).ok);
-  assert.match((await psqlAs('webhook', 'SELECT owner_user_id FROM rooms')).out, /permission denied/);
+  // (it reads back the columns of the room it publishes in events.rooms.*, not the room's secrets)
+  assert.match((await psqlAs('webhook', 'SELECT password_hash FROM rooms')).out, /permission denied/);
+  assert.match((await psqlAs('webhook', 'SELECT description FROM rooms')).out, /permission denied/);
+  // media: the columns a join reads, not the room password hash (issue 16's rooms.password_hash)
+  assert.ok((await psqlAs('media', "SELECT id, code, scheduled_at FROM rooms WHERE deleted_at IS NULL")).ok);
+  assert.match((await psqlAs('media', 'SELECT password_hash FROM rooms')).out, /permission denied/);
   assert.match((await psqlAs('webhook', 'DELETE FROM participant_events')).out, /permission denied/);
   for (const d of SERVICES) {
     r = await psqlAs(d, `CREATE TABLE evil_${d} (x int)`);
@@ -251,6 +256,8 @@ test("every service endpoint ($SRV.INFO) and every gateway route (/openapi.json)
   assert.ok(routed.length >= 10, `routes found: ${routed.length}`);
   // the gateway publishes nothing else than its routes, discovery pings and replies
   for (const r of rows.filter((x) => x.who === 'gateway' && x.rights === 'pub')) {
+    // (and the rate-limit takes it shares with its other copies, issue 19)
+    if (r.obj === 'calixio.gateway.ratelimit') continue;
     if (!r.obj.startsWith('$SRV.') && !routed.some((sub) => matches(r.obj, sub))) problems.push(`gateway row ${r.obj} matches no route`);
   }
   console.log(`PRIVILEGE table endpoints=${Object.values(endpoints).flat().length} routes=${routed.length} rows=${rows.length} problems=${problems.length}`);
