@@ -61,6 +61,8 @@ struct cx_redis {
     int timeout_ms;
     int size;
     cx_redis_conn *slots; /* size entries */
+    char user[128];       /* ACL user ("" = default) */
+    char password[256];   /* "" = no AUTH */
 };
 
 /* Splits "host:port" (host may be "[v6]"); false when malformed. */
@@ -248,6 +250,35 @@ static bool _idle_alive(redisContext *ctx)
     return poll(&pfd, 1, 0) == 0;
 }
 
+/* AUTH [user] password on a fresh connection; the password is never logged. */
+static cx_status _auth(cx_redis *r, redisContext *ctx)
+{
+    const char *argv[3] = {"AUTH", r->user[0] ? r->user : r->password, r->password};
+    int argc = r->user[0] ? 3 : 2;
+    redisReply *rep = redisCommandArgv(ctx, argc, argv, NULL);
+    cx_status s = CX_OK;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        cx_log_warn(NULL, "redis: AUTH as %s refused: %.80s", r->user[0] ? r->user : "default",
+                    rep ? rep->str : ctx->errstr);
+        s = CX_ERR_UNAVAILABLE;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return s;
+}
+
+cx_status cx_redis_set_auth(cx_redis *r, const char *user, const char *password)
+{
+    if (!r || (user && strlen(user) >= sizeof r->user) ||
+        (password && strlen(password) >= sizeof r->password) || (user && *user && !(password && *password)))
+        return CX_ERR_CONFIG;
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->user, sizeof r->user, "%s", user ? user : "");
+    snprintf(r->password, sizeof r->password, "%s", password ? password : "");
+    pthread_mutex_unlock(&r->mu);
+    return CX_OK;
+}
+
 /* ---- nodes and the slot map (map_mu) ---------------------------------- */
 
 static _mode _mode_of(cx_redis *r)
@@ -385,6 +416,8 @@ static redisContext *_connect(cx_redis *r, int i)
         cx_log_warn(NULL, "redis: cannot set timeout: %s", ctx->errstr);
         goto out_free_ctx;
     }
+    if (r->password[0] && _auth(r, ctx) != CX_OK)
+        goto out_free_ctx;
     if (_mode_of(r) == RD_MODE_UNKNOWN) {
         _detect(r, ctx, i);
         if (ctx->err)
