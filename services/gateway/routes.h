@@ -34,6 +34,7 @@ typedef enum gw_kind {
 #define GW_F_COOKIE_CLEAR 0x04u /* answer clears the cookie (logout) */
 #define GW_F_BEARER       0x08u /* documentation: Bearer required */
 #define GW_F_BEARER_OPT   0x10u /* documentation: Bearer optional */
+#define GW_F_WAITING_202  0x20u /* a reply with "status":"waiting" is 202 (joins) */
 
 typedef struct gw_route {
     const char *method;       /* "GET" "POST" "PATCH" "PUT" "DELETE" */
