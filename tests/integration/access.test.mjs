@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID, createHash } from 'node:crypto';
 import { startStack, sleep } from '../harness/stack.mjs';
 import { startFakeLiveKit } from '../harness/fake-livekit.mjs';
+import * as lkw from '../harness/livekit-webhook.mjs';
 
 const WAITING_TTL_S = 3;
 const PW_MAX_FAILS = 3;
@@ -396,6 +397,18 @@ const ACTIONS = [
     await call('PATCH', `/rooms/${r.id}`, { token: alice.token, json: { access: 'open' } });
     return call('POST', `/rooms/${r.id}/waiting/${w.json.waiting_id}/approve`, { token: t });
   }, ok: 200 },
+  { action: 'remove', min: 'moderator', run: async (r, t) => {
+    const v = await victim(r);
+    return call('POST', `/rooms/${r.id}/participants/${v}/remove`, { token: t, json: {} });
+  }, ok: 204 },
+  { action: 'mute', min: 'moderator', run: async (r, t) => {
+    const v = await victim(r);
+    return call('POST', `/rooms/${r.id}/participants/${v}/mute`, { token: t, json: { kind: 'all' } });
+  }, ok: 204 },
+  { action: 'set_role', min: 'host', run: async (r, t) => {
+    const v = await victim(r);
+    return call('POST', `/rooms/${r.id}/participants/${v}/role`, { token: t, json: { role: 'participant' } });
+  }, ok: 200 },
   { action: 'delete', min: 'host', run: (r, t) => call('DELETE', `/rooms/${r.id}`, { token: t }), ok: 204 },
 ];
 
@@ -439,3 +452,158 @@ for (const a of ACTIONS) {
     }
   });
 }
+
+// A fresh guest joined to room r and present in LiveKit, with one audio and
+// one video track; its identity.
+async function victim(r) {
+  const g = await join(r.id, { json: { user_name: 'Victim' } });
+  assert.equal(g.status, 200, g.text);
+  const id = g.json.identity;
+  const list = lk.participants(g.json.livekit_room).map((identity) => ({ identity }));
+  lk.setParticipants(g.json.livekit_room, [...list, {
+    identity: id, name: 'Victim', sid: `PA_${id.slice(-6)}`,
+    tracks: [{ sid: `TR_a${id.slice(-6)}`, type: 'AUDIO' }, { sid: `TR_v${id.slice(-6)}`, type: 'VIDEO' }, { sid: `TR_s${id.slice(-6)}`, type: 'VIDEO', source: 'SCREEN_SHARE' }],
+  }]);
+  return id;
+}
+
+// ---- moderation ------------------------------------------------------------------
+
+test('remove: RemoveParticipant with a roomAdmin grant for that room; the act is an event and an audit row', async () => {
+  const room = await createRoom(alice);
+  const v = await victim(room);
+  const nc = await s.nats();
+  const sub = nc.subscribe(`calixio.events.room.${room.id}.participant.>`);
+  const got = [];
+  (async () => { for await (const m of sub) got.push(m.subject.split('.').slice(-2).join('.')); })();
+  await nc.flush();
+  const n0 = lk.callsOf('RemoveParticipant').length;
+  const r = await call('POST', `/rooms/${room.id}/participants/${v}/remove`, { token: alice.token });
+  assert.equal(r.status, 204, r.text);
+  const calls = lk.callsOf('RemoveParticipant').slice(n0);
+  assert.equal(calls.length, 1);
+  assert.deepEqual(calls[0].body, { room: room.livekit_room, identity: v });
+  assert.equal(calls[0].claims.video.roomAdmin, true);
+  assert.equal(calls[0].claims.video.room, room.livekit_room);
+  assert.ok(!lk.participants(room.livekit_room).includes(v));
+  // not banned: the same identity may come back (a guest gets a new one anyway); removing again is 404
+  expectError(await call('POST', `/rooms/${room.id}/participants/${v}/remove`, { token: alice.token }), 404, 'participant_not_found');
+  await sleep(200);
+  sub.unsubscribe();
+  assert.deepEqual(got, ['participant.removed']);
+  const audit = await s.psql(`SELECT action, target, actor_user_id, details::text FROM room_audit WHERE room_id = '${room.id}'`);
+  assert.deepEqual(audit, [['participant.removed', v, alice.user_id, '{"ban": false}']]);
+});
+
+test('remove with ban: later joins of that account are 403 banned; a late participant_joined webhook is removed again at once', async () => {
+  const room = await createRoom(alice);
+  const j = await join(room.id, { token: carol.token });
+  assert.equal(j.status, 200);
+  lk.setParticipants(room.livekit_room, [{ identity: j.json.identity, name: 'Carol', sid: 'PA_carol' }]);
+  const r = await call('POST', `/rooms/${room.id}/participants/${j.json.identity}/remove`, { token: alice.token, json: { ban: true } });
+  assert.equal(r.status, 204, r.text);
+  await sleep(150); // media's cache drops the room on the event
+  expectError(await join(room.id, { token: carol.token }), 403, 'banned');
+  const code = room.code;
+  expectError(await call('POST', `/rooms/by-code/${code}/join`, { token: carol.token, json: {} }), 403, 'banned');
+  // others still get in
+  assert.equal((await join(room.id, { token: bob.token })).status, 200);
+  // the old token still connects: LiveKit reports the join, rooms removes it again
+  lk.setParticipants(room.livekit_room, [{ identity: j.json.identity, name: 'Carol', sid: 'PA_carol2' }]);
+  const n0 = lk.callsOf('RemoveParticipant').length;
+  const now = Math.floor(Date.now() / 1000);
+  const body = lkw.eventBody({ event: 'participant_joined', room: room.livekit_room, identity: j.json.identity, sid: 'PA_carol2', name: 'Carol', joinedAt: now, createdAt: now });
+  const w = await lkw.postWebhook(s, body, { auth: await lkw.signSdk(body) });
+  assert.equal(w.status, 200, w.text);
+  let again = [];
+  for (let i = 0; i < 50 && again.length === 0; i++) {
+    await sleep(50);
+    again = lk.callsOf('RemoveParticipant').slice(n0);
+  }
+  assert.equal(again.length, 1, 'removed again');
+  assert.deepEqual(again[0].body, { room: room.livekit_room, identity: j.json.identity });
+  assert.equal(again[0].claims.video.roomAdmin, true);
+  assert.ok(!lk.participants(room.livekit_room).includes(j.json.identity));
+  const audit = await s.psql(`SELECT action, details->>'ban', COALESCE(details->>'enforced', '') FROM room_audit WHERE room_id = '${room.id}' ORDER BY id`);
+  assert.deepEqual(audit, [['participant.removed', 'true', ''], ['participant.removed', 'true', 'true']]);
+  // a participant_joined of someone not banned removes nobody
+  const n1 = lk.callsOf('RemoveParticipant').length;
+  const b2 = lkw.eventBody({ event: 'participant_joined', room: room.livekit_room, identity: bob.user_id, sid: 'PA_bob', name: 'Bob', joinedAt: now, createdAt: now + 1 });
+  assert.equal((await lkw.postWebhook(s, b2, { auth: await lkw.signSdk(b2) })).status, 200);
+  await sleep(300);
+  assert.equal(lk.callsOf('RemoveParticipant').length, n1);
+});
+
+test('mute: MutePublishedTrack for each published track of the kind, with the grant of that room', async () => {
+  const room = await createRoom(alice);
+  const v = await victim(room);
+  const sfx = v.slice(-6);
+  const muted = async (kind) => {
+    const n0 = lk.callsOf('MutePublishedTrack').length;
+    const r = await call('POST', `/rooms/${room.id}/participants/${v}/mute`, { token: alice.token, json: { kind } });
+    assert.equal(r.status, 204, r.text);
+    const c = lk.callsOf('MutePublishedTrack').slice(n0);
+    for (const x of c) {
+      assert.equal(x.body.room, room.livekit_room);
+      assert.equal(x.body.identity, v);
+      assert.equal(x.body.muted, true);
+      assert.equal(x.claims.video.roomAdmin, true);
+      assert.equal(x.claims.video.room, room.livekit_room);
+    }
+    return c.map((x) => x.body.track_sid).sort();
+  };
+  assert.deepEqual(await muted('audio'), [`TR_a${sfx}`]);
+  assert.deepEqual(await muted('video'), [`TR_s${sfx}`, `TR_v${sfx}`].sort());
+  assert.deepEqual(await muted('all'), [`TR_a${sfx}`, `TR_s${sfx}`, `TR_v${sfx}`].sort());
+  const bad = await call('POST', `/rooms/${room.id}/participants/${v}/mute`, { token: alice.token, json: { kind: 'screen' } });
+  expectError(bad, 400, 'validation_failed');
+  expectError(await call('POST', `/rooms/${room.id}/participants/${v}/mute`, { token: alice.token, json: {} }), 400, 'validation_failed');
+  expectError(await call('POST', `/rooms/${room.id}/participants/nobody-here/mute`, { token: alice.token, json: { kind: 'all' } }), 404, 'participant_not_found');
+  const audit = await s.psql(`SELECT count(*) FROM room_audit WHERE room_id = '${room.id}' AND action = 'participant.muted'`);
+  assert.deepEqual(audit, [['3']]);
+});
+
+test('role: promote / demote with UpdateParticipant (permissions + metadata); the new role acts at once and sticks to the account', async () => {
+  const room = await createRoom(alice);
+  const j = await join(room.id, { token: bob.token });
+  lk.setParticipants(room.livekit_room, [{ identity: j.json.identity, name: 'Bob', sid: 'PA_bob' }]);
+  const rt = j.json.room_token;
+  expectError(await call('GET', `/rooms/${room.id}/invites`, { token: rt }), 403, 'room_forbidden');
+  const n0 = lk.callsOf('UpdateParticipant').length;
+  const r = await call('POST', `/rooms/${room.id}/participants/${j.json.identity}/role`, { token: alice.token, json: { role: 'moderator' } });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json, { identity: j.json.identity, role: 'moderator' });
+  const c = lk.callsOf('UpdateParticipant').slice(n0);
+  assert.equal(c.length, 1);
+  assert.equal(c[0].body.room, room.livekit_room);
+  assert.equal(c[0].body.identity, j.json.identity);
+  assert.deepEqual(JSON.parse(c[0].body.metadata), { role: 'moderator' });
+  assert.deepEqual(c[0].body.permission, { can_subscribe: true, can_publish: true, can_publish_data: true, can_update_metadata: true });
+  assert.equal(c[0].claims.video.roomAdmin, true);
+  // the same room token now moderates
+  assert.equal((await call('GET', `/rooms/${room.id}/invites`, { token: rt })).status, 200);
+  const again = await join(room.id, { token: bob.token });
+  assert.equal(again.json.role, 'moderator', 'a later join keeps the role');
+  // a moderator cannot change roles; demote
+  expectError(await call('POST', `/rooms/${room.id}/participants/${j.json.identity}/role`, { token: rt, json: { role: 'participant' } }), 403, 'room_forbidden');
+  const d = await call('POST', `/rooms/${room.id}/participants/${j.json.identity}/role`, { token: alice.token, json: { role: 'participant' } });
+  assert.deepEqual(d.json, { identity: j.json.identity, role: 'participant' });
+  assert.equal(lk.callsOf('UpdateParticipant').at(-1).body.permission.can_update_metadata, false);
+  expectError(await call('GET', `/rooms/${room.id}/invites`, { token: rt }), 403, 'room_forbidden');
+  expectError(await call('POST', `/rooms/${room.id}/participants/${j.json.identity}/role`, { token: alice.token, json: { role: 'host' } }), 400, 'validation_failed');
+  // the host cannot be moderated
+  expectError(await call('POST', `/rooms/${room.id}/participants/${alice.user_id}/remove`, { token: rt }), 403, 'room_forbidden');
+});
+
+test('moderation: bad identities, unknown ones, another room', async () => {
+  const room = await createRoom(alice);
+  expectError(await call('POST', `/rooms/${room.id}/participants/bad.identity!/remove`, { token: alice.token }), 404, 'participant_not_found');
+  expectError(await call('POST', `/rooms/${room.id}/participants/${'a'.repeat(65)}/remove`, { token: alice.token }), 404, 'participant_not_found');
+  expectError(await call('POST', `/rooms/${room.id}/participants/ghost/remove`, { token: alice.token }), 404, 'participant_not_found');
+  expectError(await call('POST', `/rooms/${room.id}/participants/ghost/role`, { token: alice.token, json: { role: 'moderator' } }), 404, 'participant_not_found');
+  expectError(await call('POST', `/rooms/${room.id}/participants/ghost/remove`, { token: alice.token, json: { kind: 'audio' } }), 400, 'invalid_json');
+  const other = await createRoom(alice);
+  const v = await victim(other);
+  expectError(await call('POST', `/rooms/${room.id}/participants/${v}/remove`, { token: alice.token }), 404, 'participant_not_found');
+  expectError(await call('POST', `/rooms/${randomUUID()}/participants/${v}/remove`, { token: alice.token }), 404, 'room_not_found');
+});
