@@ -245,3 +245,44 @@ cx_status rooms_store_password_hash(cx_pg_pool *pg, const char *id, char **out)
     PQclear(res);
     return s;
 }
+
+cx_status rooms_roles_load(cx_pg_pool *pg, const char *room_id, rooms_roles *out)
+{
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    const char *p[] = {room_id};
+    cx_status s = cx_pg_exec(pg, "SELECT identity, role FROM room_roles WHERE room_id = $1", 1, p,
+                             &res);
+    if (s != CX_OK)
+        return s;
+    int n = PQntuples(res);
+    out->identity = calloc(n > 0 ? (size_t)n : 1, sizeof *out->identity);
+    out->role = calloc(n > 0 ? (size_t)n : 1, sizeof *out->role);
+    if (!out->identity || !out->role) {
+        PQclear(res);
+        rooms_roles_free(out);
+        return CX_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(out->identity[i], sizeof out->identity[i], "%s", PQgetvalue(res, i, 0));
+        snprintf(out->role[i], sizeof out->role[i], "%s", PQgetvalue(res, i, 1));
+    }
+    out->n = n;
+    PQclear(res);
+    return CX_OK;
+}
+
+const char *rooms_roles_find(const rooms_roles *rr, const char *identity)
+{
+    for (int i = 0; i < rr->n; i++)
+        if (strcmp(rr->identity[i], identity) == 0)
+            return rr->role[i];
+    return NULL;
+}
+
+void rooms_roles_free(rooms_roles *rr)
+{
+    free(rr->identity);
+    free(rr->role);
+    memset(rr, 0, sizeof *rr);
+}

@@ -66,7 +66,7 @@ static const cx_cfg_var vars[] = {
      INT64_C(1073741824), false},
     /* issue 17: rooms mints the answers of the joins it decides */
     {"LIVEKIT_PUBLIC_URL", CX_CFG_STRING, "ws://127.0.0.1:7880",
-     "LiveKit URL clients connect to (join answers minted by rooms)", &lk_public_url, 0, 0,
+     "LiveKit WebSocket URL handed to clients", &lk_public_url, 0, 0,
      false},
     {"LIVEKIT_TOKEN_TTL", CX_CFG_DURATION, "1h", "lifetime of LiveKit join tokens",
      &token_ttl_ms, 1000, INT64_C(604800000), false},

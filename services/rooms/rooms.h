@@ -375,6 +375,16 @@ cx_status rooms_role_stored(cx_pg_pool *pg, const char *room_id, const char *ide
 cx_status rooms_role_store(cx_pg_pool *pg, const char *room_id, const char *identity,
                            const char *user_id, const char *role);
 
+/* Every role given in a room (room_roles), for the participants list. */
+typedef struct rooms_roles {
+    int n;
+    char (*identity)[CX_IDENTITY_MAX + 1];
+    char (*role)[16];
+} rooms_roles;
+cx_status rooms_roles_load(cx_pg_pool *pg, const char *room_id, rooms_roles *out);
+const char *rooms_roles_find(const rooms_roles *rr, const char *identity); /* NULL: none */
+void rooms_roles_free(rooms_roles *rr);
+
 /* Appends one moderation act to room_audit (details_json may be NULL). */
 cx_status rooms_audit_add(cx_pg_pool *pg, const char *room_id, const rooms_actor *a,
                           const char *action, const char *target, const char *details_json);

@@ -607,3 +607,71 @@ test('moderation: bad identities, unknown ones, another room', async () => {
   expectError(await call('POST', `/rooms/${room.id}/participants/${v}/remove`, { token: alice.token }), 404, 'participant_not_found');
   expectError(await call('POST', `/rooms/${randomUUID()}/participants/${v}/remove`, { token: alice.token }), 404, 'room_not_found');
 });
+
+// ---- participants, extended ---------------------------------------------------------
+
+test('participants list adds role and audio / video / screen_share from LiveKit tracks', async () => {
+  const room = await createRoom(alice);
+  const m = await invite(room, alice.token, { role: 'moderator' });
+  const mod = await join(room.id, { json: { invite: m.code, user_name: 'Mo' } });
+  const g = await join(room.id, { json: { user_name: 'Gee' } });
+  const p = await join(room.id, { token: bob.token });
+  lk.setParticipants(room.livekit_room, [
+    { identity: alice.user_id, name: 'Alice', sid: 'PA_h', joined_at: 1700000000, tracks: [{ sid: 'TR_1', type: 'AUDIO' }, { sid: 'TR_2', type: 'VIDEO' }] },
+    { identity: mod.json.identity, name: 'Mo', sid: 'PA_m', joined_at: 1700000001, tracks: [{ sid: 'TR_3', type: 'VIDEO', source: 'SCREEN_SHARE' }] },
+    { identity: g.json.identity, name: 'Gee', sid: 'PA_g', joined_at: 1700000002, tracks: [{ sid: 'TR_4', type: 'AUDIO', muted: true }] },
+    { identity: p.json.identity, name: 'Bob', sid: 'PA_p', joined_at: 1700000003 },
+  ]);
+  const r = await call('GET', `/rooms/${room.id}/participants`, { token: alice.token });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.map((x) => [x.identity, x.role, x.audio, x.video, x.screen_share]), [
+    [alice.user_id, 'host', true, true, false],
+    [mod.json.identity, 'moderator', false, false, true],
+    [g.json.identity, 'guest', false, false, false],
+    [p.json.identity, 'participant', false, false, false],
+  ]);
+  assert.deepEqual(Object.keys(r.json[0]).slice(0, 4), ['identity', 'name', 'sid', 'joined_at'], 'old keys first');
+  // after a mute (and a promotion) the list tells at once
+  assert.equal((await call('POST', `/rooms/${room.id}/participants/${mod.json.identity}/mute`, { token: alice.token, json: { kind: 'video' } })).status, 204);
+  assert.equal((await call('POST', `/rooms/${room.id}/participants/${p.json.identity}/role`, { token: alice.token, json: { role: 'moderator' } })).status, 200);
+  const r2 = (await call('GET', `/rooms/${room.id}/participants`, { token: alice.token })).json;
+  assert.equal(r2.find((x) => x.identity === mod.json.identity).screen_share, false);
+  assert.equal(r2.find((x) => x.identity === p.json.identity).role, 'moderator');
+  // nobody moderates the host
+  expectError(await call('POST', `/rooms/${room.id}/participants/${alice.user_id}/mute`, { token: mod.json.room_token, json: { kind: 'audio' } }), 403, 'room_forbidden');
+});
+
+// ---- what the decision costs (reported, not asserted: no benchmarks here) -------------
+
+test('cost: an open join stays on media (no rooms.admit), a gated join takes one more hop', async (t) => {
+  const open = await createRoom(alice);
+  const gated = await createRoom(alice, { access: 'invite' });
+  const inv = await invite(gated, alice.token, { max_uses: 100 });
+  // a plain subscription sees a copy of every rooms.admit request (rooms answers in its queue group)
+  const nc = await s.nats();
+  let admits = 0;
+  const sub = nc.subscribe('calixio.rooms.admit', { callback: () => { admits++; } });
+  await nc.flush();
+  const time = async (fn) => {
+    const v = [];
+    for (let i = 0; i < 20; i++) {
+      const t0 = process.hrtime.bigint();
+      const r = await fn();
+      v.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      assert.equal(r.status, 200, r.text);
+    }
+    v.sort((a, b) => a - b);
+    return { p50: v[10].toFixed(2), p95: v[18].toFixed(2) };
+  };
+  const a = await time(() => join(open.id, { json: { user_name: 'Fast' } }));
+  await nc.flush();
+  assert.equal(admits, 0, 'open joins never ask rooms');
+  const b = await time(() => join(gated.id, { json: { user_name: 'Gated', invite: inv.code } }));
+  await nc.flush();
+  await sleep(100);
+  sub.unsubscribe();
+  assert.equal(admits, 20, 'each gated join asks rooms once');
+  t.diagnostic(`open join p50 ${a.p50} ms p95 ${a.p95} ms; invite join p50 ${b.p50} ms p95 ${b.p95} ms (ASan build, shared box)`);
+  const uses = await s.psql(`SELECT uses FROM room_invites WHERE id = '${inv.id}'`);
+  assert.equal(uses[0][0], '20', 'every gated join went through rooms (and counted its use)');
+});
