@@ -448,6 +448,17 @@ cx_status rooms_waiting_set_answer(cx_pg_pool *pg, const char *wid, const uint8_
 cx_status rooms_waiting_reject_room(cx_pg_pool *pg, const char *room_id, const char *reason,
                                     rooms_waiting **out, int *n);
 
+/* An entry the sweeper settled: rejected (its room ended) or expired. */
+typedef struct rooms_waiting_ev {
+    char room_id[37], livekit_room[48], id[37];
+    char name[256], user_id[37], status[10];
+    char reason[ROOMS_REASON_MAX_CHARS * 4 + 1];
+} rooms_waiting_ev;
+
+/* Settles at most max entries: of ended rooms -> rejected (reason
+ * room_ended), past expires_at -> expired. *out malloced. */
+cx_status rooms_waiting_sweep(cx_pg_pool *pg, int max, rooms_waiting_ev **out, int *n);
+
 /* The Argon2id hash of the room's password into *out (malloced; NULL when
  * the room has none). */
 cx_status rooms_store_password_hash(cx_pg_pool *pg, const char *id, char **out);

@@ -189,3 +189,45 @@ cx_status rooms_waiting_reject_room(cx_pg_pool *pg, const char *room_id, const c
     *n = cnt;
     return CX_OK;
 }
+
+cx_status rooms_waiting_sweep(cx_pg_pool *pg, int max, rooms_waiting_ev **out, int *n)
+{
+    PGresult *res = NULL;
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", max);
+    const char *p[] = {lim};
+    /* one statement: entries of ended rooms are rejected, entries past
+     * their time expire; both are answered for their events */
+    cx_status s = cx_pg_exec(
+        pg,
+        "WITH due AS (SELECT w.id, (r.status = 'ended') AS ended FROM room_waiting w "
+        "JOIN rooms r ON r.id = w.room_id WHERE w.status = 'waiting' AND "
+        "(r.status = 'ended' OR w.expires_at <= now()) LIMIT $1::int FOR UPDATE OF w SKIP LOCKED) "
+        "UPDATE room_waiting w SET status = CASE WHEN due.ended THEN 'rejected' ELSE 'expired' END, "
+        "reason = CASE WHEN due.ended THEN 'room_ended' ELSE reason END, decided_at = now() "
+        "FROM due, rooms r WHERE w.id = due.id AND r.id = w.room_id "
+        "RETURNING w.room_id::text, r.livekit_room, w.id::text, w.name, "
+        "COALESCE(w.user_id::text, ''), w.status, COALESCE(w.reason, '')",
+        1, p, &res);
+    if (s != CX_OK)
+        return s;
+    int cnt = PQntuples(res);
+    rooms_waiting_ev *v = calloc(cnt > 0 ? (size_t)cnt : 1, sizeof *v);
+    if (!v) {
+        PQclear(res);
+        return CX_ERR_NOMEM;
+    }
+    for (int i = 0; i < cnt; i++) {
+        snprintf(v[i].room_id, sizeof v[i].room_id, "%s", PQgetvalue(res, i, 0));
+        snprintf(v[i].livekit_room, sizeof v[i].livekit_room, "%s", PQgetvalue(res, i, 1));
+        snprintf(v[i].id, sizeof v[i].id, "%s", PQgetvalue(res, i, 2));
+        snprintf(v[i].name, sizeof v[i].name, "%s", PQgetvalue(res, i, 3));
+        snprintf(v[i].user_id, sizeof v[i].user_id, "%s", PQgetvalue(res, i, 4));
+        snprintf(v[i].status, sizeof v[i].status, "%s", PQgetvalue(res, i, 5));
+        snprintf(v[i].reason, sizeof v[i].reason, "%s", PQgetvalue(res, i, 6));
+    }
+    PQclear(res);
+    *out = v;
+    *n = cnt;
+    return CX_OK;
+}

@@ -60,6 +60,7 @@ before(async () => {
       ROOM_PASSWORD_MAX_FAILS: String(PW_MAX_FAILS),
       WAITING_TTL: `${WAITING_TTL_S}s`,
       CX_SUBS_PER_ENDPOINT: '4',
+      ROOMS_SWEEP_INTERVAL: '300ms',
     },
   });
   alice = await user('Alice');
@@ -337,9 +338,12 @@ test('waiting room: bad input and the waiting token is good for its own entry on
 
 test('waiting room: an entry expires after WAITING_TTL; approving it then is 404', async () => {
   const room = await createRoom(alice, { access: 'knock' });
+  const ev = await natsEvents(room.id);
   const w = await join(room.id);
   assert.equal(w.status, 202);
-  await sleep(WAITING_TTL_S * 1000 + 300);
+  await sleep(WAITING_TTL_S * 1000 + 800);
+  ev.stop();
+  assert.deepEqual(ev.got, ['waiting.requested', 'waiting.left'], 'the sweeper tells the host it left');
   const path = `/rooms/${room.id}/waiting/${w.json.waiting_id}`;
   assert.deepEqual((await call('GET', path, { token: w.json.waiting_token })).json, { status: 'expired' });
   expectError(await call('POST', `${path}/approve`, { token: alice.token }), 404, 'waiting_not_found');
