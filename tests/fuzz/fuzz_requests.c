@@ -1,4 +1,4 @@
-// CX_FUZZ_SOURCES: services/auth/validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/media/join.c services/media/cache.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
+// CX_FUZZ_SOURCES: services/auth/validate.c services/rooms/store.c services/rooms/reply.c services/rooms/presence.c services/rooms/validate.c services/rooms/code.c services/rooms/manage.c services/rooms/access.c services/rooms/policy.c services/rooms/gate_store.c services/rooms/waiting_store.c services/rooms/admit.c services/media/join.c services/media/cache.c services/media/start.c services/media/admit.c services/webhook/verify.c services/webhook/event.c services/gateway/routes.c
 /* fuzz_requests.c: libFuzzer target for every service's request decoding.
  *
  * Built by tests/fuzz/run.sh (CMake -DCX_FUZZ=ON links the sources named on
