@@ -266,10 +266,27 @@ static void _rooms_ref(const Calixio__V1__RoomRef *in)
         _die("rooms.get of a non-UUID id is not room_not_found", &in->base);
 }
 
+/* True when code (any case, dashes anywhere) is ten letters: a lookup by
+ * code then needs Postgres. */
+static bool _code_like(const char *code)
+{
+    size_t k = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p == '-')
+            continue;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return false;
+        k++;
+    }
+    return k == 10;
+}
+
 static void _media_join(const Calixio__V1__JoinRequest *in)
 {
     if (_uuid_agree(in->id, &in->base))
         return; /* a real id needs Postgres */
+    if (in->code && !in->id && _code_like(in->code))
+        return; /* so does a well-formed meeting code */
     cx_req req = {0};
     media_ctx ctx = {.cache = _cache, .api_key = "devkey", .api_secret = "secret",
                      .public_url = "ws://127.0.0.1:7880", .token_ttl_s = 600};
@@ -283,7 +300,11 @@ static void _media_join(const Calixio__V1__JoinRequest *in)
         size_t n = _cps(in->user_name);
         name_ok = n >= 1 && n <= MEDIA_USER_NAME_MAX_CHARS;
     }
-    if (s != (name_ok ? CX_ERR_ROOM_NOT_FOUND : CX_ERR_VALIDATION))
+    /* user_name first, then exactly one of id and code (issue 16) */
+    cx_status want = !name_ok ? CX_ERR_VALIDATION
+                     : in->code && in->id ? CX_ERR_INVALID_JSON
+                                          : CX_ERR_ROOM_NOT_FOUND;
+    if (s != want)
         _die("media.join status disagrees with the rules", &in->base);
 }
 
