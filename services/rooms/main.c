@@ -112,6 +112,8 @@ static const cx_endpoint endpoints[] = {
      rooms_h_invite_revoke, CX_AUTH_NONE, false},
     {"waiting_poll", &calixio__v1__waiting_ref__descriptor, &calixio__v1__join_reply__descriptor,
      rooms_h_waiting_poll, CX_AUTH_NONE, false},
+    {"waiting_leave", &calixio__v1__waiting_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_waiting_leave, CX_AUTH_NONE, false},
     {"waiting_list", &calixio__v1__room_ref__descriptor, &calixio__v1__waiting_list__descriptor,
      rooms_h_waiting_list, CX_AUTH_NONE, false},
     {"waiting_approve", &calixio__v1__waiting_ref__descriptor,

@@ -438,6 +438,11 @@ cx_status rooms_waiting_decide(cx_pg_pool *pg, const char *room_id, const char *
                                const char *status, const char *reason, rooms_waiting *out,
                                bool *changed);
 
+/* The waiting party gives up: waiting -> left (*changed); any other
+ * state is left alone. *out is the entry after (clear it). */
+cx_status rooms_waiting_leave(cx_pg_pool *pg, const char *room_id, const char *wid,
+                              rooms_waiting *out, bool *changed);
+
 /* Stores the minted answer of an approved entry unless one is there
  * already (*stored false: read the stored one). */
 cx_status rooms_waiting_set_answer(cx_pg_pool *pg, const char *wid, const uint8_t *buf,
@@ -470,6 +475,8 @@ cx_status rooms_mint_join(rooms_ctx *ctx, const rooms_row *r, const char *identi
 
 cx_status rooms_h_waiting_poll(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
                                void *ctx);
+cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                                void *ctx);
 cx_status rooms_h_waiting_list(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
                                void *ctx);
 cx_status rooms_h_waiting_approve(cx_req *req, const ProtobufCMessage *in,

@@ -1,5 +1,5 @@
 /* waiting.c: the waiting room of knock rooms (API-ROOMS.md "Waiting
- * room"): poll (waiting token), list, approve, reject. The first poll after
+ * room"): poll and leave (waiting token), list, approve, reject. The first poll after
  * approval mints the 200 join answer and stores it with the entry; later
  * polls answer the stored one (a racing first poll loses the store and
  * answers the winner's). */
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calixio/v1/common.pb-c.h"
 #include "cx_json.h"
 #include "cx_log.h"
 #include "rooms.h"
@@ -75,31 +76,72 @@ static cx_status _approved(rooms_ctx *ctx, cx_req *req, const rooms_row *r, room
     return CX_OK;
 }
 
+/* The waiting token of exactly this entry of this room, and the room. */
+static cx_status _own_entry(rooms_ctx *ctx, cx_req *req, const Calixio__V1__WaitingRef *in,
+                            rooms_row *row)
+{
+    cx_bearer b;
+    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_WAITING, &b);
+    if (s != CX_OK)
+        return s;
+    if ((s = rooms_store_get(ctx->pg, in->id, row)) != CX_OK)
+        return s;
+    if (strcmp(b.room.room_id, row->id) != 0 || !in->waiting_id ||
+        strcmp(b.room.waiting_id, in->waiting_id) != 0) {
+        rooms_row_clear(row);
+        return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "this waiting token is for another entry");
+    }
+    return CX_OK;
+}
+
+cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
+                                void *ctx_)
+{
+    rooms_ctx *ctx = ctx_;
+    const Calixio__V1__WaitingRef *in = (const void *)in_;
+    rooms_row row;
+    rooms_waiting w;
+    bool changed = false;
+    if (in->reason)
+        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"reason\"");
+    cx_status s = _own_entry(ctx, req, in, &row);
+    if (s != CX_OK)
+        return s;
+    s = rooms_waiting_leave(ctx->pg, row.id, in->waiting_id, &w, &changed);
+    if (s == CX_OK) {
+        if (changed)
+            rooms_publish_waiting(ctx, row.id, row.livekit_room, "left", w.id, w.name, w.user_id,
+                                  NULL, req->request_id);
+        rooms_waiting_clear(&w);
+    }
+    rooms_row_clear(&row);
+    if (s != CX_OK)
+        return s;
+    Calixio__V1__Empty *e = malloc(sizeof *e);
+    if (!e)
+        return CX_ERR_NOMEM;
+    calixio__v1__empty__init(e);
+    *out = &e->base;
+    return CX_OK;
+}
+
 cx_status rooms_h_waiting_poll(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
                                void *ctx_)
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__WaitingRef *in = (const void *)in_;
-    cx_bearer b;
     rooms_row row;
     rooms_waiting w;
 
-    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_WAITING, &b);
+    cx_status s = _own_entry(ctx, req, in, &row);
     if (s != CX_OK)
         return s;
-    if ((s = rooms_store_get(ctx->pg, in->id, &row)) != CX_OK)
-        return s;
-    if (strcmp(b.room.room_id, row.id) != 0 || !in->waiting_id ||
-        strcmp(b.room.waiting_id, in->waiting_id) != 0) {
-        rooms_row_clear(&row);
-        return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "this waiting token is for another entry");
-    }
     s = rooms_waiting_get(ctx->pg, row.id, in->waiting_id, &w);
     if (s == CX_OK) {
         if (strcmp(w.status, "approved") == 0)
             s = _approved(ctx, req, &row, &w, out);
         else
-            s = _status_reply(strcmp(w.status, "left") == 0 ? "expired" : w.status, w.reason, out);
+            s = _status_reply(w.status, w.reason, out);
         rooms_waiting_clear(&w);
     }
     rooms_row_clear(&row);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cx_crypto.h"
+#include "cx_log.h"
 #include "cx_time.h"
 #include "rooms.h"
 
@@ -176,6 +177,10 @@ cx_status rooms_waiting_reject_room(cx_pg_pool *pg, const char *room_id, const c
                              2, p, &res);
     if (s != CX_OK)
         return s;
+    /* the stored join answers hold tokens of a room that is over: drop them */
+    if (cx_pg_exec(pg, "UPDATE room_waiting SET answer = NULL WHERE room_id = $1 AND answer IS NOT NULL",
+                   1, p, NULL) != CX_OK)
+        cx_log_warn(NULL, "room %s: stored join answers not cleared", room_id);
     int cnt = PQntuples(res);
     rooms_waiting *v = calloc(cnt > 0 ? (size_t)cnt : 1, sizeof *v);
     if (!v) {
@@ -230,4 +235,20 @@ cx_status rooms_waiting_sweep(cx_pg_pool *pg, int max, rooms_waiting_ev **out, i
     *out = v;
     *n = cnt;
     return CX_OK;
+}
+
+cx_status rooms_waiting_leave(cx_pg_pool *pg, const char *room_id, const char *wid,
+                              rooms_waiting *out, bool *changed)
+{
+    PGresult *res = NULL;
+    *changed = false;
+    const char *p[] = {room_id, wid};
+    cx_status s = cx_pg_exec(pg, "UPDATE room_waiting SET status = 'left', decided_at = now() "
+                                 "WHERE room_id = $1 AND id = $2 AND status = 'waiting' RETURNING id",
+                             2, p, &res);
+    if (s != CX_OK)
+        return s;
+    *changed = PQntuples(res) == 1;
+    PQclear(res);
+    return rooms_waiting_get(pg, room_id, wid, out);
 }

@@ -367,6 +367,22 @@ test('waiting room: entries of a room that ends are rejected; a deleted room is 
   assert.deepEqual(await s.psql(`SELECT count(*) FROM room_waiting WHERE room_id = '${room2.id}'`), [['0']]);
 });
 
+test('waiting room: the waiting party may give up (DELETE with its token): waiting.left, then it cannot be approved', async () => {
+  const room = await createRoom(alice, { access: 'knock' });
+  const ev = await natsEvents(room.id);
+  const w = await join(room.id, { json: { user_name: 'Quitter' } });
+  const path = `/rooms/${room.id}/waiting/${w.json.waiting_id}`;
+  expectError(await call('DELETE', path, { token: alice.token }), 401, 'invalid_token');
+  assert.equal((await call('DELETE', path, { token: w.json.waiting_token })).status, 204);
+  assert.equal((await call('DELETE', path, { token: w.json.waiting_token })).status, 204, 'leaving twice is 204');
+  assert.deepEqual((await call('GET', path, { token: w.json.waiting_token })).json, { status: 'left' });
+  assert.deepEqual((await call('GET', `/rooms/${room.id}/waiting`, { token: alice.token })).json, []);
+  expectError(await call('POST', `${path}/approve`, { token: alice.token }), 404, 'waiting_not_found');
+  await sleep(200);
+  ev.stop();
+  assert.deepEqual(ev.got, ['waiting.requested', 'waiting.left']);
+});
+
 test('knock room: host, moderators and invite holders skip the waiting room', async () => {
   const room = await createRoom(alice, { access: 'knock' });
   assert.equal((await join(room.id, { token: alice.token })).status, 200);

@@ -27,7 +27,7 @@ const SERVICES = {
   'calixio-auth': ['register', 'login', 'refresh', 'logout', 'me'],
   'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
     'update', 'delete', 'leave', 'by_code', 'start', // issue 16
-    'admit', 'invites_create', 'invites_list', 'invites_revoke', 'waiting_poll', 'waiting_list', // issue 17
+    'admit', 'invites_create', 'invites_list', 'invites_revoke', 'waiting_poll', 'waiting_leave', 'waiting_list', // issue 17
     'waiting_approve', 'waiting_reject', 'remove', 'mute', 'set_role'],
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit'],

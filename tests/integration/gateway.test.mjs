@@ -167,7 +167,7 @@ const ROUTES = [
   'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
   // issue 17
   'POST /rooms/{id}/invites', 'GET /rooms/{id}/invites', 'DELETE /rooms/{id}/invites/{invite_id}',
-  'GET /rooms/{id}/waiting', 'GET /rooms/{id}/waiting/{waiting_id}',
+  'GET /rooms/{id}/waiting', 'GET /rooms/{id}/waiting/{waiting_id}', 'DELETE /rooms/{id}/waiting/{waiting_id}',
   'POST /rooms/{id}/waiting/{waiting_id}/approve', 'POST /rooms/{id}/waiting/{waiting_id}/reject',
   'POST /rooms/{id}/participants/{identity}/remove', 'POST /rooms/{id}/participants/{identity}/mute',
   'POST /rooms/{id}/participants/{identity}/role',
