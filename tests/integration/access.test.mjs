@@ -182,6 +182,28 @@ test('precedence: the first answer of the contract order wins', async () => {
   expectError(await join(banned.id, { token: bob.token }), 409, 'room_not_started');
 });
 
+test('gated room: room_full after the password checks (the host exempt, no use counted); the first allowed join starts a pending room', async () => {
+  const room = await createRoom(alice, { access: 'invite', max_participants: 1 });
+  await s.redis('HSET', `cx:presence:${room.livekit_room}`, 'someone', JSON.stringify({ identity: 'someone', name: 'S', sid: 'PA_s', joined_at: 1, kind: 'standard', ts: 1 }));
+  const inv = await invite(room, alice.token, { max_uses: 3 });
+  expectError(await join(room.id), 403, 'room_invite_required');
+  expectError(await join(room.id, { json: { invite: inv.code } }), 409, 'room_full');
+  assert.equal((await join(room.id, { token: alice.token })).status, 200, 'the host always gets in');
+  assert.deepEqual(await s.psql(`SELECT uses FROM room_invites WHERE id = '${inv.id}'`), [['0']]);
+  // a pending room inside ROOM_EARLY_JOIN (default 10m): an invite join starts it
+  const soon = new Date(Date.now() + 120e3).toISOString().replace(/\.\d+Z$/, 'Z');
+  const pending = await createRoom(alice, { access: 'invite', scheduled_at: soon });
+  assert.equal(pending.status, 'pending');
+  const pi = await invite(pending, alice.token);
+  const n0 = lk.callsOf('CreateRoom').filter((c) => c.body.name === pending.livekit_room).length;
+  const j = await join(pending.id, { json: { invite: pi.code } });
+  assert.equal(j.status, 200, j.text);
+  const now = (await call('GET', `/rooms/${pending.id}`, { token: alice.token })).json;
+  assert.equal(now.status, 'active');
+  assert.ok(now.started_at);
+  assert.equal(lk.callsOf('CreateRoom').filter((c) => c.body.name === pending.livekit_room).length, n0 + 1);
+});
+
 test('a use is counted only on 200 or 202: refused joins leave the invite alone', async () => {
   const room = await createRoom(alice, { access: 'invite', locked: true });
   const inv = await invite(room, alice.token, { max_uses: 1 });
