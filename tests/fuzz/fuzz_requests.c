@@ -43,6 +43,7 @@
 #include "calixio/v1/rooms.pb-c.h"
 #include "calixio/v1/webhook.pb-c.h"
 #include "cx_json.h"
+#include "cx_text.h"
 #include "cx_service.h"
 
 #include "../../services/auth/account.h"
@@ -329,11 +330,10 @@ static void _media_join(const Calixio__V1__JoinRequest *in)
     _check_req(&req, s, &in->base);
     if (out)
         _die("media.join answered for a non-UUID room", &in->base);
-    bool name_ok = true;
-    if (in->user_name) {
-        size_t n = _cps(in->user_name);
-        name_ok = n >= 1 && n <= MEDIA_USER_NAME_MAX_CHARS;
-    }
+    /* the name rule is cx_text's (its unit test covers it) */
+    bool name_ok = !in->user_name || cx_text_check(in->user_name, CX_TEXT_NAME, 1,
+                                                   MEDIA_USER_NAME_MAX_CHARS, NULL, NULL) ==
+                                         CX_TEXT_OK;
     /* user_name first, then exactly one of id and code (issue 16) */
     cx_status want = !name_ok ? CX_ERR_VALIDATION
                      : in->code && in->id ? CX_ERR_INVALID_JSON
