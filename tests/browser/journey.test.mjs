@@ -1,7 +1,7 @@
 // The web app in a real browser (Debian chromium, headless, driven by
 // playwright-core) against the real local stack (harness/stack.mjs): a host
-// signs up; creates a scheduled invite-only room, changes it (PATCH) and
-// deletes it; creates a room and joins it (no LiveKit runs here: the page
+// signs up; creates a scheduled invite-only room, changes it (PATCH), a
+// guest with its code link is told it has not started, the host deletes it; creates a room and joins it (no LiveKit runs here: the page
 // must say so and keep the rest working); its link is the meeting code;
 // reloads and stays signed in; a guest in a second browser context opens
 // the meeting-code link, gives a name and joins; the host sees the guest
@@ -136,6 +136,15 @@ describe('web app journey', () => {
     assert.deepEqual(await s.psql(`SELECT name, description, status, access, locked, extract(epoch FROM scheduled_at)::bigint FROM rooms WHERE id = '${id}'`),
       [['Quarterly planning', 'Numbers first', 'pending', 'knock', 't', later.epoch]]);
     await snap(host, 'room-patched');
+    // a guest with its meeting-code link is told it has not started yet
+    const [[pcode]] = await s.psql(`SELECT code FROM rooms WHERE id = '${id}'`);
+    await guest.goto(`/j/${showCode(pcode)}`);
+    await guest.getByRole('heading', { name: 'Quarterly planning' }).waitFor();
+    await guest.getByText(/^Scheduled for /).waitFor();
+    await guest.getByTestId('guest-name').fill('Early Bird');
+    await guest.getByTestId('join').click();
+    await guest.getByRole('alert').getByText('The meeting has not started yet.').waitFor();
+    await snap(guest, 'guest-too-early');
     await host.getByRole('link', { name: 'My rooms' }).click();
     const row = host.locator(`li[data-room="${id}"]`);
     await row.getByText('Quarterly planning').waitFor();
