@@ -318,7 +318,7 @@ describe('web app journey', () => {
     await snap(host, 'reload-after-password-change');
   });
 
-  it('history (no /users/me/calls here) says so in words; a wrong meeting code too; Russian works', async () => {
+  it('history (no /users/me/calls here) says so in words; a wrong meeting code too; Russian works and stays the account\'s language', async () => {
     await host.goto('/app/history');
     await host.locator('main .note').getByText('This part of Calixio is not available on this server yet.').waitFor();
     await snap(host, 'screen-history');
@@ -329,6 +329,10 @@ describe('web app journey', () => {
     await host.getByRole('combobox', { name: 'Language' }).selectOption('ru');
     await host.getByRole('heading', { name: 'Мои комнаты' }).waitFor();
     await snap(host, 'rooms-russian');
+    // the pick is the account's language now: a reload keeps it
+    await host.reload();
+    await host.getByRole('heading', { name: 'Мои комнаты' }).waitFor();
+    assert.deepEqual(await s.psql(`SELECT s.language FROM user_settings s JOIN users u ON u.id = s.user_id WHERE u.email = '${email}'`), [['ru']]);
     await host.getByRole('combobox', { name: 'Язык' }).selectOption('en');
     await host.getByRole('heading', { name: 'My rooms' }).waitFor();
   });
