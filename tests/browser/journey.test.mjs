@@ -6,7 +6,8 @@
 // reloads and stays signed in; a guest in a second browser context opens
 // the meeting-code link, gives a name and joins; the host sees the guest
 // among the participants (from the signed participant_joined webhook
-// LiveKit would send); the host ends the room; changes the profile name;
+// LiveKit would send), the guest leaves and drops off the host's list; the
+// host ends the room; changes the profile name;
 // turns the microphone off on join and sees the toggle follow; signs out
 // another device from the sessions list; changes the password (every other
 // session is revoked, this one stays across a reload). A screenshot of every
@@ -218,6 +219,13 @@ describe('web app journey', () => {
     assert.equal(r.status, 200);
     await host.getByTestId('participants').locator(`li[data-identity="${identity}"]`).getByText('Gina Guest').waitFor();
     await snap(host, 'host-sees-guest');
+    // the guest leaves (room token): the visit is closed, the host's list drops it
+    await guest.getByRole('button', { name: 'Leave' }).click();
+    await guest.waitForURL('**/app/signin');
+    await host.getByTestId('participants').locator(`li[data-identity="${identity}"]`).waitFor({ state: 'detached' });
+    assert.deepEqual(await s.psql(`SELECT event FROM participant_events WHERE room_id = '${roomId}' AND identity = '${identity}' ORDER BY occurred_at, received_at`),
+      [['participant_joined'], ['participant_left']]);
+    await snap(host, 'host-sees-guest-left');
   });
 
   it('the host ends the room and sees it end', async () => {

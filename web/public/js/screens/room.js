@@ -178,7 +178,7 @@ function inRoom(main, st, j) {
   } }, t('copy_link'));
   const actOut = h('div.out');
   const leaveBtn = h('button', { type: 'button', onclick: () => busy(leaveBtn, actOut, async () => {
-    if (j.room_token) await api.call('POST', `/rooms/${roomId}/leave`, {}, tok).catch(() => {});
+    if (j.room_token) await api.call('POST', `/rooms/${roomId}/leave`, {}, { token: j.room_token }).catch(() => {});
     stopAll();
     st.ctx.go(s ? '/app/rooms' : '/');
   }) }, t('leave'));
