@@ -19,6 +19,8 @@ export class ApiError extends Error {
 
 export function session() { return access; }
 export function onSession(fn) { listeners.add(fn); return () => listeners.delete(fn); }
+// Changes what the page shows of the signed-in user (name after a profile edit).
+export function updateSession(fields) { if (access) setSession({ ...access, ...fields }); }
 function setSession(s) {
   access = s;
   for (const fn of listeners) fn(s);

@@ -37,7 +37,12 @@ function header() {
         h('button.link', { type: 'button', onclick: async () => { await api.logout(); go('/app/signin'); } }, t('signout')),
       ]
     : [h('a', { href: '/app/signin' }, t('signin')), h('a', { href: '/app/signup' }, t('signup'))];
-  const langSel = h('select', { 'aria-label': t('language'), onchange: (e) => { setLang(e.target.value); route(); } },
+  // a signed-in user's pick is the account's setting (it wins at every load)
+  const langSel = h('select', { 'aria-label': t('language'), onchange: async (e) => {
+    setLang(e.target.value);
+    if (api.session()) await api.call('PATCH', '/users/me/settings', { language: getLang() }).catch(() => {});
+    route();
+  } },
     LANGS.map((l) => h('option', { value: l, selected: l === getLang() }, l.toUpperCase())));
   return h('header.top', h('a.brand', { href: s ? '/app/rooms' : '/' }, t('app')), h('nav', nav, langSel));
 }

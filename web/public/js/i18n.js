@@ -38,6 +38,10 @@ const TABLE = {
     not_found_page: 'There is no such page.', back_home: 'Go to my rooms', retry: 'Try again',
     signed_in_as: 'Signed in as {name}', restore_session: 'Restoring your session…',
     guest_name_hint: 'This is how others will see you.', scheduled_for: 'Scheduled for {at}',
+    edit_room: 'Room settings', description: 'Description', locked: 'Locked: nobody new gets in',
+    change_password: 'Change password', current_password: 'Current password', new_password: 'New password',
+    password_changed: 'Password changed. Every other device was signed out.',
+    session_revoked: 'That device was signed out.',
   },
   ru: {
     app: 'Calixio', loading: 'Загрузка…', working: 'Выполняется…', signin: 'Войти', signup: 'Регистрация',
@@ -77,6 +81,10 @@ const TABLE = {
     not_found_page: 'Такой страницы нет.', back_home: 'К моим комнатам', retry: 'Повторить',
     signed_in_as: 'Вы вошли как {name}', restore_session: 'Восстанавливаем сеанс…',
     guest_name_hint: 'Так вас увидят другие участники.', scheduled_for: 'Начало: {at}',
+    edit_room: 'Настройки комнаты', description: 'Описание', locked: 'Закрыта: новые участники не входят',
+    change_password: 'Сменить пароль', current_password: 'Текущий пароль', new_password: 'Новый пароль',
+    password_changed: 'Пароль изменён. На всех других устройствах выполнен выход.',
+    session_revoked: 'На том устройстве выполнен выход.',
   },
 };
 
@@ -87,7 +95,7 @@ const ERRORS = {
     client_timeout: 'The server took too long to answer. Try again.',
     invalid_json: 'The request was not understood. Reload the page and try again.',
     validation_failed: 'Some fields are not filled in correctly.',
-    invalid_credentials: 'Wrong email or password.', email_exists: 'An account with this email already exists.',
+    invalid_credentials: 'Wrong email or password.', wrong_current_password: 'The current password is not right.', email_exists: 'An account with this email already exists.',
     too_many_attempts: 'Too many attempts. Wait a few minutes and try again.',
     rate_limited: 'Too many requests. Wait a moment and try again.',
     missing_auth: 'Please sign in first.', invalid_token: 'Your session has ended. Please sign in again.',
@@ -109,13 +117,14 @@ const ERRORS = {
     email_required: 'Enter your email.', email_email: 'Enter a valid email address.',
     password_required: 'Enter a password.', password_min: 'The password needs at least 8 characters.',
     password_max: 'The password is too long.',
+    new_password_min: 'The new password needs at least 8 characters.', new_password_max: 'The new password is too long.',
   },
   ru: {
     network: 'Нет связи с сервером Calixio. Проверьте подключение и попробуйте ещё раз.',
     client_timeout: 'Сервер слишком долго не отвечает. Попробуйте ещё раз.',
     invalid_json: 'Запрос не понят. Обновите страницу и попробуйте снова.',
     validation_failed: 'Некоторые поля заполнены неверно.',
-    invalid_credentials: 'Неверная почта или пароль.', email_exists: 'Аккаунт с такой почтой уже есть.',
+    invalid_credentials: 'Неверная почта или пароль.', wrong_current_password: 'Текущий пароль указан неверно.', email_exists: 'Аккаунт с такой почтой уже есть.',
     too_many_attempts: 'Слишком много попыток. Подождите несколько минут.',
     rate_limited: 'Слишком много запросов. Подождите немного.',
     missing_auth: 'Сначала войдите.', invalid_token: 'Сеанс завершён. Войдите снова.',
@@ -137,6 +146,7 @@ const ERRORS = {
     email_required: 'Введите почту.', email_email: 'Введите правильный адрес почты.',
     password_required: 'Введите пароль.', password_min: 'Пароль должен быть не короче 8 символов.',
     password_max: 'Пароль слишком длинный.',
+    new_password_min: 'Новый пароль должен быть не короче 8 символов.', new_password_max: 'Новый пароль слишком длинный.',
   },
 };
 

@@ -58,6 +58,25 @@ export async function busy(button, out, fn) {
   }
 }
 
+// abcdefghij -> abc-defg-hij, as meeting codes are shown
+export function showCode(c) {
+  c = String(c).replace(/-/g, '');
+  return `${c.slice(0, 3)}-${c.slice(3, 7)}-${c.slice(7)}`;
+}
+
+// A Date (or RFC 3339 string) as the value of a datetime-local input.
+export function localInput(at) {
+  if (!at) return '';
+  const d = new Date(at);
+  const z = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${z(d.getMonth() + 1)}-${z(d.getDate())}T${z(d.getHours())}:${z(d.getMinutes())}`;
+}
+
+// A datetime-local input's value as RFC 3339 without fractions.
+export function rfc3339(local) {
+  return new Date(local).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 export function fmtTime(s) {
   if (!s) return '';
   const d = new Date(s);

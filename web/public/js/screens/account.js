@@ -25,6 +25,31 @@ export async function history(main) {
 
 const THEMES = ['system', 'light', 'dark'];
 
+// POST /auth/password: this session stays, every other one is signed out.
+function passwordForm() {
+  const out = h('div.out');
+  const btn = h('button', { type: 'submit' }, t('change_password'));
+  const f = h('form.password', { 'data-testid': 'password-form', onsubmit: (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(f));
+    busy(btn, out, async () => {
+      try {
+        await api.call('POST', '/auth/password', { current_password: v.current_password, new_password: v.new_password });
+      } catch (err) {
+        if (err.code === 'invalid_credentials') err.code = 'wrong_current_password';
+        throw err;
+      }
+      f.reset();
+      out.replaceChildren(note('ok', t('password_changed')));
+    });
+  } },
+  h('h2', t('change_password')),
+  h('label', t('current_password'), h('input', { name: 'current_password', type: 'password', autocomplete: 'current-password', required: true })),
+  h('label', t('new_password'), h('input', { name: 'new_password', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 })),
+  btn, out);
+  return f;
+}
+
 export function applyTheme(theme) {
   document.documentElement.dataset.theme = THEMES.includes(theme) ? theme : 'system';
 }
@@ -32,7 +57,7 @@ export function applyTheme(theme) {
 export async function settings(main, _p, { go }) {
   const prof = h('section.card', h('h1', t('profile')), spinner(t('loading')));
   const sets = h('section.card', h('h2', t('settings')), spinner(t('loading')));
-  main.append(prof, sets);
+  main.append(prof, sets, h('section.card', passwordForm()));
 
   // profile: /users/me, or the read-only /auth/me of older servers
   try {
@@ -42,7 +67,11 @@ export async function settings(main, _p, { go }) {
     const name = h('input', { name: 'name', value: me.name, maxlength: 64, required: true });
     clear(prof, h('h1', t('profile')), h('form', { onsubmit: (e) => {
       e.preventDefault();
-      busy(btn, out, async () => { await api.call('PATCH', '/users/me', { name: name.value.trim() }); out.replaceChildren(note('ok', t('saved'))); });
+      busy(btn, out, async () => {
+        const now = await api.call('PATCH', '/users/me', { name: name.value.trim() });
+        api.updateSession({ name: now.name });
+        out.replaceChildren(note('ok', t('saved')));
+      });
     } }, h('label', t('name'), name), h('p', `${t('email')}: ${me.email}`), btn, out));
   } catch (e) {
     let me = null;
@@ -82,7 +111,7 @@ export async function settings(main, _p, { go }) {
 export async function sessions(main, _p, { go }) {
   const box = h('section.card', h('h1', t('sessions')), spinner(t('loading')));
   main.append(box);
-  const load = async () => {
+  const load = async (said) => {
     try {
       const list = await api.call('GET', '/auth/sessions');
       clear(box, h('h1', t('sessions')), h('ul.sessions', list.map((x) => {
@@ -90,11 +119,11 @@ export async function sessions(main, _p, { go }) {
         const b = h('button.small.danger', { type: 'button' }, t('revoke_session'));
         b.addEventListener('click', () => busy(b, out, async () => {
           await api.call('DELETE', `/auth/sessions/${x.id}`);
-          if (x.current) { await api.logout(); go('/app/signin'); } else load();
+          if (x.current) { await api.logout(); go('/app/signin'); } else await load(note('ok', t('session_revoked')));
         }));
-        return h('li', h('span.ua', x.user_agent || '?'), x.current ? h('span.badge', t('current')) : null,
+        return h('li', { 'data-session': x.id, 'data-current': x.current ? 'true' : null }, h('span.ua', x.user_agent || '?'), x.current ? h('span.badge', t('current')) : null,
           h('small', `${t('last_used')}: ${fmtTime(x.last_used_at)} · ${x.client_ip ?? ''}`), b, out);
-      })));
+      })), said);
     } catch (e) {
       clear(box, h('h1', t('sessions')), missingOr(e));
     }

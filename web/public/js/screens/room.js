@@ -4,16 +4,12 @@
 // turns that part into a plain message.
 import * as api from '../api.js';
 import { t, errorText } from '../i18n.js';
-import { h, clear, busy, spinner, errorNote, note, fmtTime } from '../ui.js';
+import { h, clear, busy, spinner, errorNote, note, fmtTime, showCode, localInput, rfc3339 } from '../ui.js';
+
+const ACCESS = ['open', 'knock', 'invite'];
 import { subscribe } from '../sse.js';
 
 const POLL_MS = 4000;
-
-// abcdefghij -> abc-defg-hij, as meeting codes are shown
-export function showCode(c) {
-  c = String(c).replace(/-/g, '');
-  return `${c.slice(0, 3)}-${c.slice(3, 7)}-${c.slice(7)}`;
-}
 
 // What a failure of a panel's route says (a missing route: "not yet here").
 function panelError(e) {
@@ -67,10 +63,46 @@ export function prejoin(main, st) {
   } },
   h('h1', st.room?.name ?? st.roomName ?? t('join')),
   st.room?.status === 'ended' ? note('info', t('room_ended')) : null,
+  st.room?.code ? h('p', t('meeting_code'), ': ', h('a.code', { href: `/j/${showCode(st.room.code)}`, 'data-testid': 'code-link' }, showCode(st.room.code))) : null,
+  st.room?.status === 'pending' && st.room.scheduled_at ? note('info', t('scheduled_for', { at: fmtTime(st.room.scheduled_at) })) : null,
   name ? h('label', t('your_name'), name, h('small', t('guest_name_hint'))) : null,
   btn, out);
   main.append(f);
+  if (st.room && s && st.room.owner_user_id === s.user_id && st.room.status !== 'ended') main.append(editForm(main, st));
   name?.focus();
+}
+
+// The host changes the room before (or between) meetings: PATCH /rooms/{id}
+// with the fields that changed.
+function editForm(main, st) {
+  const r = st.room;
+  const out = h('div.out');
+  const btn = h('button', { type: 'submit' }, t('save'));
+  const pending = r.status === 'pending';
+  const f = h('form.card.edit', { 'data-testid': 'room-edit', onsubmit: (e) => {
+    e.preventDefault();
+    const v = Object.fromEntries(new FormData(f));
+    const body = {};
+    if (v.name.trim() !== r.name) body.name = v.name.trim();
+    if (v.description !== (r.description ?? '')) body.description = v.description;
+    if (v.access !== (r.access ?? 'open')) body.access = v.access;
+    if ((v.locked === 'on') !== !!r.locked) body.locked = v.locked === 'on';
+    if (pending && v.scheduled_at && v.scheduled_at !== localInput(r.scheduled_at)) body.scheduled_at = rfc3339(v.scheduled_at);
+    busy(btn, out, async () => {
+      st.room = await api.call('PATCH', `/rooms/${r.id}`, body);
+      main.replaceChildren();
+      prejoin(main, st);
+      main.querySelector('form.edit .out')?.replaceChildren(note('ok', t('saved')));
+    });
+  } },
+  h('h2', t('edit_room')),
+  h('label', t('room_name'), h('input', { name: 'name', value: r.name, required: true, minlength: 2, maxlength: 64, 'data-testid': 'edit-name' })),
+  h('label', t('description'), h('textarea', { name: 'description', maxlength: 500, 'data-testid': 'edit-description' }, r.description ?? '')),
+  h('label', t('access'), h('select', { name: 'access', 'data-testid': 'edit-access' }, ACCESS.map((a) => h('option', { value: a, selected: (r.access ?? 'open') === a }, t(`access_${a}`))))),
+  h('label.check', h('input', { type: 'checkbox', name: 'locked', checked: !!r.locked, 'data-testid': 'edit-locked' }), t('locked')),
+  pending ? h('label', t('schedule'), h('input', { name: 'scheduled_at', type: 'datetime-local', value: localInput(r.scheduled_at), 'data-testid': 'edit-schedule' })) : null,
+  btn, out);
+  return f;
 }
 
 // A knock room: wait for the host, via events or polling.
@@ -105,8 +137,10 @@ function inRoom(main, st, j) {
   const roomId = j.room_id ?? st.id;
   const isHost = j.role === 'host' || !!(st.room && s && st.room.owner_user_id === s.user_id);
   const canModerate = isHost || j.role === 'moderator';
-  // room token for acting inside the room; the host's account token otherwise
-  const tok = j.room_token ? { token: j.room_token } : {};
+  // the owner's access token acts as host on every room route of its rooms
+  // (and is the only one the account routes such as participants take);
+  // everyone else acts inside the room with the room token of the join
+  const tok = isHost && s ? {} : j.room_token ? { token: j.room_token } : {};
   const streamToken = j.room_token ?? (isHost ? s?.token : null);
   const cleanups = [];
   let media = null, mediaLive = false, ended = false;
@@ -144,7 +178,7 @@ function inRoom(main, st, j) {
   } }, t('copy_link'));
   const actOut = h('div.out');
   const leaveBtn = h('button', { type: 'button', onclick: () => busy(leaveBtn, actOut, async () => {
-    if (j.room_token) await api.call('POST', `/rooms/${roomId}/leave`, {}, tok).catch(() => {});
+    if (j.room_token) await api.call('POST', `/rooms/${roomId}/leave`, {}, { token: j.room_token }).catch(() => {});
     stopAll();
     st.ctx.go(s ? '/app/rooms' : '/');
   }) }, t('leave'));
@@ -194,7 +228,11 @@ function inRoom(main, st, j) {
   const peopleErr = h('div');
   async function refreshPeople() {
     try { list = await api.call('GET', `/rooms/${roomId}/participants`, undefined, tok); peopleErr.replaceChildren(); }
-    catch (e) { if (!(e.status === 401 && !streamToken)) peopleErr.replaceChildren(panelError(e)); else peopleErr.replaceChildren(note('info', t('feature_missing'))); }
+    catch (e) {
+      // a server whose participants route takes no room token yet
+      if (e.status === 401 && (tok.token || !streamToken)) peopleErr.replaceChildren(note('info', t('feature_missing')));
+      else peopleErr.replaceChildren(panelError(e));
+    }
     drawPeople();
   }
 
@@ -327,6 +365,9 @@ function inRoom(main, st, j) {
     disconnected: () => note('error', t('media_unreachable', { url: j.url })),
   };
   settings().then(async (cfg) => {
+    // the account's settings show on the toggles at once (what media gets)
+    toggles.mic = !!cfg.microphone_on_join; toggles.cam = !!cfg.camera_on_join;
+    paint();
     media = await (await import('../media.js')).connect({
       url: j.url, token: j.token, grid, mic: cfg.microphone_on_join, cam: cfg.camera_on_join,
       onState: (state) => {

@@ -1,7 +1,7 @@
 // rooms: the signed-in user's rooms: list, create (name, access, schedule), delete.
 import * as api from '../api.js';
 import { t, errorText } from '../i18n.js';
-import { h, clear, busy, spinner, errorNote, note, fmtTime } from '../ui.js';
+import { h, clear, busy, spinner, errorNote, fmtTime, showCode, rfc3339 } from '../ui.js';
 
 const ACCESS = ['open', 'knock', 'invite'];
 
@@ -14,7 +14,7 @@ function createForm(onCreated) {
     const body = { name: v.name.trim() };
     // only the keys a server of API.md knows, unless the user asked for more
     if (v.access !== 'open') body.access = v.access;
-    if (v.scheduled_at) body.scheduled_at = new Date(v.scheduled_at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    if (v.scheduled_at) body.scheduled_at = rfc3339(v.scheduled_at);
     busy(btn, out, async () => {
       try {
         const room = await api.call('POST', '/rooms', body);
@@ -28,8 +28,8 @@ function createForm(onCreated) {
   } },
   h('h2', t('create_room')),
   h('label', t('room_name'), h('input', { name: 'name', required: true, minlength: 2, maxlength: 64, 'data-testid': 'room-name' })),
-  h('label', t('access'), h('select', { name: 'access' }, ACCESS.map((a) => h('option', { value: a }, t(`access_${a}`))))),
-  h('label', t('schedule'), h('input', { name: 'scheduled_at', type: 'datetime-local' })),
+  h('label', t('access'), h('select', { name: 'access', 'data-testid': 'room-access' }, ACCESS.map((a) => h('option', { value: a }, t(`access_${a}`))))),
+  h('label', t('schedule'), h('input', { name: 'scheduled_at', type: 'datetime-local', 'data-testid': 'room-schedule' })),
   btn, out);
   return f;
 }
@@ -44,6 +44,7 @@ function row(room, onDelete) {
   return h('li.room', { 'data-room': room.id },
     h('a.name', { href: `/app/rooms/${room.id}` }, room.name),
     h('span.badge', { class: `badge s-${room.status}` }, t(`status_${room.status}`)),
+    room.code ? h('a.code', { href: `/j/${showCode(room.code)}` }, showCode(room.code)) : null,
     room.access && room.access !== 'open' ? h('span.badge', t(`access_${room.access}`)) : null,
     room.scheduled_at ? h('span.when', t('scheduled_for', { at: fmtTime(room.scheduled_at) })) : h('span.when', fmtTime(room.created_at)),
     h('a.button', { href: `/app/rooms/${room.id}` }, t('open')), del, out);
