@@ -61,6 +61,8 @@ start_nats() {
   [ -f "$dir/nats.pid" ] && kill -0 "$(cat "$dir/nats.pid")" 2>/dev/null && return 0
   # webhooks may be 1 MiB of body plus headers: above nats-server's default
   printf 'max_payload: 2097152\n' >"$dir/nats.conf"
+  # JetStream keeps the room events (live event resume); its store survives a restart
+  printf 'jetstream {\n  store_dir: "%s"\n  max_memory_store: 64MB\n  max_file_store: 1GB\n}\n' "$dir/jetstream" >>"$dir/nats.conf"
   nats-server -c "$dir/nats.conf" -a 127.0.0.1 -p "$port" --pid "$dir/nats.pid" -l "$dir/nats.log" >/dev/null 2>&1 &
   wait_port "$port" 10
 }
