@@ -171,6 +171,8 @@ const ROUTES = [
   // issue 16
   'PATCH /rooms/{id}', 'DELETE /rooms/{id}', 'GET /rooms/by-code/{code}',
   'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
+  // issue 13 (live events, local to the gateway)
+  'GET /rooms/{id}/events',
 ];
 
 // ---------------------------------------------------------------- the stack
