@@ -50,6 +50,7 @@ struct gw_listener {
     int64_t exp_ms;       /* token expiry (wall clock) */
     int64_t next_ping_ms; /* monotonic, ev->mu */
     char rid[64];
+    char room_id[37];
     pthread_mutex_t mu; /* everything below */
     gw_ring q;          /* frames to send, in order */
     gw_ring hold;       /* live frames that came during the replay */
@@ -83,6 +84,7 @@ struct gw_events {
     gw_eroom *rooms, *graves;
     gw_listener *all;
     atomic_int n_streams;
+    atomic_bool closing; /* gw_events_close_all ran: no new stream */
     pthread_t timer;
     pthread_cond_t cv;
     bool stop;
@@ -451,7 +453,7 @@ static void _done(void *cls)
     if (dead && dead->sub)
         natsSubscription_Unsubscribe(dead->sub); /* completes: reaped by the timer */
     atomic_fetch_sub(&ev->n_streams, 1);
-    cx_log_info(l->rid, "events: stream of room %s ended", dead ? dead->id : "-");
+    cx_log_info(l->rid, "events: stream of room %s ended", l->room_id);
     _listener_free(l);
 }
 
@@ -696,7 +698,8 @@ cx_status gw_events_open(gw_events *ev, struct MHD_Connection *conn, const char 
     int64_t exp_ms = 0;
     if (!authorization || !*authorization)
         return CX_ERR_MISSING_AUTH;
-    if (natsConnection_Status(ev->nc) != NATS_CONN_STATUS_CONNECTED)
+    if (atomic_load(&ev->closing) ||
+        natsConnection_Status(ev->nc) != NATS_CONN_STATUS_CONNECTED)
         return CX_ERR_UNAVAILABLE;
     cx_status s = _caller(ev, room_id, authorization, rid, &caller, &exp_ms);
     if (s != CX_OK)
@@ -726,6 +729,7 @@ cx_status gw_events_open(gw_events *ev, struct MHD_Connection *conn, const char 
     l->exp_ms = exp_ms;
     l->holding = resume;
     snprintf(l->rid, sizeof(l->rid), "%s", rid ? rid : "");
+    snprintf(l->room_id, sizeof(l->room_id), "%s", room_id);
     _queue_text(l, GW_EV_HELLO, 0);
 
     pthread_mutex_lock(&ev->mu);
@@ -742,6 +746,11 @@ cx_status gw_events_open(gw_events *ev, struct MHD_Connection *conn, const char 
             ev->all->aprev = l;
         ev->all = l;
         l->next_ping_ms = cx_mono_ms() + ev->cfg.ping_ms;
+        if (atomic_load(&ev->closing)) { /* close_all ran meanwhile: it missed l */
+            pthread_mutex_lock(&l->mu);
+            l->ending = true;
+            pthread_mutex_unlock(&l->mu);
+        }
     }
     pthread_mutex_unlock(&ev->mu);
     if (!room) {
@@ -786,6 +795,7 @@ void gw_events_close_all(gw_events *ev)
     if (!ev)
         return;
     gw_resumes rs = {0};
+    atomic_store(&ev->closing, true);
     pthread_mutex_lock(&ev->mu);
     for (gw_listener *l = ev->all; l; l = l->anext)
         if (_end(l))
