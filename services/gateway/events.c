@@ -32,9 +32,11 @@ typedef struct gw_frame {
     char data[];
 } gw_frame;
 
+/* A FIFO of frames that grows (doubling) up to max: an idle stream holds
+ * a few pointers, not a whole queue. */
 typedef struct gw_ring {
     gw_frame **f;
-    size_t cap, head, len;
+    size_t cap, head, len, max;
 } gw_ring;
 
 typedef struct gw_eroom gw_eroom;
@@ -112,8 +114,22 @@ static void _unref(gw_frame *f)
 
 static bool _ring_push(gw_ring *r, gw_frame *f)
 {
-    if (r->len == r->cap)
-        return false;
+    if (r->len == r->cap) {
+        if (r->cap >= r->max)
+            return false;
+        size_t ncap = r->cap ? r->cap * 2 : 4;
+        if (ncap > r->max)
+            ncap = r->max;
+        gw_frame **nf = malloc(ncap * sizeof(*nf));
+        if (!nf)
+            return false;
+        for (size_t i = 0; i < r->len; i++)
+            nf[i] = r->f[(r->head + i) % r->cap];
+        free(r->f);
+        r->f = nf;
+        r->cap = ncap;
+        r->head = 0;
+    }
     atomic_fetch_add(&f->refs, 1);
     r->f[(r->head + r->len) % r->cap] = f;
     r->len++;
@@ -164,7 +180,7 @@ static bool _push(gw_listener *l, gw_frame *f, bool ends)
         l->off = 0;
         cx_log_info(l->rid,
                     "events: stream of room %s closed: reader too slow (%zu frames queued)",
-                    l->room ? l->room->id : "?", l->q.cap);
+                    l->room ? l->room->id : "?", l->q.max);
     } else if (ends) {
         l->ending = true;
     }
@@ -714,15 +730,8 @@ cx_status gw_events_open(gw_events *ev, struct MHD_Connection *conn, const char 
     gw_listener *l = calloc(1, sizeof(*l));
     if (!l)
         return CX_ERR_NOMEM;
-    size_t cap = (size_t)ev->cfg.queue_max;
-    l->q.cap = l->hold.cap = cap;
-    l->q.f = calloc(cap, sizeof(gw_frame *));
-    l->hold.f = calloc(cap, sizeof(gw_frame *));
+    l->q.max = l->hold.max = (size_t)ev->cfg.queue_max;
     pthread_mutex_init(&l->mu, NULL);
-    if (!l->q.f || !l->hold.f) {
-        _listener_free(l);
-        return CX_ERR_NOMEM;
-    }
     l->ev = ev;
     l->conn = conn;
     l->caller = caller;
@@ -775,7 +784,7 @@ cx_status gw_events_open(gw_events *ev, struct MHD_Connection *conn, const char 
         }
         _release_hold(l);
     }
-    *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, _read, l, _done);
+    *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, _read, l, _done);
     if (!*resp) {
         _done(l);
         return CX_ERR_NOMEM;
