@@ -16,7 +16,6 @@
 #include "cx_bearer.h"
 #include "cx_json.h"
 #include "cx_log.h"
-#include "cx_service.h"
 #include "cx_time.h"
 #include "evxlate.h"
 
@@ -828,14 +827,15 @@ cx_status gw_events_create(gw_events **out, const gw_events_cfg *cfg)
         ev->cfg.replicas = 1;
     size_t i = 0;
     for (const char *p = cfg->prefix; *p && i + 1 < sizeof(ev->stream); p++)
-        ev->stream[i++] = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
-    snprintf(ev->stream + i, sizeof(ev->stream) - i, "_ROOM_EVENTS");
+        ev->stream[i++] = isalnum((unsigned char)*p) ? *p : '_';
+    snprintf(ev->stream + i, sizeof(ev->stream) - i, "_room_events");
     snprintf(ev->subj_all, sizeof(ev->subj_all), "%s.events.room.>", cfg->prefix);
     pthread_mutex_init(&ev->mu, NULL);
     pthread_mutex_init(&ev->st_mu, NULL);
     pthread_cond_init(&ev->cv, NULL);
     cx_status s = CX_ERR_UNAVAILABLE;
-    if (cx_nats_options(&ev->opts, cfg->nats_url, "calixio-gateway-events") != CX_OK)
+    /* the gateway's NATS user and inbox prefix (its permission rows) */
+    if (cx_natsconn_options(&ev->opts, cfg->nats, "calixio-gateway") != CX_OK)
         goto fail;
     natsStatus ns = natsOptions_UseGlobalMessageDelivery(ev->opts, true);
     if (ns == NATS_OK)

@@ -2,7 +2,7 @@
  *
  * Room events are published by the services on
  * <prefix>.events.room.<room_id>.<type>; a JetStream stream (created here,
- * idempotently, when first needed: "<PREFIX>_ROOM_EVENTS", max age
+ * idempotently, when first needed: "<prefix>_room_events", max age
  * EVENTS_MAX_AGE) keeps them, and its sequence numbers are the SSE ids.
  *
  * No thread per stream: each stream is an MHD response whose content
@@ -26,10 +26,11 @@
 #include <stdint.h>
 
 #include "cx_auth.h"
+#include "cx_natsconn.h"
 #include "cx_status.h"
 
 typedef struct gw_events_cfg {
-    const char *nats_url;
+    const cx_natsconn_cfg *nats; /* borrowed: the gateway's NATS settings */
     const char *prefix;
     const cx_auth_cfg *auth; /* borrowed: verifies the three bearer kinds */
     int64_t ping_ms;         /* EVENTS_PING_INTERVAL */

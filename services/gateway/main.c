@@ -152,7 +152,7 @@ int main(int argc, char **argv)
     if (gw_ratelimit_create(&rl, rl_rps, rl_burst) != CX_OK)
         goto out_free_doc;
     gw_proxy *px = NULL;
-    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms, retry_after_ms) != CX_OK)
+    if (gw_proxy_create(&px, &dc.nats, dc.prefix, req_timeout_ms, retry_after_ms) != CX_OK)
         goto out_free_rl;
     gw_rlsync *rls = NULL;
     if (rl_rps > 0 && rl_sync_ms > 0 &&
@@ -174,7 +174,7 @@ int main(int argc, char **argv)
 
     gw_events *events = NULL;
     gw_events_cfg ec = {
-        .nats_url = dc.nats_url,
+        .nats = &dc.nats,
         .prefix = dc.prefix,
         .auth = &dc.auth,
         .ping_ms = ev_ping_ms,
