@@ -837,7 +837,10 @@ cx_status gw_events_create(gw_events **out, const gw_events_cfg *cfg)
     /* the gateway's NATS user and inbox prefix (its permission rows) */
     if (cx_natsconn_options(&ev->opts, cfg->nats, "calixio-gateway") != CX_OK)
         goto fail;
-    natsStatus ns = natsOptions_UseGlobalMessageDelivery(ev->opts, true);
+    /* its own connection name (monitoring tells the two apart), same inbox prefix */
+    natsStatus ns = natsOptions_SetName(ev->opts, "calixio-gateway-events");
+    if (ns == NATS_OK)
+        ns = natsOptions_UseGlobalMessageDelivery(ev->opts, true);
     if (ns == NATS_OK)
         ns = natsOptions_SetRetryOnFailedConnect(ev->opts, true, NULL, NULL);
     if (ns == NATS_OK)
