@@ -224,6 +224,46 @@ static enum MHD_Result _answer_text(gw_req *r, const char *text, size_t len, boo
     return _queue(r, &a, ctype, NULL, false);
 }
 
+/* GET /rooms/{id}/events (events.h): the bearer from Authorization or
+ * ?token= (never logged: the request line is logged without its query),
+ * the resume point from Last-Event-ID or ?last_event_id=. */
+static enum MHD_Result _events(gw_req *r)
+{
+    char bearer[GW_AUTH_MAX + 16];
+    const char *auth = _hdr(r, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && !gw_header_value_ok(auth, GW_AUTH_MAX))
+        return _queue_status(r, gw_auth_unusable_status(auth),
+                             "the Authorization header is too long or has control bytes");
+    if (!auth) {
+        const char *tok = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "token");
+        if (tok && *tok) {
+            if (!gw_header_value_ok(tok, GW_AUTH_MAX - 8))
+                return _queue_status(r, CX_ERR_INVALID_TOKEN, NULL);
+            snprintf(bearer, sizeof(bearer), "Bearer %s", tok);
+            auth = bearer;
+        }
+    }
+    const char *last = _hdr(r, "Last-Event-ID");
+    if (!last)
+        last = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "last_event_id");
+    if (!r->h->cfg.events)
+        return _queue_status(r, CX_ERR_UNAVAILABLE, "live events are off");
+    struct MHD_Response *resp = NULL;
+    cx_status s = gw_events_open(r->h->cfg.events, r->conn, r->m.id, auth, last, r->rid, &resp);
+    if (s != CX_OK)
+        return _queue_status(r, s, NULL);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    const char *origin = _hdr(r, "Origin");
+    if (gw_cors_allowed(r->h->cfg.cors, origin)) {
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+    }
+    MHD_add_response_header(resp, "Vary", "Origin");
+    return _queue_static(r, resp, 200);
+}
+
 static enum MHD_Result _local(gw_req *r, const gw_route *rt)
 {
     switch (rt->kind) {
@@ -238,6 +278,8 @@ static enum MHD_Result _local(gw_req *r, const gw_route *rt)
     }
     case GW_K_OPENAPI:
         return _answer_text(r, r->h->cfg.openapi, r->h->cfg.openapi_len, true, NULL);
+    case GW_K_EVENTS:
+        return _events(r);
     case GW_K_READY: {
         unsigned not_ready = 0;
         if (gw_ready_peek(r->h->cfg.ready, &not_ready))

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "cors.h"
+#include "events.h"
 #include "cx_status.h"
 #include "proxy.h"
 #include "ratelimit.h"
@@ -35,6 +36,7 @@ typedef struct gw_http_cfg {
     const char *openapi;          /* borrowed document text */
     size_t openapi_len;
     const gw_static *web;         /* borrowed: the web app's files, NULL when off */
+    gw_events *events;            /* borrowed: GET /rooms/{id}/events */
 } gw_http_cfg;
 
 typedef struct gw_http gw_http;

@@ -15,6 +15,7 @@
 #include "cors.h"
 #include "cx_daemon.h"
 #include "cx_log.h"
+#include "events.h"
 #include "http.h"
 #include "metrics.h"
 #include "openapi.h"
@@ -29,6 +30,7 @@ static cx_daemon_cfg dc;
 static char *http_addr, *cors_origins, *web_root, *media_url;
 static int64_t req_timeout_ms, retry_after_ms, threads, max_conns, conn_timeout_ms,
     read_timeout_ms, rl_rps, rl_burst, rl_sync_ms;
+static int64_t ev_ping_ms, ev_max_age_ms, ev_queue_max, ev_replicas;
 static bool trust_proxy, cookie_secure;
 
 static const cx_cfg_var vars[] = {
@@ -71,6 +73,17 @@ static const cx_cfg_var vars[] = {
      &web_root, 0, 0, false},
     {"LIVEKIT_PUBLIC_URL", CX_CFG_STRING, "ws://127.0.0.1:7880",
      "LiveKit WebSocket URL handed to clients", &media_url, 0, 0, false},
+    {"EVENTS_PING_INTERVAL", CX_CFG_DURATION, "15s",
+     "a `: ping` comment on every live event stream this often", &ev_ping_ms, 10, 3600000, false},
+    {"EVENTS_MAX_AGE", CX_CFG_DURATION, "10m",
+     "max age of the JetStream stream of room events: how far back Last-Event-ID replays",
+     &ev_max_age_ms, 1000, 86400000, false},
+    {"EVENTS_QUEUE_MAX", CX_CFG_INT, "256",
+     "frames queued per live event stream; a reader that falls this far behind is closed",
+     &ev_queue_max, 4, 100000, false},
+    {"EVENTS_REPLICAS", CX_CFG_INT, "1",
+     "replicas of the room-event stream (3 on a three-node JetStream cluster)", &ev_replicas, 1,
+     5, false},
 };
 
 /* Raises the open-file limit to its hard maximum: every connection is a fd. */
@@ -159,6 +172,22 @@ int main(int argc, char **argv)
         goto out_free_guard;
     }
 
+    gw_events *events = NULL;
+    gw_events_cfg ec = {
+        .nats = &dc.nats,
+        .prefix = dc.prefix,
+        .auth = &dc.auth,
+        .ping_ms = ev_ping_ms,
+        .max_age_ms = ev_max_age_ms,
+        .queue_max = ev_queue_max,
+        .replicas = (int)ev_replicas,
+        .timeout_ms = req_timeout_ms,
+    };
+    if (gw_events_create(&events, &ec) != CX_OK) {
+        rc = 2;
+        goto out_free_web;
+    }
+
     gw_http_cfg hc = {
         .addr = http_addr,
         .threads = (unsigned)threads,
@@ -174,11 +203,12 @@ int main(int argc, char **argv)
         .openapi = doc,
         .openapi_len = doc_len,
         .web = web,
+        .events = events,
     };
     gw_http *http = NULL;
     if (gw_http_start(&http, &hc) != CX_OK) {
         rc = 2;
-        goto out_free_web;
+        goto out_free_events;
     }
     cx_log_info(NULL, "gateway listening on %s (%lld threads, timeout %lldms)", http_addr,
                 (long long)threads, (long long)req_timeout_ms);
@@ -186,6 +216,7 @@ int main(int argc, char **argv)
     int sig = _wait_signal(&sigs);
     cx_log_info(NULL, "signal %d: draining", sig);
     gw_http_quiesce(http);
+    gw_events_close_all(events); /* live streams end now; clients resume elsewhere */
     /* in-flight requests end within the request timeout (timer-enforced) */
     /* (readiness probes may take GW_READY_PING_MS per service) */
     int64_t probe_ms = (int64_t)GW_READY_PING_MS * gw_ready_n_services;
@@ -208,6 +239,8 @@ int main(int argc, char **argv)
     gw_http_stop(http);
     cx_log_info(NULL, "gateway stopped");
 
+out_free_events:
+    gw_events_destroy(events);
 out_free_web:
     gw_static_close(web);
 out_free_guard:

@@ -217,6 +217,10 @@ static json_t *_local_responses(const gw_route *rt)
     case GW_K_OPENAPI:
         return json_pack("{s:{s:s,s:o}}", "200", "description", "OpenAPI document", "content",
                          _json_content(json_pack("{s:s}", "type", "object")));
+    case GW_K_EVENTS:
+        return json_pack("{s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description",
+                         "Server-Sent Events: id (stream sequence), event, data (one JSON line)",
+                         "content", "text/event-stream", "schema", "type", "string");
     case GW_K_READY:
         return json_pack("{s:{s:s,s:o},s:{s:s,s:o}}", "200", "description", "ready", "content",
                          _json_content(_ref("Status")), "503", "description",

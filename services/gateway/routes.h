@@ -25,7 +25,8 @@ typedef enum gw_kind {
     GW_K_HEALTH,    /* local: GET /healthz */
     GW_K_READY,     /* local: GET /readyz */
     GW_K_METRICS,   /* local: GET /metrics */
-    GW_K_OPENAPI    /* local: GET /openapi.json */
+    GW_K_OPENAPI,   /* local: GET /openapi.json */
+    GW_K_EVENTS     /* local: GET /rooms/{id}/events (events.h) */
 } gw_kind;
 
 /* Route flags. */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calixio/v1/events.pb-c.h"
 #include "calixio/v1/webhook.pb-c.h"
 #include "cx_crypto.h"
 #include "cx_json.h"
@@ -59,6 +60,43 @@ static void _publish(wh_ctx *c, const cx_req *req, const wh_event *ev, const cha
     snprintf(rel, sizeof rel, "events.room.%s.%s",
              wh_subject_token(ev->room_name, room_tok, sizeof room_tok),
              wh_subject_token(ev->event, ev_tok, sizeof ev_tok));
+    if (cx_service_publish(svc, rel, &m.base) != CX_OK)
+        cx_log_warn(req->request_id, "webhook: could not publish %s", rel);
+}
+
+/* Publishes a participant_joined / participant_left that changed presence
+ * as the RoomEvent participant.joined / participant.left (source "webhook")
+ * on <prefix>.events.room.<room_id>.<type>, for the live event streams. */
+static void _publish_presence(wh_ctx *c, const cx_req *req, const wh_event *ev,
+                              const char *room_id)
+{
+    cx_service *svc = atomic_load(&c->svc);
+    if (!svc || !room_id[0] || !ev->p_identity[0])
+        return;
+    Calixio__V1__RoomEvent m = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventParticipant p = CALIXIO__V1__ROOM_EVENT_PARTICIPANT__INIT;
+    bool joined = ev->type == WH_EV_PARTICIPANT_JOINED;
+    char at[21], event_id[37], rel[128];
+    int64_t t = joined && ev->p_joined_at ? ev->p_joined_at : ev->created_at;
+    if (t <= 0)
+        t = cx_now_ms() / 1000;
+    cx_time_rfc3339(t, at);
+    cx_uuid_v4(event_id);
+    p.identity = (char *)ev->p_identity;
+    p.name = (char *)ev->p_name;
+    if (!joined)
+        p.reason = "left";
+    m.type = joined ? "participant.joined" : "participant.left";
+    m.room_id = (char *)room_id;
+    m.livekit_room = (char *)ev->room_name;
+    m.at = at;
+    m.has_at_ms = 1;
+    m.at_ms = cx_now_ms();
+    m.event_id = event_id;
+    m.participant = &p;
+    m.request_id = (char *)(req->request_id && req->request_id[0] ? req->request_id : NULL);
+    m.source = "webhook";
+    snprintf(rel, sizeof rel, "events.room.%s.%s", room_id, m.type);
     if (cx_service_publish(svc, rel, &m.base) != CX_OK)
         cx_log_warn(req->request_id, "webhook: could not publish %s", rel);
 }
@@ -214,6 +252,8 @@ cx_status wh_handle_livekit(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
                          res == WH_R_APPLIED ? "applied" : "older than current state");
         if (handled)
             _publish(c, req, &ev, room_id);
+        if (handled && res == WH_R_APPLIED && _is_participant(ev.type))
+            _publish_presence(c, req, &ev, room_id);
         cx_log_info(req->request_id, "webhook: %s %s room=%s %s", ev.event, ev.id, ev.room_name,
                     handled ? "handled" : "ignored");
     }

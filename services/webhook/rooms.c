@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calixio/v1/events.pb-c.h"
+#include "cx_crypto.h"
 #include "cx_log.h"
 #include "cx_room_events.h"
 #include "cx_time.h"
@@ -135,4 +137,24 @@ void wh_room_publish(cx_service *svc, const char *event, const wh_room_row *row,
     m.livekit_room = (char *)row->livekit_room;
     if (cx_room_events_publish(svc, event, &m) != CX_OK)
         cx_log_warn(rid, "room %s: publishing the %s event failed", row->id, event);
+    /* the same change as a RoomEvent, for the live event streams */
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    char type[32], rel[96], at[21], event_id[37];
+    int64_t now_ms = cx_now_ms();
+    snprintf(type, sizeof type, "room.%s", event);
+    cx_time_rfc3339(now_ms / 1000, at);
+    cx_uuid_v4(event_id);
+    ev.type = type;
+    ev.room_id = (char *)row->id;
+    ev.livekit_room = (char *)row->livekit_room;
+    ev.at = at;
+    ev.has_at_ms = 1;
+    ev.at_ms = now_ms;
+    ev.event_id = event_id;
+    ev.room = &m;
+    ev.request_id = (char *)(rid && rid[0] ? rid : NULL);
+    ev.source = "webhook";
+    snprintf(rel, sizeof rel, "events.room.%s.%s", row->id, type);
+    if (cx_service_publish(svc, rel, &ev.base) != CX_OK)
+        cx_log_warn(rid, "room %s: publishing %s failed", row->id, type);
 }

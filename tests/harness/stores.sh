@@ -91,11 +91,14 @@ start_nats() {
   # webhooks may be 1 MiB of body plus headers: above nats-server's default
   printf 'max_payload: 2097152\n' >"$dir/nats.conf"
   local -a penv=()
+  # JetStream keeps the room events (live event resume); its store survives a restart
+  mkdir -p "$dir/jetstream"
+  printf 'jetstream { store_dir: "%s", max_memory_store: 64MB, max_file_store: 1GB }
+' "$dir/jetstream" >>"$dir/nats.conf"
   if secure; then
     "$perms" nats >"$dir/nats-auth.conf"
-    mkdir -p "$dir/jetstream"
-    printf 'include "nats-auth.conf"\njetstream { store_dir: "%s", max_memory_store: 64MB, max_file_store: 256MB }\n' \
-      "$dir/jetstream" >>"$dir/nats.conf"
+    printf 'include "nats-auth.conf"
+' >>"$dir/nats.conf"
     for p in $(principals); do
       local v; v=$(echo "$p" | tr a-z- A-Z_)
       penv+=("CALIXIO_NATS_PASSWORD_$v=$(secret nats "$p")")

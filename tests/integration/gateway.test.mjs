@@ -177,6 +177,8 @@ const ROUTES = [
   'POST /rooms/{id}/waiting/{waiting_id}/approve', 'POST /rooms/{id}/waiting/{waiting_id}/reject',
   'POST /rooms/{id}/participants/{identity}/remove', 'POST /rooms/{id}/participants/{identity}/mute',
   'POST /rooms/{id}/participants/{identity}/role',
+  // issue 13 (live events, local to the gateway)
+  'GET /rooms/{id}/events',
 ];
 
 // ---------------------------------------------------------------- the stack

@@ -33,7 +33,7 @@ after(async () => {
 });
 
 test('a full run logs no password, token, hash or secret', { timeout: 120000 }, async () => {
-  const secrets = { password: [PASSWORD], jwt_secret: [JWT_SECRET], livekit_secret: [LK_SECRET], access: [], refresh: [], join: [], webhook: [], hash: [] };
+  const secrets = { password: [PASSWORD], jwt_secret: [JWT_SECRET], livekit_secret: [LK_SECRET], access: [], refresh: [], join: [], webhook: [], hash: [], room: [] };
   const email = `secret-${randomUUID().slice(0, 8)}@example.com`;
 
   let r = await s.http('POST', '/auth/register', { json: { name: 'Secret Keeper', email, password: PASSWORD } });
@@ -107,6 +107,9 @@ test('a full run logs no password, token, hash or secret', { timeout: 120000 }, 
   r = await s.http('POST', `/rooms/${room.id}/join`, { json: {}, headers: auth });
   assert.equal(r.status, 200, r.text);
   secrets.join.push(r.json.token);
+  const roomToken = r.json.room_token;
+  assert.ok(roomToken, 'join answers a room token');
+  secrets.room.push(roomToken);
   r = await s.http('POST', `/rooms/${room.id}/join`, { json: { user_name: 'Guest' } });
   assert.equal(r.status, 200, r.text);
   secrets.join.push(r.json.token);
@@ -125,8 +128,19 @@ test('a full run logs no password, token, hash or secret', { timeout: 120000 }, 
   assert.equal(r.status, 401, r.text);
   r = await s.http('GET', `/rooms/${room.id}/participants`, { headers: auth });
   assert.equal(r.status, 200, r.text);
+  // live event streams (issue 13): ?token= (EventSource's way), the header, a forged ?token=
+  const forgedRoom = `${roomToken.split('.').slice(0, 2).join('.')}.${randomBytes(32).toString('base64url')}`;
+  secrets.room.push(forgedRoom);
+  const streams = [];
+  for (const [q, h, want] of [[`?token=${roomToken}&last_event_id=1`, {}, 200], ['', { Authorization: `Bearer ${roomToken}` }, 200], [`?token=${forgedRoom}`, {}, 401], ['', auth, 200]]) {
+    const ac = new AbortController();
+    const es = await fetch(`${s.url}/rooms/${room.id}/events${q}`, { headers: h, signal: ac.signal });
+    assert.equal(es.status, want, `events ${q.slice(0, 8)}`);
+    streams.push(ac);
+  }
   r = await s.http('POST', `/rooms/${room.id}/end`, { json: {}, headers: auth });
   assert.equal(r.status, 200, r.text);
+  for (const ac of streams) ac.abort();
 
   r = await s.http('POST', '/auth/logout', { headers: { Cookie: `refresh_token=${refresh}` } });
   assert.equal(r.status, 204, r.text);
