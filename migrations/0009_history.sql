@@ -178,7 +178,9 @@ BEGIN
     IF NEW.event = 'participant_joined' THEN
         IF v.id IS NOT NULL THEN
             UPDATE visits SET joined_at = LEAST(COALESCE(joined_at, NEW.occurred_at), NEW.occurred_at),
-                              left_at = GREATEST(left_at, LEAST(COALESCE(joined_at, NEW.occurred_at), NEW.occurred_at)),
+                              -- GREATEST ignores NULLs: an open visit stays open
+                              left_at = CASE WHEN left_at IS NULL THEN NULL
+                                             ELSE GREATEST(left_at, LEAST(COALESCE(joined_at, NEW.occurred_at), NEW.occurred_at)) END,
                               name = CASE WHEN name = '' THEN NEW.name ELSE name END
                 WHERE id = v.id;
             RETURN NULL;

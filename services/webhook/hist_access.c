@@ -154,6 +154,14 @@ bool wh_hist_rfc3339_valid(const char *s)
         !_digits(s + 11, 2) || s[13] != ':' || !_digits(s + 14, 2) || s[16] != ':' ||
         !_digits(s + 17, 2))
         return false;
+    int mo = atoi(s + 5), d = atoi(s + 8), h = atoi(s + 11), mi = atoi(s + 14),
+        se = atoi(s + 17);
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = atoi(s);
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 59)
+        return false;
     const char *p = s + 19;
     if (*p == '.') {
         int n = 0;

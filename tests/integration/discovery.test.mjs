@@ -34,7 +34,9 @@ const SERVICES = {
     // issue 16
     'update', 'delete', 'by_code', 'start', 'leave'],
   'calixio-media': ['join'],
-  'calixio-webhook': ['livekit'],
+  'calixio-webhook': ['livekit',
+    // history, audit, call quality (issue 18)
+    'calls', 'history', 'audit', 'stats_add', 'stats_get'],
 };
 
 // CI clones the repository beside shared/: <repo>/../shared/nats/svc-check.mjs

@@ -171,6 +171,9 @@ const ROUTES = [
   // issue 16
   'PATCH /rooms/{id}', 'DELETE /rooms/{id}', 'GET /rooms/by-code/{code}',
   'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
+  // history, audit, call quality (issue 18)
+  'GET /users/me/calls', 'GET /rooms/{id}/history', 'GET /rooms/{id}/audit',
+  'POST /rooms/{id}/stats', 'GET /rooms/{id}/stats',
 ];
 
 // ---------------------------------------------------------------- the stack
