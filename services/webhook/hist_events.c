@@ -35,11 +35,33 @@ static const char *_s(const char *s)
     return s && s[0] ? s : NULL;
 }
 
+/* True when subject is <prefix>.events.room.<UUID>.<type>: a RoomEvent.
+ * The same subject space carries this daemon's LiveKitEvent messages,
+ * keyed by the LiveKit room name instead (README "NATS events"). */
+static bool _is_room_event(const char *subject)
+{
+    const char *p = subject ? strstr(subject, ".events.room.") : NULL;
+    if (!p)
+        return false;
+    p += strlen(".events.room.");
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char ch = p[i];
+        if (dash ? ch != '-' : !((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+            return false;
+    }
+    return p[36] == '.';
+}
+
 static void _on_room_event(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
     wh_hist_subs *h = arg;
     (void)nc;
     (void)sub;
+    if (!_is_room_event(natsMsg_GetSubject(msg))) {
+        natsMsg_Destroy(msg);
+        return;
+    }
     cx_status s = wh_audit_store(h->c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
     if (s != CX_OK)
         cx_log_warn(NULL, "%s: audit entry not stored: %s", natsMsg_GetSubject(msg),

@@ -375,6 +375,68 @@ test('audit: room events become entries, newest first, paged without repeats whi
   assert.equal((await q1(`SELECT action FROM audit_entries WHERE room_id = '${room.id}' ORDER BY id DESC LIMIT 1`)).trim(), 'room.deleted');
 });
 
+// A RoomEvent (proto/calixio/v1/events.proto) encoded by hand, as the
+// moderation routes publish them; o: {type, room_id, livekit_room, at_ms,
+// event_id, participant: {identity, name, role, user_id, reason}, actor}.
+function pbRoomEvent(o) {
+  const varint = (n) => {
+    const out = [];
+    let v = BigInt(n);
+    do {
+      let b = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v) b |= 0x80;
+      out.push(b);
+    } while (v);
+    return Buffer.from(out);
+  };
+  const str = (f, v) => (v === undefined ? Buffer.alloc(0) : Buffer.concat([varint((f << 3) | 2), varint(Buffer.byteLength(v)), Buffer.from(v)]));
+  const msg = (f, b) => Buffer.concat([varint((f << 3) | 2), varint(b.length), b]);
+  const part = (p) => Buffer.concat([str(1, p.identity), str(2, p.name), str(3, p.role), str(4, p.user_id), str(5, p.reason)]);
+  return Buffer.concat([
+    str(1, o.type), str(2, o.room_id), str(3, o.livekit_room), varint((5 << 3) | 0), varint(o.at_ms), str(6, o.event_id),
+    o.participant ? msg(8, part(o.participant)) : Buffer.alloc(0),
+    o.actor ? msg(10, part(o.actor)) : Buffer.alloc(0),
+  ]);
+}
+
+test('audit table rows for moderation events: removal (visit reason removed), role change details, own deleted message not audited', async () => {
+  const room = await createRoom(alice, 'Moderated');
+  await roomKnown(room);
+  const t0 = nowS() - 600;
+  await joined(room, bob, 'PA_mod', t0);
+  const nc = await s.nats();
+  const host = { identity: alice.id, name: 'Alice', role: 'host', user_id: alice.id };
+  const send = (type, participant, actor = host) => {
+    const ev = { type, room_id: room.id, livekit_room: room.livekit_room, at_ms: Date.now(), event_id: randomUUID(), participant, actor };
+    const b = pbRoomEvent(ev);
+    nc.publish(`${s.prefix}.events.room.${room.id}.${type}`, b);
+    return b;
+  };
+  const removal = send('participant.removed', { identity: bob.id, name: 'Bob', role: 'participant', user_id: bob.id });
+  nc.publish(`${s.prefix}.events.room.${room.id}.participant.removed`, removal); // the same event twice
+  send('participant.role_changed', { identity: carol.id, name: 'Carol', role: 'moderator', user_id: carol.id });
+  send('chat.message_deleted', { identity: bob.id, name: 'Bob' }, { identity: bob.id, name: 'Bob', role: 'participant', user_id: bob.id });
+  send('chat.message_deleted', { identity: bob.id, name: 'Bob' });
+  send('participant.joined', { identity: bob.id, name: 'Bob' }); // not an audited action
+  await nc.flush();
+  const ok = await waitFor(async () => (await q1(`SELECT count(*) FROM audit_entries WHERE room_id = '${room.id}'`)).trim() === '4');
+  assert.ok(ok, 'room.created + removal + role change + one deleted message');
+  await sleep(200);
+  const a = (await call('GET', `/rooms/${room.id}/audit`, alice.token)).json.entries;
+  assert.deepEqual(a.map((e) => [e.action, e.target ?? null, e.details ?? null]), [
+    ['chat.message_deleted', bob.id, null],
+    ['participant.role_changed', carol.id, { role: 'moderator' }],
+    ['participant.removed', bob.id, { role: 'participant' }],
+    ['room.created', null, null],
+  ]);
+  assert.deepEqual(a[0].actor, { identity: alice.id, user_id: alice.id, name: 'Alice' });
+  // the removed participant's leave says removed
+  await left(room, bob, 'PA_mod', t0 + 30);
+  const v = (await history(room, alice.token)).visits.find((x) => x.identity === bob.id);
+  assert.deepEqual([v.leave_reason, v.duration_s], ['removed', 30]);
+});
+
 // ---- stats -----------------------------------------------------------------------
 
 test('stats: bounds, room token only, one sample per 5 s per participant (429), aggregates', async () => {
