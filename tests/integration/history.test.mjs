@@ -316,9 +316,17 @@ test('host checks: room tokens of another room, participant and guest roles, wro
   }
   expectError(await call('GET', `/rooms/${room.id}/history?limit=0`, alice.token), 400, 'validation_failed');
   expectError(await call('GET', `/rooms/${room.id}/audit?cursor=zz`, alice.token), 400, 'validation_failed');
-  // a deleted room is gone here too
+  // a deleted room is gone here too, but its visitors keep the visit (room name kept)
+  const tv = nowS() - 70000;
+  await joined(room, carol, 'PA_del', tv);
   assert.equal((await call('DELETE', `/rooms/${room.id}`, alice.token)).status, 204);
   expectError(await call('GET', `/rooms/${room.id}/history`, alice.token), 404, 'room_not_found');
+  const kept = await waitFor(async () => {
+    const c = (await call('GET', `/users/me/calls?from=${iso(tv)}&to=${iso(tv + 1)}`, carol.token)).json.calls;
+    return c.length === 1 && c[0].leave_reason === 'room_ended' ? c[0] : null;
+  });
+  assert.ok(kept, 'the visit stays, closed by the end that came with the deletion');
+  assert.deepEqual([kept.room_id, kept.room_name], [room.id, 'Standup']);
 });
 
 test('history pages: newest first, cursor paging without repeats while visits arrive, totals over all', async () => {
