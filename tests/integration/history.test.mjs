@@ -191,6 +191,18 @@ test('missing webhooks: a lost leave is closed by the next join, then by the roo
   assert.deepEqual([lj.left_at, lj.leave_reason, lj.role, lj.user_id], [endedAt, 'room_ended', 'guest', undefined]);
 });
 
+test('a room_finished webhook ends the room for history: open visits close at its time', async () => {
+  const room = await createRoom(alice);
+  await roomKnown(room);
+  const t0 = nowS() - 500;
+  await joined(room, bob, 'PA_rf', t0);
+  await wh(room, { event: 'room_finished', createdAt: t0 + 120 });
+  const v = await waitFor(async () => (await history(room, alice.token)).visits.find((x) => x.left_at));
+  assert.ok(v, 'closed by the finish');
+  assert.deepEqual([v.left_at, v.leave_reason, v.duration_s], [iso(t0 + 120), 'room_ended', 120]);
+  assert.equal((await history(room, alice.token)).ended_at, iso(t0 + 120));
+});
+
 test('POST /rooms/{id}/leave closes the visit as left even without a participant_left webhook', async () => {
   const room = await createRoom(alice);
   await roomKnown(room);
