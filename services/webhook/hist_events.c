@@ -9,9 +9,11 @@
  *   <prefix>.events.user.*.deleted    AccountDeleted -> the name erased
  *                                     from history (history_erase_user)
  *
- * A failed write is logged; NATS core delivery is at most once, so auth
- * republishes deletions until acknowledged by its own outbox, and a room's
- * end is also applied to a visit that joins later (the trigger). */
+ * A failed write is tried again (up to 3 times: a deadlock with a webhook
+ * batch aborts one of them), then logged; NATS core delivery is at most
+ * once, so auth republishes deletions until acknowledged by its own
+ * outbox, and a room's end is also applied to a visit that joins later
+ * (the trigger). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@ struct wh_hist_subs {
     wh_ctx *c;
     natsSubscription *audit, *rooms, *users;
 };
+
+static cx_status _retry(cx_status (*fn)(wh_ctx *, const void *, int), wh_ctx *c, natsMsg *msg);
 
 static const char *_s(const char *s)
 {
@@ -62,7 +66,7 @@ static void _on_room_event(natsConnection *nc, natsSubscription *sub, natsMsg *m
         natsMsg_Destroy(msg);
         return;
     }
-    cx_status s = wh_audit_store(h->c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    cx_status s = _retry(wh_audit_store, h->c, msg);
     if (s != CX_OK)
         cx_log_warn(NULL, "%s: audit entry not stored: %s", natsMsg_GetSubject(msg),
                     cx_status_code(s));
@@ -92,12 +96,28 @@ static cx_status _room_seen(wh_ctx *c, const void *data, int len)
     return s;
 }
 
+/* Runs fn up to _ATTEMPTS times while it fails with anything but an
+ * undecodable message: a deadlock with a webhook batch (both lock visits
+ * and the history_rooms row, see README) aborts one statement, and a
+ * consumer's message is not delivered again. */
+#define _ATTEMPTS 3
+static cx_status _retry(cx_status (*fn)(wh_ctx *, const void *, int), wh_ctx *c, natsMsg *msg)
+{
+    cx_status s = CX_ERR_INTERNAL;
+    for (int i = 0; i < _ATTEMPTS; i++) {
+        s = fn(c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+        if (s == CX_OK || s == CX_ERR_INVALID_JSON || s == CX_ERR_BAD_REQUEST)
+            break;
+    }
+    return s;
+}
+
 static void _on_rooms(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *arg)
 {
     wh_hist_subs *h = arg;
     (void)nc;
     (void)sub;
-    cx_status s = _room_seen(h->c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    cx_status s = _retry(_room_seen, h->c, msg);
     if (s != CX_OK)
         cx_log_warn(NULL, "%s: history room not updated: %s", natsMsg_GetSubject(msg),
                     cx_status_code(s));
@@ -132,7 +152,7 @@ static void _on_user(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
     wh_hist_subs *h = arg;
     (void)nc;
     (void)sub;
-    cx_status s = _erase(h->c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    cx_status s = _retry(_erase, h->c, msg);
     if (s != CX_OK)
         cx_log_warn(NULL, "%s: account deletion not applied to history: %s",
                     natsMsg_GetSubject(msg), cx_status_code(s));
