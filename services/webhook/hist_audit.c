@@ -27,6 +27,7 @@ typedef enum _target {
 /* Flags of a row. */
 #define _F_NOT_SELF 0x01u      /* skipped when the actor is the target (own message) */
 #define _F_VISIT_REMOVED 0x02u /* the target's latest visit ended as "removed" */
+#define _F_VISIT_ROLE 0x04u    /* the target's latest visit takes participant.role */
 
 typedef struct _action {
     const char *type;   /* RoomEvent.type */
@@ -45,7 +46,8 @@ static const _action _actions[] = {
     {"participant.left", "removed", "participant.removed", _T_PARTICIPANT, _F_VISIT_REMOVED},
     {"participant.removed", NULL, "participant.removed", _T_PARTICIPANT, _F_VISIT_REMOVED},
     {"participant.muted", NULL, "participant.muted", _T_PARTICIPANT, 0},
-    {"participant.role_changed", NULL, "participant.role_changed", _T_PARTICIPANT, 0},
+    {"participant.role_changed", NULL, "participant.role_changed", _T_PARTICIPANT,
+     _F_VISIT_ROLE},
     {"invite.created", NULL, "invite.created", _T_NONE, 0},
     {"invite.revoked", NULL, "invite.revoked", _T_NONE, 0},
     {"waiting.approved", NULL, "waiting.approved", _T_PARTICIPANT, 0},
@@ -95,6 +97,10 @@ static const char *_uuid(const char *s)
     "WHERE room_id = $1::uuid AND identity = $2 AND joined_at IS NOT NULL "         \
     "ORDER BY joined_at DESC, id DESC LIMIT 1) AND (left_at IS NULL OR closed_by = 'event')"
 
+#define _ROLE_SQL                                                                             \
+    "UPDATE visits SET role = $3 WHERE id = (SELECT id FROM visits WHERE room_id = $1::uuid " \
+    "AND identity = $2 AND joined_at IS NOT NULL ORDER BY joined_at DESC, id DESC LIMIT 1)"
+
 cx_status wh_audit_store(wh_ctx *c, const void *data, int len)
 {
     ProtobufCMessage *m = NULL;
@@ -135,6 +141,12 @@ cx_status wh_audit_store(wh_ctx *c, const void *data, int len)
     if (s == CX_OK && (a->flags & _F_VISIT_REMOVED) && target) {
         const char *vp[] = {e->room_id, target};
         s = cx_pg_exec_prepared(c->pg, "wh_audit_removed", _REMOVED_SQL, 2, vp, &res);
+        PQclear(res);
+    }
+    if (s == CX_OK && (a->flags & _F_VISIT_ROLE) && target && p && p->role &&
+        (strcmp(p->role, "moderator") == 0 || strcmp(p->role, "participant") == 0)) {
+        const char *vp[] = {e->room_id, target, p->role};
+        s = cx_pg_exec_prepared(c->pg, "wh_audit_role", _ROLE_SQL, 3, vp, &res);
         PQclear(res);
     }
 out_free:

@@ -451,6 +451,12 @@ test('audit table rows for moderation events: removal (visit reason removed), ro
     ['room.created', null, null],
   ]);
   assert.deepEqual(a[0].actor, { identity: alice.id, user_id: alice.id, name: 'Alice' });
+  // a promotion shows in the history role
+  await joined(room, carol, 'PA_carol', t0 + 5);
+  send('participant.role_changed', { identity: carol.id, name: 'Carol', role: 'moderator', user_id: carol.id });
+  await nc.flush();
+  const promoted = await waitFor(async () => (await history(room, alice.token)).visits.find((x) => x.identity === carol.id && x.role === 'moderator'));
+  assert.ok(promoted, 'the visit says moderator');
   // the removed participant's leave says removed
   await left(room, bob, 'PA_mod', t0 + 30);
   const v = (await history(room, alice.token)).visits.find((x) => x.identity === bob.id);
