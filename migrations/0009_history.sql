@@ -110,7 +110,8 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         delta := delta - history_visit_seconds(OLD.joined_at, OLD.left_at);
     END IF;
-    IF NEW.joined_at IS NOT NULL THEN
+    -- a visit is counted once, when its start becomes known
+    IF NEW.joined_at IS NOT NULL AND (TG_OP = 'INSERT' OR OLD.joined_at IS NULL) THEN
         INSERT INTO history_room_people (room_id, identity) VALUES (NEW.room_id, NEW.identity)
             ON CONFLICT DO NOTHING;
         IF FOUND THEN
@@ -160,6 +161,7 @@ DECLARE
     uid uuid;
     ended timestamptz;
     nextj timestamptz;
+    older_open boolean;
 BEGIN
     IF NEW.room_id IS NULL OR NEW.identity = ''
        OR NEW.event NOT IN ('participant_joined', 'participant_left') THEN
@@ -185,23 +187,30 @@ BEGIN
                 WHERE id = v.id;
             RETURN NULL;
         END IF;
-        INSERT INTO visits (room_id, identity, participant_sid, user_id, name, role, joined_at)
+        -- one probe for the rest: the room's end, the identity's next
+        -- session after this one, and whether an older one is still open
+        SELECT (SELECT ended_at FROM history_rooms WHERE room_id = NEW.room_id),
+               min(o.joined_at) FILTER (WHERE o.joined_at > NEW.occurred_at),
+               COALESCE(bool_or(o.joined_at < NEW.occurred_at AND (o.left_at IS NULL
+                   OR (o.closed_by = 'inferred' AND o.left_at > NEW.occurred_at))), false)
+            INTO ended, nextj, older_open
+            FROM visits o WHERE o.room_id = NEW.room_id AND o.identity = NEW.identity;
+        INSERT INTO visits (room_id, identity, participant_sid, user_id, name, role, joined_at,
+                            left_at, leave_reason, closed_by)
             VALUES (NEW.room_id, NEW.identity, NEW.participant_sid, uid, NEW.name,
-                    CASE WHEN uid IS NULL THEN 'guest' ELSE 'participant' END, NEW.occurred_at)
+                    CASE WHEN uid IS NULL THEN 'guest' ELSE 'participant' END, NEW.occurred_at,
+                    CASE WHEN ended IS NOT NULL AND (nextj IS NULL OR ended < nextj)
+                              THEN GREATEST(NEW.occurred_at, ended)
+                         ELSE nextj END,
+                    CASE WHEN ended IS NOT NULL AND (nextj IS NULL OR ended < nextj) THEN 'room_ended'
+                         WHEN nextj IS NOT NULL THEN 'disconnected' END,
+                    CASE WHEN ended IS NOT NULL OR nextj IS NOT NULL THEN 'inferred' END)
             RETURNING * INTO v;
-        UPDATE visits SET left_at = NEW.occurred_at, leave_reason = 'disconnected', closed_by = 'inferred'
-            WHERE room_id = NEW.room_id AND identity = NEW.identity AND id <> v.id
-              AND joined_at < NEW.occurred_at
-              AND (left_at IS NULL OR (closed_by = 'inferred' AND left_at > NEW.occurred_at));
-        SELECT min(joined_at) INTO nextj FROM visits
-            WHERE room_id = NEW.room_id AND identity = NEW.identity AND joined_at > NEW.occurred_at;
-        SELECT ended_at INTO ended FROM history_rooms WHERE room_id = NEW.room_id;
-        IF ended IS NOT NULL AND (nextj IS NULL OR ended < nextj) THEN
-            UPDATE visits SET left_at = GREATEST(joined_at, ended), leave_reason = 'room_ended',
-                              closed_by = 'inferred' WHERE id = v.id;
-        ELSIF nextj IS NOT NULL THEN
-            UPDATE visits SET left_at = nextj, leave_reason = 'disconnected', closed_by = 'inferred'
-                WHERE id = v.id;
+        IF older_open THEN
+            UPDATE visits SET left_at = NEW.occurred_at, leave_reason = 'disconnected', closed_by = 'inferred'
+                WHERE room_id = NEW.room_id AND identity = NEW.identity AND id <> v.id
+                  AND joined_at < NEW.occurred_at
+                  AND (left_at IS NULL OR (closed_by = 'inferred' AND left_at > NEW.occurred_at));
         END IF;
         RETURN NULL;
     END IF;
