@@ -89,9 +89,9 @@ printf '\n| query | data | executions | p50 ms | p99 ms |\n|---|---|---|---|---|
 for q in calls:$n_user history:$n_room audit:$n_audit; do
     name=${q%%:*}
     rows=${q##*:}
-    (cd "$tmp" && pgbench "$db" -n -M prepared -c 1 -t "$tx" -f "$name.sql" -l --log-prefix="$name" >/dev/null 2>&1)
+    (cd "$tmp" && pgbench "$db" -n -M prepared -c 1 -t "$tx" -f "$name.sql" -l --log-prefix="log_$name" >/dev/null 2>&1)
     # pgbench log: client tx latency_us ...
-    cat "$tmp/$name".* | awk '{ print $3 }' | sort -n > "$tmp/$name.lat"
+     cat "$tmp"/log_"$name".* | awk '{ print $3 }' | sort -n > "$tmp/$name.lat"
     n=$(wc -l < "$tmp/$name.lat")
     p50=$(awk -v n="$n" 'NR == int(n * 0.50) + 1 { printf "%.2f", $1 / 1000 }' "$tmp/$name.lat")
     p99=$(awk -v n="$n" 'NR == int(n * 0.99) + 1 { printf "%.2f", $1 / 1000 }' "$tmp/$name.lat")
