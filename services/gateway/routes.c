@@ -7,6 +7,7 @@
 #include "calixio/v1/account.pb-c.h"
 #include "calixio/v1/auth.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
+#include "calixio/v1/history.pb-c.h"
 #include "calixio/v1/media.pb-c.h"
 #include "calixio/v1/rooms.pb-c.h"
 #include "calixio/v1/webhook.pb-c.h"
@@ -127,6 +128,22 @@ const gw_route gw_routes[] = {
     {"GET", "/rooms/{id}/events", NULL, NULL, NULL, 200, GW_K_EVENTS, GW_F_BEARER, NULL,
      "Live events of the room (text/event-stream; room, host access or waiting token, or ?token=)",
      "401 403 404 503"},
+    {"GET", "/users/me/calls", "webhook.calls", D(calls_request), D(calls_reply), 200, GW_K_MSG,
+     GW_F_BEARER, NULL,
+     "The caller's visits, newest first (from inclusive, to exclusive, on joined_at)",
+     "400 401"},
+    {"GET", "/rooms/{id}/history", "webhook.history", D(room_history_request), D(room_history),
+     200, GW_K_MSG, GW_F_BEARER, NULL, "Who came to the room and for how long (host, moderator)",
+     "400 401 403 404"},
+    {"GET", "/rooms/{id}/audit", "webhook.audit", D(audit_request), D(audit_reply), 200,
+     GW_K_MSG, GW_F_BEARER, NULL, "The room's audit log, newest first (host)",
+     "400 401 403 404"},
+    {"POST", "/rooms/{id}/stats", "webhook.stats_add", D(stats_sample), D(empty), 202, GW_K_MSG,
+     GW_F_BEARER, NULL, "A call-quality sample (room token; one per 5 s per participant)",
+     "400 401 403 404 429"},
+    {"GET", "/rooms/{id}/stats", "webhook.stats_get", D(stats_request), D(stats_reply), 200,
+     GW_K_MSG, GW_F_BEARER, NULL, "Call-quality aggregates per participant (host, moderator)",
+     "401 403 404"},
     {"POST", "/livekit/webhook", "webhook.livekit", D(webhook_request), D(webhook_reply), 200,
      GW_K_WEBHOOK, 0, NULL, "LiveKit webhook (signed JWT in Authorization)", "400 401 413 415"},
     {"GET", "/healthz", NULL, NULL, NULL, 200, GW_K_HEALTH, 0, NULL, "Process alive", ""},

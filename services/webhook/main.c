@@ -8,6 +8,9 @@
 #include "calixio/v1/webhook.pb-c.h"
 #include "cx_daemon.h"
 #include "cx_log.h"
+#include "calixio/v1/common.pb-c.h"
+#include "calixio/v1/history.pb-c.h"
+#include "hist.h"
 #include "leave.h"
 #include "webhook.h"
 
@@ -61,6 +64,17 @@ static const cx_cfg_var vars[] = {
 static const cx_endpoint endpoints[] = {
     {"livekit", &calixio__v1__webhook_request__descriptor,
      &calixio__v1__webhook_reply__descriptor, wh_handle_livekit, CX_AUTH_NONE, false},
+    /* history, audit, call quality (hist.h): the handlers verify the bearer */
+    {"calls", &calixio__v1__calls_request__descriptor, &calixio__v1__calls_reply__descriptor,
+     wh_h_calls, CX_AUTH_NONE, false},
+    {"history", &calixio__v1__room_history_request__descriptor,
+     &calixio__v1__room_history__descriptor, wh_h_history, CX_AUTH_NONE, false},
+    {"audit", &calixio__v1__audit_request__descriptor, &calixio__v1__audit_reply__descriptor,
+     wh_h_audit, CX_AUTH_NONE, false},
+    {"stats_add", &calixio__v1__stats_sample__descriptor, &calixio__v1__empty__descriptor,
+     wh_h_stats_add, CX_AUTH_NONE, false},
+    {"stats_get", &calixio__v1__stats_request__descriptor, &calixio__v1__stats_reply__descriptor,
+     wh_h_stats_get, CX_AUTH_NONE, false},
 };
 
 static cx_status _serve(wh_ctx *c)
@@ -68,6 +82,7 @@ static cx_status _serve(wh_ctx *c)
     cx_service_opts o;
     cx_service *svc = NULL;
     wh_leave *leave = NULL;
+    wh_hist_subs *hist = NULL;
     memset(&o, 0, sizeof(o));
     cx_daemon_service_opts(&dc, &o);
     o.name = "webhook";
@@ -82,11 +97,14 @@ static cx_status _serve(wh_ctx *c)
         s = wh_rooms_subscribe(c->rooms, svc);
     if (s == CX_OK)
         s = wh_leave_subscribe(c, svc, &leave);
+    if (s == CX_OK)
+        s = wh_hist_subscribe(c, svc, &hist);
     if (s == CX_OK) {
         atomic_store(&c->svc, svc);
         s = cx_service_run(svc);
         atomic_store(&c->svc, NULL);
     }
+    wh_hist_unsubscribe(hist);
     wh_leave_unsubscribe(leave);
     wh_rooms_unsubscribe(c->rooms);
     cx_service_destroy(svc);
@@ -109,6 +127,7 @@ int main(int argc, char **argv)
     c.leeway_s = leeway_ms / 1000;
     c.presence_ttl_s = presence_ttl_ms / 1000;
     c.dedup_ttl_s = dedup_ttl_ms / 1000;
+    c.auth = &dc.auth;
 
     rc = 1;
     if (!lk_key[0] || !c.keys.secret[0]) {

@@ -257,6 +257,7 @@ typedef struct wh_ctx {
     wh_rooms *rooms;
     wh_history *history;
     _Atomic(cx_service *) svc; /* set after cx_service_create; NULL: no publish */
+    const cx_auth_cfg *auth;   /* bearer verification of the history routes (hist.h) */
 } wh_ctx;
 
 /* The calixio.webhook.livekit handler (ctx is a wh_ctx). */

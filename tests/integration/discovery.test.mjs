@@ -35,7 +35,9 @@ const SERVICES = {
     'admit', 'invites_create', 'invites_list', 'invites_revoke', 'waiting_poll', 'waiting_leave', 'waiting_list', // issue 17
     'waiting_approve', 'waiting_reject', 'remove', 'mute', 'set_role'],
   'calixio-media': ['join'],
-  'calixio-webhook': ['livekit'],
+  'calixio-webhook': ['livekit',
+    // history, audit, call quality (issue 18)
+    'calls', 'history', 'audit', 'stats_add', 'stats_get'],
 };
 
 // CI clones the repository beside shared/: <repo>/../shared/nats/svc-check.mjs

@@ -179,6 +179,9 @@ const ROUTES = [
   'POST /rooms/{id}/participants/{identity}/role',
   // issue 13 (live events, local to the gateway)
   'GET /rooms/{id}/events',
+  // history, audit, call quality (issue 18)
+  'GET /users/me/calls', 'GET /rooms/{id}/history', 'GET /rooms/{id}/audit',
+  'POST /rooms/{id}/stats', 'GET /rooms/{id}/stats',
 ];
 
 // ---------------------------------------------------------------- the stack
