@@ -10,6 +10,7 @@
 #include "cx_daemon.h"
 #include "cx_log.h"
 #include "rooms.h"
+#include "chat.h"
 
 static cx_daemon_cfg dc;
 static char *db_url, *redis_addr;
@@ -86,6 +87,15 @@ static const cx_endpoint endpoints[] = {
      rooms_h_by_code, CX_AUTH_NONE, false},
     {"start", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor,
      rooms_h_start, CX_AUTH_OPTIONAL, false},
+    /* chat (chat.c): access or room tokens, verified by the handlers */
+    {"chat_post", &calixio__v1__post_message_request__descriptor,
+     &calixio__v1__chat_message__descriptor, rooms_h_chat_post, CX_AUTH_NONE, false},
+    {"chat_list", &calixio__v1__list_messages_request__descriptor,
+     &calixio__v1__list_messages_reply__descriptor, rooms_h_chat_list, CX_AUTH_NONE, false},
+    {"chat_update", &calixio__v1__update_message_request__descriptor,
+     &calixio__v1__chat_message__descriptor, rooms_h_chat_update, CX_AUTH_NONE, false},
+    {"chat_delete", &calixio__v1__message_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_chat_delete, CX_AUTH_NONE, false},
 };
 
 static cx_status _livekit(rooms_ctx *c)
@@ -121,11 +131,18 @@ static cx_status _serve(rooms_ctx *c)
     o.n_endpoints = (int)CX_NELEM(endpoints);
     o.ctx = c;
     o.revocation = c->redis;
+    rooms_listener *acct = NULL, *visits = NULL;
     cx_status s = cx_service_create(&c->svc, &o);
     if (s == CX_OK)
         s = cx_service_every(c->svc, sweep_ms, rooms_sweep, c);
     if (s == CX_OK)
+        s = rooms_account_deleted_listen(c, &acct);
+    if (s == CX_OK)
+        s = rooms_visits_listen(c, &visits);
+    if (s == CX_OK)
         s = cx_service_run(c->svc);
+    rooms_unlisten(visits);
+    rooms_unlisten(acct);
     cx_service_destroy(c->svc);
     c->svc = NULL;
     return s;

@@ -13,6 +13,7 @@
 #include "cx_time.h"
 #include "cx_text.h"
 #include "rooms.h"
+#include "chat.h"
 
 static cx_status _empty_reply(ProtobufCMessage **out)
 {
@@ -216,18 +217,8 @@ cx_status rooms_h_delete(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
         s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "only the host may delete the room");
     if (s != CX_OK)
         return s;
-    /* ended first, exactly as POST /end does it */
-    s = rooms_store_end(ctx->pg, in->id, NULL, ctx->lk != NULL, &row, &changed);
-    if (s != CX_OK)
-        return s;
-    if (changed)
-        rooms_after_end(ctx, &row, req->request_id);
-    s = rooms_store_delete(ctx->pg, in->id, &changed);
-    if (s == CX_OK && changed) {
-        cx_log_info(req->request_id, "room %s deleted", row.id);
-        rooms_publish(ctx, "deleted", &row, req->request_id);
-    }
-    rooms_row_clear(&row);
+    /* ended first, then deleted with its chat (account_deleted.c) */
+    s = rooms_remove(ctx, in->id, req->request_id, &changed);
     return s == CX_OK ? _empty_reply(out) : s;
 }
 

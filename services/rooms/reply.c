@@ -122,3 +122,9 @@ void rooms_publish_left(rooms_ctx *ctx, const rooms_row *r, const char *identity
     ev.participant = &p;
     _publish_event(ctx, &ev, rid);
 }
+
+void rooms_publish_event(rooms_ctx *ctx, Calixio__V1__RoomEvent *ev, const char *rid)
+{
+    if (ctx->svc)
+        _publish_event(ctx, ev, rid);
+}

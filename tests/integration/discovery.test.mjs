@@ -32,7 +32,9 @@ const SERVICES = {
     'sessions_list', 'session_revoke', 'account_delete'],
   'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
     // issue 16
-    'update', 'delete', 'by_code', 'start', 'leave'],
+    'update', 'delete', 'by_code', 'start', 'leave',
+    // issue 13 (chat)
+    'chat_post', 'chat_list', 'chat_update', 'chat_delete'],
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit'],
 };

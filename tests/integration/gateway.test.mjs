@@ -171,6 +171,9 @@ const ROUTES = [
   // issue 16
   'PATCH /rooms/{id}', 'DELETE /rooms/{id}', 'GET /rooms/by-code/{code}',
   'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
+  // issue 13 (chat)
+  'POST /rooms/{id}/messages', 'GET /rooms/{id}/messages',
+  'PATCH /rooms/{id}/messages/{message_id}', 'DELETE /rooms/{id}/messages/{message_id}',
 ];
 
 // ---------------------------------------------------------------- the stack
