@@ -479,6 +479,17 @@ test('measure: POST /rooms/{id}/messages through the gateway, every acknowledged
     }
   }));
   const secs = (performance.now() - t0) / 1000;
+  // the same load on GET /rooms/{id} (one rooms round trip, one query) for scale
+  let nextGet = 0;
+  const g0 = performance.now();
+  await Promise.all(Array.from({ length: CONC }, async () => {
+    while (nextGet++ < jobs.length) {
+      const r = await fetch(`${s.url}/rooms/${room.id}`, { headers: { Authorization: `Bearer ${alice.token}` } });
+      await r.arrayBuffer();
+    }
+  }));
+  const gsecs = (performance.now() - g0) / 1000;
+  console.log(`CHAT baseline: GET /rooms/{id} at the same load ${(jobs.length / gsecs).toFixed(0)} req/s (load average ${(await import('node:os')).loadavg()[0].toFixed(1)})`);
   const stored = Number((await s.psql(`SELECT count(*) FROM chat_messages WHERE room_id = '${room.id}'`))[0][0]);
   console.log(`CHAT POST rate: ${jobs.length} messages by ${SENDERS} senders, ${CONC} in flight, ${secs.toFixed(2)} s = ${(jobs.length / secs).toFixed(0)} msg/s (${ok} answered 201, ${stored} stored; build ${process.env.CX_BUILD_DIR ?? 'build'})`);
   assert.equal(ok, jobs.length);
