@@ -257,6 +257,13 @@ test('edit: the sender only, edited_at set, chat.message_updated on NATS; rules 
   assert.equal(ev.got[0].subject, `${s.prefix}.events.room.${room.id}.chat.message_updated`);
   assert.equal(ev.got[0].message.text, 'first');
   assert.equal(ev.got[0].message.edited_at, r.json.edited_at);
+  // the host edits its own message with its access token or its room token
+  const hm = await say(room, alice.token, 'host typo');
+  const hp = `/rooms/${room.id}/messages/${hm.id}`;
+  assert.equal((await call('PATCH', hp, { token: alice.token, json: { text: 'host fixed' } })).json.text, 'host fixed');
+  const ja = await join(room, { token: alice.token });
+  assert.equal(ja.role, 'host');
+  assert.equal((await call('PATCH', hp, { token: ja.token, json: { text: 'host fixed twice' } })).status, 200);
   // an ended room takes no edits
   await call('POST', `/rooms/${room.id}/end`, { token: alice.token });
   expectError(await call('PATCH', path, { token: g1.token, json: { text: 'later' } }), 409, 'room_ended');
@@ -367,8 +374,9 @@ test('paging: limit latest older than before, oldest first, next_before; no repe
 test('who may read: room token of the room, the host, a signed-in user who was in the room', async () => {
   const room = await createRoom(alice);
   const other = await createRoom(alice);
-  await say(room, alice.token, 'secret plans');
   const g = await join(room);
+  assert.deepEqual((await list(room, g.token)).json, { messages: [] }, 'an empty chat');
+  await say(room, alice.token, 'secret plans');
   const gOther = await join(other);
   assert.equal((await list(room, g.token)).status, 200);
   assert.equal((await list(room, alice.token)).status, 200);
