@@ -86,8 +86,9 @@ static void _on_deleted(rooms_ctx *ctx, const uint8_t *data, size_t len, const c
         cx_log_info(NULL, "account %s deleted: its rooms deleted, its messages anonymised",
                     ev->user_id);
     else
-        cx_log_warn(NULL, "account %s deleted: rooms/chat clean-up failed (%s); the next "
-                          "delivery of the event retries",
+        cx_log_warn(NULL,
+                    "account %s deleted: rooms/chat clean-up failed (%s); the next "
+                    "delivery of the event retries",
                     ev->user_id, cx_status_code(s));
 out_free:
     protobuf_c_message_free_unpacked(m, NULL);

@@ -96,8 +96,8 @@ static Calixio__V1__ChatMessage *_to_msg(const chat_msg *m)
         ok = false;
     if (m->reply_to[0] && !(o->reply_to = cx_strdup(m->reply_to)))
         ok = false;
-    if (!ok || !snd->identity || !snd->name || !snd->role || !o->id || !o->room_id || !o->text ||
-        !o->created_at) {
+    if (!ok || !snd->identity || !snd->name || !snd->role || !o->id || !o->room_id ||
+        !o->text || !o->created_at) {
         protobuf_c_message_free_unpacked(&o->base, NULL);
         return NULL;
     }
@@ -214,8 +214,13 @@ cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCM
         s = _rate(ctx, req, room.id, a.identity);
     if (s != CX_OK)
         goto out_clear;
-    chat_new n = {.room_id = room.id, .identity = a.identity, .name = a.name, .role = a.role,
-                  .user_id = a.user_id, .text = text, .reply_to = in->reply_to};
+    chat_new n = {.room_id = room.id,
+                  .identity = a.identity,
+                  .name = a.name,
+                  .role = a.role,
+                  .user_id = a.user_id,
+                  .text = text,
+                  .reply_to = in->reply_to};
     s = chat_store_insert(ctx->pg, &n, &m);
     if (s == CX_ERR_MESSAGE_NOT_FOUND)
         s = cx_req_fail(req, cx_req_field_error(req, "reply_to", "same_room"),

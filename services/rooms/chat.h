@@ -15,8 +15,8 @@
 #define CHAT_TEXT_MAX_BYTES (CHAT_TEXT_MAX_CHARS * 4 + 1)
 #define CHAT_LIST_DEFAULT 50
 #define CHAT_LIST_MAX 100
-#define CHAT_RATE_MAX 10           /* messages per sender ... */
-#define CHAT_RATE_WINDOW_MS 10000  /* ... per this sliding window */
+#define CHAT_RATE_MAX 10          /* messages per sender ... */
+#define CHAT_RATE_WINDOW_MS 10000 /* ... per this sliding window */
 #define CHAT_DELETED_USER "Deleted user"
 
 /* One message row. text is malloced (chat_msg_clear frees it). */
@@ -27,8 +27,8 @@ typedef struct chat_msg {
     char sender_name[256];
     char sender_role[16];
     char created_at[21];
-    char edited_at[21];   /* "" unless edited */
-    char reply_to[37];    /* "" unless a reply */
+    char edited_at[21]; /* "" unless edited */
+    char reply_to[37];  /* "" unless a reply */
     char *text;
 } chat_msg;
 

@@ -60,8 +60,13 @@ static cx_status _one(const PGresult *res, chat_msg *out, cx_status none)
 cx_status chat_store_insert(cx_pg_pool *pg, const chat_new *n, chat_msg *out)
 {
     PGresult *res = NULL;
-    const char *p[] = {n->room_id, n->identity, n->name,  n->role,
-                       n->user_id ? n->user_id : "", n->text, n->reply_to ? n->reply_to : ""};
+    const char *p[] = {n->room_id,
+                       n->identity,
+                       n->name,
+                       n->role,
+                       n->user_id ? n->user_id : "",
+                       n->text,
+                       n->reply_to ? n->reply_to : ""};
     cx_status s = cx_pg_exec_prepared(
         pg, "chat_insert",
         "WITH ins AS (INSERT INTO chat_messages (room_id, sender_identity, sender_name, "
@@ -87,7 +92,8 @@ cx_status chat_store_get(cx_pg_pool *pg, const char *room_id, const char *id, ch
         return CX_ERR_MESSAGE_NOT_FOUND;
     const char *p[] = {room_id, id};
     cx_status s = cx_pg_exec_prepared(pg, "chat_get",
-                                      "SELECT " MCOLS " FROM chat_messages WHERE room_id = $1::uuid "
+                                      "SELECT " MCOLS
+                                      " FROM chat_messages WHERE room_id = $1::uuid "
                                       "AND id = $2::uuid AND deleted_at IS NULL",
                                       2, p, &res);
     if (s != CX_OK)
@@ -102,11 +108,12 @@ cx_status chat_store_update(cx_pg_pool *pg, const char *room_id, const char *id,
 {
     PGresult *res = NULL;
     const char *p[] = {room_id, id, text};
-    cx_status s = cx_pg_exec(pg,
-                             "UPDATE chat_messages SET text = $3, edited_at = now() "
-                             "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
-                             "RETURNING " MCOLS,
-                             3, p, &res);
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE chat_messages SET text = $3, edited_at = now() "
+        "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
+        "RETURNING " MCOLS,
+        3, p, &res);
     if (s != CX_OK)
         return s;
     s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
@@ -118,11 +125,12 @@ cx_status chat_store_delete(cx_pg_pool *pg, const char *room_id, const char *id)
 {
     PGresult *res = NULL;
     const char *p[] = {room_id, id};
-    cx_status s = cx_pg_exec(pg,
-                             "UPDATE chat_messages SET deleted_at = now(), text = '' "
-                             "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
-                             "RETURNING id",
-                             2, p, &res);
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE chat_messages SET deleted_at = now(), text = '' "
+        "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
+        "RETURNING id",
+        2, p, &res);
     if (s != CX_OK)
         return s;
     s = PQntuples(res) == 1 ? CX_OK : CX_ERR_MESSAGE_NOT_FOUND;
@@ -161,11 +169,12 @@ cx_status chat_store_page(cx_pg_pool *pg, const char *room_id, const char *befor
         return s;
     snprintf(lim, sizeof lim, "%d", limit + 1); /* one more tells whether older ones exist */
     const char *p[] = {room_id, before ? seq : NULL, lim};
-    s = cx_pg_exec_prepared(pg, "chat_page",
-                            "SELECT " MCOLS " FROM chat_messages WHERE room_id = $1::uuid "
-                            "AND deleted_at IS NULL AND ($2::bigint IS NULL OR seq < $2::bigint) "
-                            "ORDER BY seq DESC LIMIT $3::int",
-                            3, p, &res);
+    s = cx_pg_exec_prepared(
+        pg, "chat_page",
+        "SELECT " MCOLS " FROM chat_messages WHERE room_id = $1::uuid "
+        "AND deleted_at IS NULL AND ($2::bigint IS NULL OR seq < $2::bigint) "
+        "ORDER BY seq DESC LIMIT $3::int",
+        3, p, &res);
     if (s != CX_OK)
         return s;
     int cnt = PQntuples(res);
@@ -205,11 +214,12 @@ cx_status chat_store_forget_room(cx_pg_pool *pg, const char *room_id)
 cx_status chat_store_add_reader(cx_pg_pool *pg, const char *room_id, const char *user_id)
 {
     const char *p[] = {room_id, user_id};
-    return cx_pg_exec(pg,
-                      "INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, $2::uuid "
-                      "WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::uuid AND deleted_at IS NULL) "
-                      "ON CONFLICT DO NOTHING",
-                      2, p, NULL);
+    return cx_pg_exec(
+        pg,
+        "INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, $2::uuid "
+        "WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::uuid AND deleted_at IS NULL) "
+        "ON CONFLICT DO NOTHING",
+        2, p, NULL);
 }
 
 cx_status chat_store_is_reader(cx_pg_pool *pg, const char *room_id, const char *user_id,

@@ -34,8 +34,8 @@ cx_status rooms_listen(rooms_ctx *ctx, const char *rel, const char *queue, rooms
     l->ctx = ctx;
     l->fn = fn;
     cx_service_subject(ctx->svc, rel, subj, sizeof subj);
-    natsStatus ns =
-        natsConnection_QueueSubscribe(&l->sub, cx_service_conn(ctx->svc), subj, queue, _on_msg, l);
+    natsStatus ns = natsConnection_QueueSubscribe(&l->sub, cx_service_conn(ctx->svc), subj,
+                                                  queue, _on_msg, l);
     if (ns != NATS_OK) {
         cx_log_error(NULL, "nats: subscribing %s failed: %s", subj, natsStatus_GetText(ns));
         free(l);
