@@ -31,7 +31,7 @@ static cx_status _enter(rooms_ctx *ctx, cx_req *req, const char *room_id, cx_bea
     cx_status s = rooms_bearer(ctx, req, true, b);
     if (s != CX_OK)
         return s;
-    if ((s = rooms_store_get(ctx->pg, room_id, room)) != CX_OK)
+    if ((s = chat_store_room(ctx->pg, room_id, room)) != CX_OK)
         return s;
     s = rooms_role_in(req, b, room, &a->level);
     if (s != CX_OK) {

@@ -67,6 +67,11 @@ cx_status chat_store_delete(cx_pg_pool *pg, const char *room_id, const char *id)
 cx_status chat_store_page(cx_pg_pool *pg, const char *room_id, const char *before, int limit,
                           chat_msg **out, int *n, bool *more);
 
+/* The part of a live room chat needs (id, status, owner_user_id,
+ * livekit_room; nothing malloced), one prepared statement.
+ * CX_ERR_ROOM_NOT_FOUND when absent or deleted. */
+cx_status chat_store_room(cx_pg_pool *pg, const char *id, rooms_row *out);
+
 /* Deletes every message and reader of a room (the room is being deleted). */
 cx_status chat_store_forget_room(cx_pg_pool *pg, const char *room_id);
 

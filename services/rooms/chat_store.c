@@ -252,3 +252,29 @@ cx_status chat_store_anonymise(cx_pg_pool *pg, const char *user_id)
                       "WHERE sender_user_id = $1::uuid",
                       2, p, NULL);
 }
+
+cx_status chat_store_room(cx_pg_pool *pg, const char *id, rooms_row *out)
+{
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    if (!id || !cx_uuid_valid_str(id))
+        return CX_ERR_ROOM_NOT_FOUND;
+    const char *p[] = {id};
+    cx_status s = cx_pg_exec_prepared(
+        pg, "chat_room",
+        "SELECT id::text, status, owner_user_id::text, livekit_room "
+        "FROM rooms WHERE id = $1::uuid AND deleted_at IS NULL",
+        1, p, &res);
+    if (s != CX_OK)
+        return s;
+    if (PQntuples(res) == 1) {
+        _copy(out->id, sizeof out->id, PQgetvalue(res, 0, 0));
+        _copy(out->status, sizeof out->status, PQgetvalue(res, 0, 1));
+        _copy(out->owner_user_id, sizeof out->owner_user_id, PQgetvalue(res, 0, 2));
+        _copy(out->livekit_room, sizeof out->livekit_room, PQgetvalue(res, 0, 3));
+    } else {
+        s = CX_ERR_ROOM_NOT_FOUND;
+    }
+    PQclear(res);
+    return s;
+}
