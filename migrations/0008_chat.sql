@@ -36,6 +36,15 @@ CREATE TABLE chat_readers (
     since    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (room_id, user_id)
 );
+
+-- Accounts deleted (AccountDeleted events seen): a room token minted
+-- before the deletion may still post until it expires; such a message is
+-- stored as sent by "Deleted user" too. Holds only the id.
+CREATE TABLE chat_deleted_users (
+    user_id    uuid PRIMARY KEY,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
 -- +down
+DROP TABLE chat_deleted_users;
 DROP TABLE chat_readers;
 DROP TABLE chat_messages;

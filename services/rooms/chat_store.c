@@ -66,18 +66,24 @@ cx_status chat_store_insert(cx_pg_pool *pg, const chat_new *n, chat_msg *out)
                        n->role,
                        n->user_id ? n->user_id : "",
                        n->text,
-                       n->reply_to ? n->reply_to : ""};
+                       n->reply_to ? n->reply_to : "",
+                       CHAT_DELETED_USER};
+    /* a sender whose account is gone (a room token minted before) is
+     * stored as "Deleted user", as the older messages of that account */
     cx_status s = cx_pg_exec_prepared(
         pg, "chat_insert",
         "WITH ins AS (INSERT INTO chat_messages (room_id, sender_identity, sender_name, "
         "sender_role, sender_user_id, text, reply_to) "
-        "SELECT $1::uuid, $2, $3, $4, NULLIF($5, '')::uuid, $6, NULLIF($7, '')::uuid "
+        "SELECT $1::uuid, $2, CASE WHEN d.user_id IS NULL THEN $3 ELSE $8 END, $4, "
+        "CASE WHEN d.user_id IS NULL THEN NULLIF($5, '')::uuid END, $6, NULLIF($7, '')::uuid "
+        "FROM (SELECT 1) one LEFT JOIN chat_deleted_users d ON d.user_id = NULLIF($5, '')::uuid "
         "WHERE $7 = '' OR EXISTS (SELECT 1 FROM chat_messages r WHERE r.id = NULLIF($7, '')::uuid "
         "AND r.room_id = $1::uuid AND r.deleted_at IS NULL) RETURNING " MCOLS "), "
         "rd AS (INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, NULLIF($5, '')::uuid "
-        "WHERE $5 <> '' AND EXISTS (SELECT 1 FROM ins) ON CONFLICT DO NOTHING) "
+        "WHERE $5 <> '' AND EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM "
+        "chat_deleted_users WHERE user_id = NULLIF($5, '')::uuid) ON CONFLICT DO NOTHING) "
         "SELECT * FROM ins",
-        7, p, &res);
+        8, p, &res);
     if (s != CX_OK)
         return s;
     s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
@@ -247,7 +253,9 @@ cx_status chat_store_anonymise(cx_pg_pool *pg, const char *user_id)
     if (!cx_uuid_valid_str(user_id))
         return CX_ERR_BAD_REQUEST;
     return cx_pg_exec(pg,
-                      "WITH r AS (DELETE FROM chat_readers WHERE user_id = $1::uuid) "
+                      "WITH r AS (DELETE FROM chat_readers WHERE user_id = $1::uuid), "
+                      "d AS (INSERT INTO chat_deleted_users (user_id) VALUES ($1::uuid) "
+                      "ON CONFLICT DO NOTHING) "
                       "UPDATE chat_messages SET sender_name = $2, sender_user_id = NULL "
                       "WHERE sender_user_id = $1::uuid",
                       2, p, NULL);

@@ -466,6 +466,11 @@ test('account deletion: owned rooms ended and deleted, messages kept as "Deleted
   assert.equal(again.status, 200);
   assert.equal(again.json.messages.find((x) => x.id === m.id).sender.name, 'Deleted user');
   assert.equal((await call('GET', `/rooms/${room.id}`, { token: alice.token })).status, 200, 'other rooms stay');
+  // dave's room token, minted before the deletion, still posts until it
+  // expires: as "Deleted user", and it makes no reader of a gone account
+  const late = await say(room, jd.token, 'a late one');
+  assert.deepEqual(late.sender, { identity: dave.user_id, name: 'Deleted user', role: 'participant' });
+  assert.deepEqual(await s.psql(`SELECT count(*) FROM chat_readers WHERE user_id = '${dave.user_id}'`), [['0']]);
 });
 
 // ---- throughput (measured, not asserted) -------------------------------------------------
