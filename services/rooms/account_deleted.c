@@ -15,10 +15,10 @@
 #include "cx_json.h"
 #include "cx_log.h"
 
-#define _PAGE 50
+#define ROOMS_ACCT_PAGE 50
 /* An account owning more rooms than this is finished by the next repeat
  * of the event (auth republishes until its publish succeeded). */
-#define _MAX_ROUNDS 200
+#define ROOMS_ACCT_MAX_ROUNDS 200
 
 cx_status rooms_remove(rooms_ctx *ctx, const char *id, const char *rid, bool *changed)
 {
@@ -46,11 +46,12 @@ cx_status rooms_remove(rooms_ctx *ctx, const char *id, const char *rid, bool *ch
 static cx_status _remove_owned(rooms_ctx *ctx, const char *user_id, const char *rid)
 {
     cx_status s = CX_OK;
-    for (int round = 0; s == CX_OK && round < _MAX_ROUNDS; round++) {
+    for (int round = 0; s == CX_OK && round < ROOMS_ACCT_MAX_ROUNDS; round++) {
         rooms_row *rows = NULL;
         int n = 0, done = 0;
         /* deleted rooms leave the list, so the first page is always the next */
-        if ((s = rooms_store_list(ctx->pg, user_id, NULL, _PAGE, 0, &rows, &n)) != CX_OK)
+        if ((s = rooms_store_list(ctx->pg, user_id, NULL, ROOMS_ACCT_PAGE, 0, &rows, &n)) !=
+            CX_OK)
             break;
         for (int i = 0; i < n; i++) {
             bool changed = false;

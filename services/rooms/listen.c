@@ -6,7 +6,7 @@
 #include "chat.h"
 #include "cx_log.h"
 
-#define _DRAIN_WAIT_MS 2000
+#define ROOMS_LISTEN_DRAIN_MS 2000
 
 struct rooms_listener {
     rooms_ctx *ctx;
@@ -50,7 +50,7 @@ void rooms_unlisten(rooms_listener *l)
     if (!l)
         return;
     if (natsSubscription_Drain(l->sub) != NATS_OK ||
-        natsSubscription_WaitForDrainCompletion(l->sub, _DRAIN_WAIT_MS) != NATS_OK)
+        natsSubscription_WaitForDrainCompletion(l->sub, ROOMS_LISTEN_DRAIN_MS) != NATS_OK)
         natsSubscription_Unsubscribe(l->sub);
     natsSubscription_Destroy(l->sub);
     free(l);
