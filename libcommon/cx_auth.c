@@ -180,8 +180,10 @@ cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
     if (strncmp(authorization, "Bearer ", 7) != 0 || !authorization[7] ||
         strchr(authorization + 7, ' '))
         return CX_ERR_INVALID_AUTH;
-    s = cx_jwt_verify(authorization + 7, cfg->secret, strlen(cfg->secret), cx_now_s(),
-                      cfg->leeway_s, &claims);
+    s = cfg->ring ? cx_jwt_verify_ring(authorization + 7, cfg->ring, cx_now_s(), cfg->leeway_s,
+                                       &claims)
+                  : cx_jwt_verify(authorization + 7, cfg->secret, strlen(cfg->secret), cx_now_s(),
+                                  cfg->leeway_s, &claims);
     if (s != CX_OK)
         return CX_ERR_INVALID_TOKEN;
 
@@ -223,7 +225,8 @@ cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *
                                (json_int_t)(now + ttl_s));
     if (!claims)
         return CX_ERR_NOMEM;
-    cx_status s = cx_jwt_sign(claims, cfg->secret, strlen(cfg->secret), out_token);
+    cx_status s = cfg->ring ? cx_jwt_sign_key(claims, &cfg->ring->keys[0], out_token)
+                            : cx_jwt_sign(claims, cfg->secret, strlen(cfg->secret), out_token);
     json_decref(claims);
     if (s == CX_OK && out_jti)
         memcpy(out_jti, jti, sizeof jti);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cx_jwt.h"
 #include "cx_redis.h"
 #include "cx_status.h"
 
@@ -29,6 +30,7 @@ typedef struct cx_auth_cfg {
     const char *issuer;     /* "calixio" */
     const char *audience;   /* "calixio" */
     int64_t leeway_s;       /* clock skew allowed, e.g. 30 */
+    const cx_jwt_keyring *ring; /* JWT_SECRET + JWT_PREVIOUS_SECRETS (kid); NULL: secret alone */
 } cx_auth_cfg;
 
 /* Verifies an `Authorization` header value ("Bearer <token>").

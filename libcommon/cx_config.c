@@ -63,6 +63,8 @@ cx_status cx_duration_parse(const char *s, int64_t *out_ms)
     return CX_OK;
 }
 
+static cx_status _load_value(const cx_cfg_var *v, const char *raw, char *err, size_t errlen);
+
 static cx_status _parse_bool(const char *s, bool *out)
 {
     static const char *const yes[] = {"1", "true", "yes", "on"};
@@ -80,9 +82,64 @@ static cx_status _parse_bool(const char *s, bool *out)
     return CX_ERR_CONFIG;
 }
 
+#define CX_CFG_FILE_MAX 65536
+
+/* Reads <NAME>_FILE (a mounted secret): the whole file, one trailing
+ * newline (LF or CRLF) removed. *out is malloced; NULL when the variable is
+ * not set. */
+static cx_status _from_file(const cx_cfg_var *v, char **out, char *err, size_t errlen)
+{
+    char fvar[128];
+    *out = NULL;
+    snprintf(fvar, sizeof fvar, "%s_FILE", v->name);
+    const char *path = getenv(fvar);
+    if (!path || !*path)
+        return CX_OK;
+    const char *direct = getenv(v->name);
+    if (direct && *direct) {
+        snprintf(err, errlen, "%s: set either %s or %s, not both", v->name, v->name, fvar);
+        return CX_ERR_CONFIG;
+    }
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? malloc(CX_CFG_FILE_MAX + 1) : NULL;
+    size_t n = buf ? fread(buf, 1, CX_CFG_FILE_MAX + 1, f) : 0;
+    bool bad = !buf || ferror(f) || n > CX_CFG_FILE_MAX || (buf && memchr(buf, '\0', n));
+    if (f)
+        fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "%s: cannot read %s (missing, unreadable, binary or over %d bytes)",
+                 fvar, path, CX_CFG_FILE_MAX);
+        free(buf);
+        return CX_ERR_CONFIG;
+    }
+    if (n && buf[n - 1] == '\n')
+        n--;
+    if (n && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    *out = buf;
+    return CX_OK;
+}
+
 static cx_status _load_one(const cx_cfg_var *v, char *err, size_t errlen)
 {
-    const char *raw = getenv(v->name);
+    char *from_file = NULL;
+    cx_status fs = _from_file(v, &from_file, err, errlen);
+    if (fs != CX_OK)
+        return fs;
+    cx_status s = _load_value(v, from_file ? from_file : getenv(v->name), err, errlen);
+    if (from_file) {
+        /* a secret: do not leave it in freed memory */
+        volatile char *p = from_file;
+        while (*p)
+            *p++ = '\0';
+    }
+    free(from_file);
+    return s;
+}
+
+static cx_status _load_value(const cx_cfg_var *v, const char *raw, char *err, size_t errlen)
+{
     const char *src = "value";
     int64_t num = 0;
 
@@ -162,7 +219,8 @@ void cx_config_free(const cx_cfg_var *vars, size_t n)
 void cx_config_print_help(FILE *f, const char *prog, const cx_cfg_var *vars, size_t n)
 {
     static const char *const tn[] = {"string", "int", "bool", "duration"};
-    fprintf(f, "%s: settings come from the environment\n\n", prog);
+    fprintf(f, "%s: settings come from the environment (any NAME may instead be read from\n"
+               "the file named by NAME_FILE, e.g. JWT_SECRET_FILE=/run/secrets/jwt)\n\n", prog);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-28s %-8s default: %-24s %s\n", vars[i].name, tn[vars[i].type],
                 !vars[i].def ? "(required)"

@@ -38,6 +38,14 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
         cx_log_error(NULL, "config: JWT_SECRET: must be set to a real secret (not \"change-me\")");
         return 2;
     }
+    if (cx_jwt_keyring_init(&c->jwt_ring, c->jwt_secret, c->jwt_previous) != CX_OK) {
+        cx_log_error(NULL, "config: JWT_PREVIOUS_SECRETS: at most %d keys in all",
+                     CX_JWT_MAX_KEYS);
+        return 2;
+    }
+    cx_log_info(NULL, "access tokens: signing key kid %s, %d previous key(s) still verify",
+                c->jwt_ring.keys[0].kid, c->jwt_ring.n - 1);
+    c->auth.ring = &c->jwt_ring;
     c->auth.secret = c->jwt_secret;
     c->auth.issuer = c->jwt_issuer;
     c->auth.audience = c->jwt_audience;
@@ -45,11 +53,17 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
     return -1;
 }
 
-cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
+                                const char *db_url, int pg_size,
                                 const char *redis_addr, int redis_timeout_ms, int redis_size)
 {
     st->pg = NULL;
     st->redis = NULL;
+    if (sc && sc->own_db_url && *sc->own_db_url)
+        db_url = sc->own_db_url;
+    else
+        cx_log_warn(NULL, "config: no <daemon>_DATABASE_URL set: using DATABASE_URL, shared by "
+                          "every daemon (one role for all; see README \"Security model\")");
     cx_status s = cx_pg_pool_create(&st->pg, db_url, pg_size);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: DATABASE_URL: cannot be used (%s)", cx_status_code(s));
@@ -58,6 +72,15 @@ cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg
     s = cx_redis_create(&st->redis, redis_addr, redis_timeout_ms, redis_size);
     if (s != CX_OK) {
         cx_log_error(NULL, "config: REDIS_ADDR: cannot be used (%s)", cx_status_code(s));
+        cx_daemon_stores_close(st);
+        return s;
+    }
+    if (sc && sc->redis_password && *sc->redis_password)
+        s = cx_redis_set_auth(st->redis, sc->redis_user, sc->redis_password);
+    else if (sc && sc->redis_user && *sc->redis_user)
+        s = CX_ERR_CONFIG;
+    if (s != CX_OK) {
+        cx_log_error(NULL, "config: REDIS_USER / REDIS_PASSWORD: a user needs its password");
         cx_daemon_stores_close(st);
     }
     return s;
@@ -73,7 +96,8 @@ void cx_daemon_stores_close(cx_daemon_stores *st)
 
 void cx_daemon_service_opts(const cx_daemon_cfg *c, cx_service_opts *o)
 {
-    o->nats_url = c->nats_url;
+    o->nats_url = c->nats.url;
+    o->nats = &c->nats;
     o->prefix = c->prefix;
     o->auth = &c->auth;
     o->subs_per_endpoint = (int)c->subs;

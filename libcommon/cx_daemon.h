@@ -19,6 +19,7 @@
 
 #include "cx_auth.h"
 #include "cx_config.h"
+#include "cx_natsconn.h"
 #include "cx_pg.h"
 #include "cx_redis.h"
 #include "cx_service.h"
@@ -29,10 +30,12 @@
 #define CX_DEFAULT_REDIS_ADDR "127.0.0.1:6379"
 
 typedef struct cx_daemon_cfg {
-    char *nats_url;
+    cx_natsconn_cfg nats;  /* NATS_URL, credentials, TLS */
     char *prefix;
     char *log_level;
     char *jwt_secret;
+    char *jwt_previous;    /* JWT_PREVIOUS_SECRETS: still verify, never sign */
+    cx_jwt_keyring jwt_ring;
     char *jwt_issuer;
     char *jwt_audience;
     int64_t jwt_leeway_ms;
@@ -43,8 +46,7 @@ typedef struct cx_daemon_cfg {
 } cx_daemon_cfg;
 
 #define CX_DAEMON_VARS(c)                                                                    \
-    {"NATS_URL", CX_CFG_STRING, "nats://127.0.0.1:4222",                                     \
-     "NATS server URL(s), comma-separated", &(c).nats_url, 0, 0, false},                     \
+    CX_NATSCONN_VARS((c).nats),                                                              \
     {"CALIXIO_SUBJECT_PREFIX", CX_CFG_STRING, "calixio",                                     \
      "prefix of every NATS subject (several deployments on one NATS)", &(c).prefix, 0, 0,    \
      false},                                                                                 \
@@ -52,6 +54,9 @@ typedef struct cx_daemon_cfg {
      false},                                                                                 \
     {"JWT_SECRET", CX_CFG_STRING, NULL, "HS256 secret of Calixio access tokens (required)",  \
      &(c).jwt_secret, 0, 0, true},                                                           \
+    {"JWT_PREVIOUS_SECRETS", CX_CFG_STRING, "",                                              \
+     "comma-separated earlier JWT_SECRETs: their tokens still verify (key rotation)",        \
+     &(c).jwt_previous, 0, 0, true},                                                         \
     {"JWT_ISSUER", CX_CFG_STRING, "calixio", "iss of access tokens", &(c).jwt_issuer, 0, 0,  \
      false},                                                                                 \
     {"JWT_AUDIENCE", CX_CFG_STRING, "calixio", "aud of access tokens", &(c).jwt_audience, 0, \
@@ -73,18 +78,39 @@ typedef struct cx_daemon_cfg {
 int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *vars, size_t n,
                    cx_daemon_cfg *c);
 
+/* A daemon's own store credentials (least privilege, issue 12). Rows:
+ *   CX_DAEMON_STORE_VARS(sc, "MEDIA") -> MEDIA_DATABASE_URL, REDIS_USER,
+ *   REDIS_PASSWORD (each also as *_FILE). */
+typedef struct cx_daemon_store_cfg {
+    char *own_db_url;     /* <NAME>_DATABASE_URL: the daemon's own role; "" = DATABASE_URL */
+    char *redis_user;     /* REDIS_USER: ACL user; "" = default user */
+    char *redis_password; /* REDIS_PASSWORD */
+} cx_daemon_store_cfg;
+
+#define CX_DAEMON_STORE_VARS(c, NAME)                                                         \
+    {NAME "_DATABASE_URL", CX_CFG_STRING, "",                                                 \
+     "Postgres URL of this daemon's own role (empty: DATABASE_URL, with a warning)",          \
+     &(c).own_db_url, 0, 0, true},                                                            \
+    {"REDIS_USER", CX_CFG_STRING, "", "Redis ACL user of this daemon (empty: default user)",  \
+     &(c).redis_user, 0, 0, false},                                                           \
+    {"REDIS_PASSWORD", CX_CFG_STRING, "", "password of REDIS_USER (or REDIS_PASSWORD_FILE)",   \
+     &(c).redis_password, 0, 0, true}
+
 /* The stores a daemon talks to. Both connect lazily (on first use). */
 typedef struct cx_daemon_stores {
     cx_pg_pool *pg;
     cx_redis *redis;
 } cx_daemon_stores;
 
-/* Creates the Postgres pool (pg_size connections to db_url) and the Redis
- * handle (redis_size connections to redis_addr, redis_timeout_ms per
- * command). A bad value is logged as "config: DATABASE_URL: ..." or
- * "config: REDIS_ADDR: ..."; on error nothing stays allocated. Close with
+/* Creates the Postgres pool (pg_size connections to sc->own_db_url, or to
+ * db_url with a warning when that is empty) and the Redis handle
+ * (redis_size connections to redis_addr as sc->redis_user,
+ * redis_timeout_ms per command). sc may be NULL (db_url, default user). A
+ * bad value is logged as "config: DATABASE_URL: ..." or "config:
+ * REDIS_ADDR: ..."; on error nothing stays allocated. Close with
  * cx_daemon_stores_close. */
-cx_status cx_daemon_stores_open(cx_daemon_stores *st, const char *db_url, int pg_size,
+cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
+                                const char *db_url, int pg_size,
                                 const char *redis_addr, int redis_timeout_ms, int redis_size);
 
 /* Frees what cx_daemon_stores_open created; safe on a zeroed struct. */

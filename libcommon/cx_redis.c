@@ -31,19 +31,19 @@
 #include "cx_log.h"
 #include "cx_redis_slot.h"
 
-#define _MAX_NODES 32 /* seeds and discovered nodes */
-#define _MAX_HOPS 5   /* redirections followed for one command */
+#define RD_MAX_NODES 32 /* seeds and discovered nodes */
+#define RD_MAX_HOPS 5   /* redirections followed for one command */
 
 typedef struct _node {
     char host[256];
     int port;
 } _node;
 
-typedef enum _mode { _MODE_UNKNOWN = 0, _MODE_SINGLE, _MODE_CLUSTER } _mode;
+typedef enum _mode { RD_MODE_UNKNOWN = 0, RD_MODE_SINGLE, RD_MODE_CLUSTER } _mode;
 
 struct cx_redis_conn {
     cx_redis *r;
-    redisContext *ctx[_MAX_NODES]; /* per node index; NULL when not connected */
+    redisContext *ctx[RD_MAX_NODES]; /* per node index; NULL when not connected */
     bool busy;
     bool borrowed; /* lent by cx_redis_acquire */
     bool lost;     /* borrowed, and a connection failed: no reconnect until released */
@@ -53,7 +53,7 @@ struct cx_redis {
     pthread_mutex_t mu; /* pool: busy flags */
     pthread_cond_t cv;
     pthread_mutex_t map_mu; /* nodes, nnodes, mode, stale, slot_node */
-    _node nodes[_MAX_NODES];
+    _node nodes[RD_MAX_NODES];
     int nnodes, nseeds;
     _mode mode;
     bool stale;
@@ -61,6 +61,8 @@ struct cx_redis {
     int timeout_ms;
     int size;
     cx_redis_conn *slots; /* size entries */
+    char user[128];       /* ACL user ("" = default) */
+    char password[256];   /* "" = no AUTH */
 };
 
 /* Splits "host:port" (host may be "[v6]"); false when malformed. */
@@ -104,7 +106,7 @@ static bool _parse_seeds(cx_redis *r, const char *addr)
         size_t t = n;
         while (t > 0 && p[t - 1] == ' ')
             t--;
-        if (r->nnodes == _MAX_NODES ||
+        if (r->nnodes == RD_MAX_NODES ||
             !_parse_addr(p, t, r->nodes[r->nnodes].host, sizeof r->nodes[0].host,
                          &r->nodes[r->nnodes].port))
             return false;
@@ -128,7 +130,7 @@ cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int 
     if (!_parse_seeds(r, addr)) {
         cx_log_error(NULL, "redis: invalid address (want host:port, or a comma-separated "
                            "list of at most %d cluster seeds)",
-                     _MAX_NODES);
+                     RD_MAX_NODES);
         goto out_free;
     }
     s = CX_ERR_NOMEM;
@@ -166,7 +168,7 @@ static void _drop(cx_redis_conn *c, int i)
 
 static void _drop_all(cx_redis_conn *c)
 {
-    for (int i = 0; i < _MAX_NODES; i++)
+    for (int i = 0; i < RD_MAX_NODES; i++)
         _drop(c, i);
 }
 
@@ -191,7 +193,7 @@ static struct timeval _tv(int ms)
 
 static bool _has_conn(const cx_redis_conn *c)
 {
-    for (int i = 0; i < _MAX_NODES; i++)
+    for (int i = 0; i < RD_MAX_NODES; i++)
         if (c->ctx[i])
             return true;
     return false;
@@ -248,6 +250,35 @@ static bool _idle_alive(redisContext *ctx)
     return poll(&pfd, 1, 0) == 0;
 }
 
+/* AUTH [user] password on a fresh connection; the password is never logged. */
+static cx_status _auth(cx_redis *r, redisContext *ctx)
+{
+    const char *argv[3] = {"AUTH", r->user[0] ? r->user : r->password, r->password};
+    int argc = r->user[0] ? 3 : 2;
+    redisReply *rep = redisCommandArgv(ctx, argc, argv, NULL);
+    cx_status s = CX_OK;
+    if (!rep || rep->type == REDIS_REPLY_ERROR) {
+        cx_log_warn(NULL, "redis: AUTH as %s refused: %.80s", r->user[0] ? r->user : "default",
+                    rep ? rep->str : ctx->errstr);
+        s = CX_ERR_UNAVAILABLE;
+    }
+    if (rep)
+        freeReplyObject(rep);
+    return s;
+}
+
+cx_status cx_redis_set_auth(cx_redis *r, const char *user, const char *password)
+{
+    if (!r || (user && strlen(user) >= sizeof r->user) ||
+        (password && strlen(password) >= sizeof r->password) || (user && *user && !(password && *password)))
+        return CX_ERR_CONFIG;
+    pthread_mutex_lock(&r->mu);
+    snprintf(r->user, sizeof r->user, "%s", user ? user : "");
+    snprintf(r->password, sizeof r->password, "%s", password ? password : "");
+    pthread_mutex_unlock(&r->mu);
+    return CX_OK;
+}
+
 /* ---- nodes and the slot map (map_mu) ---------------------------------- */
 
 static _mode _mode_of(cx_redis *r)
@@ -261,7 +292,7 @@ static _mode _mode_of(cx_redis *r)
 static void _mark_stale(cx_redis *r)
 {
     pthread_mutex_lock(&r->map_mu);
-    r->stale = r->mode == _MODE_CLUSTER;
+    r->stale = r->mode == RD_MODE_CLUSTER;
     pthread_mutex_unlock(&r->map_mu);
 }
 
@@ -272,7 +303,7 @@ static int _node_index_locked(cx_redis *r, const char *host, int port)
     for (int i = 0; i < r->nnodes; i++)
         if (r->nodes[i].port == port && strcmp(r->nodes[i].host, host) == 0)
             return i;
-    if (r->nnodes == _MAX_NODES || strlen(host) >= sizeof r->nodes[0].host)
+    if (r->nnodes == RD_MAX_NODES || strlen(host) >= sizeof r->nodes[0].host)
         return -1;
     snprintf(r->nodes[r->nnodes].host, sizeof r->nodes[0].host, "%s", host);
     r->nodes[r->nnodes].port = port;
@@ -291,7 +322,7 @@ static int _node_index(cx_redis *r, const char *host, int port)
 static int _slot_owner(cx_redis *r, int slot)
 {
     pthread_mutex_lock(&r->map_mu);
-    int i = r->mode == _MODE_SINGLE ? 0 : r->slot_node[slot];
+    int i = r->mode == RD_MODE_SINGLE ? 0 : r->slot_node[slot];
     pthread_mutex_unlock(&r->map_mu);
     return i;
 }
@@ -332,7 +363,7 @@ static bool _apply_slots(cx_redis *r, const redisReply *rep, int asked)
     }
     if (ok) {
         memcpy(r->slot_node, map, sizeof r->slot_node);
-        r->mode = _MODE_CLUSTER;
+        r->mode = RD_MODE_CLUSTER;
         r->stale = false;
     }
     pthread_mutex_unlock(&r->map_mu);
@@ -354,9 +385,9 @@ static void _detect(cx_redis *r, redisContext *ctx, int i)
             cx_log_info(NULL, "redis: cluster mode (%zu slot ranges)", rep->elements);
     } else if (rep->type == REDIS_REPLY_ERROR) {
         pthread_mutex_lock(&r->map_mu);
-        if (r->mode == _MODE_UNKNOWN && (strstr(rep->str, "cluster support disabled") ||
+        if (r->mode == RD_MODE_UNKNOWN && (strstr(rep->str, "cluster support disabled") ||
                                          r->nseeds == 1)) {
-            r->mode = _MODE_SINGLE;
+            r->mode = RD_MODE_SINGLE;
             if (!strstr(rep->str, "cluster support disabled"))
                 cx_log_warn(NULL, "redis: CLUSTER SLOTS refused (%.80s): single server",
                             rep->str);
@@ -385,7 +416,9 @@ static redisContext *_connect(cx_redis *r, int i)
         cx_log_warn(NULL, "redis: cannot set timeout: %s", ctx->errstr);
         goto out_free_ctx;
     }
-    if (_mode_of(r) == _MODE_UNKNOWN) {
+    if (r->password[0] && _auth(r, ctx) != CX_OK)
+        goto out_free_ctx;
+    if (_mode_of(r) == RD_MODE_UNKNOWN) {
         _detect(r, ctx, i);
         if (ctx->err)
             goto out_free_ctx;
@@ -402,7 +435,7 @@ out_free_ctx:
  * it has (a failure shows in the command) and, once lost, gets nothing. */
 static redisContext *_ctx(cx_redis_conn *c, int i)
 {
-    if (i < 0 || i >= _MAX_NODES || c->lost)
+    if (i < 0 || i >= RD_MAX_NODES || c->lost)
         return NULL;
     if (c->ctx[i] && (c->borrowed || _idle_alive(c->ctx[i])))
         return c->ctx[i];
@@ -535,14 +568,14 @@ static redisReply *_send(cx_redis_conn *c, const char *cmd, size_t len)
     int node = keyed ? _slot_owner(r, cx_redis_key_slot(key, kl)) : -1;
     if (node < 0)
         node = _any_node(c);
-    for (int hop = 0; node >= 0 && hop < _MAX_HOPS; hop++) {
+    for (int hop = 0; node >= 0 && hop < RD_MAX_HOPS; hop++) {
         int slot, port;
         char host[256];
         rep = _roundtrip(c, node, cmd, len, asking);
         if (!rep)
             break;
         asking = false;
-        if (hop + 1 == _MAX_HOPS)
+        if (hop + 1 == RD_MAX_HOPS)
             return rep; /* the last redirection is the caller's error */
         if (_redirect(r, rep, "MOVED", node, &slot, host, &port)) {
             /* the slot moved for good: remember it, refresh the rest later */
@@ -627,7 +660,7 @@ static redisReply *_sendv(cx_redis_conn *c, int argc, const char **argv, const s
 static bool _prune(cx_redis_conn *c)
 {
     bool any = false;
-    for (int i = 0; i < _MAX_NODES; i++) {
+    for (int i = 0; i < RD_MAX_NODES; i++) {
         if (c->ctx[i] && !_idle_alive(c->ctx[i]))
             _drop(c, i);
         any = any || c->ctx[i];
@@ -726,16 +759,16 @@ bool cx_redis_ping(cx_redis *r)
 
 bool cx_redis_is_cluster(cx_redis *r)
 {
-    return r && _mode_of(r) == _MODE_CLUSTER;
+    return r && _mode_of(r) == RD_MODE_CLUSTER;
 }
 
 /* Node index of master m (masters in the order of the slots they serve),
  * -1 when there is no such master. A single server is master 0 = node 0. */
 static int _master_node(cx_redis *r, int m)
 {
-    int seen[_MAX_NODES], n = 0, found = -1;
+    int seen[RD_MAX_NODES], n = 0, found = -1;
     pthread_mutex_lock(&r->map_mu);
-    if (r->mode != _MODE_CLUSTER) {
+    if (r->mode != RD_MODE_CLUSTER) {
         found = m == 0 ? 0 : -1;
         goto out_unlock;
     }
@@ -759,7 +792,7 @@ int cx_redis_masters(cx_redis *r)
 {
     if (!r)
         return 0;
-    if (_mode_of(r) == _MODE_UNKNOWN) {
+    if (_mode_of(r) == RD_MODE_UNKNOWN) {
         /* the first connection tells a cluster from a single server */
         cx_redis_conn *c = _take_slot(r, r->timeout_ms);
         if (!c)
@@ -770,7 +803,7 @@ int cx_redis_masters(cx_redis *r)
             return 0;
     }
     int n = 0;
-    while (n < _MAX_NODES && _master_node(r, n) >= 0)
+    while (n < RD_MAX_NODES && _master_node(r, n) >= 0)
         n++;
     return n;
 }
@@ -827,19 +860,19 @@ out_free_reply:
     return s;
 }
 
-#define _MAX_SCRIPT_ARGS 64
+#define RD_MAX_SCRIPT_ARGS 64
 
 cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
                            const char *const *keys, int nargs, const char *const *args,
                            redisReply **out)
 {
-    const char *argv[3 + _MAX_SCRIPT_ARGS];
-    size_t lens[3 + _MAX_SCRIPT_ARGS];
+    const char *argv[3 + RD_MAX_SCRIPT_ARGS];
+    size_t lens[3 + RD_MAX_SCRIPT_ARGS];
     char nk[16], sha[41];
     int argc = 0;
     cx_status s;
 
-    if (!c || !sc || !sc->src || nkeys < 0 || nargs < 0 || nkeys + nargs > _MAX_SCRIPT_ARGS ||
+    if (!c || !sc || !sc->src || nkeys < 0 || nargs < 0 || nkeys + nargs > RD_MAX_SCRIPT_ARGS ||
         (nkeys && !keys) || (nargs && !args))
         return CX_ERR_INTERNAL;
     pthread_mutex_lock(&sc->mu);

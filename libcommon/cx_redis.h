@@ -30,6 +30,11 @@ typedef struct cx_redis cx_redis;
  * connect yet. */
 cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int pool_size);
 
+/* Every connection made from now on starts with AUTH [user] password (Redis
+ * ACL users; user "" = the default user). password "" = no AUTH. A user
+ * without a password is CX_ERR_CONFIG. Call before the first command. */
+cx_status cx_redis_set_auth(cx_redis *r, const char *user, const char *password);
+
 /* NULL is fine. */
 void cx_redis_destroy(cx_redis *r);
 

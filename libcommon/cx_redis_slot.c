@@ -48,9 +48,11 @@ static bool _number(const char **p, const char *end, long *out)
 
 bool cx_redis_resp_arg(const char *cmd, size_t len, int i, const char **arg, size_t *n)
 {
+    if (!cmd)
+        return false;
     const char *p = cmd, *end = cmd + len;
     long argc = 0;
-    if (!cmd || i < 0 || p >= end || *p++ != '*' || !_number(&p, end, &argc) || i >= argc)
+    if (i < 0 || p >= end || *p++ != '*' || !_number(&p, end, &argc) || i >= argc)
         return false;
     for (int k = 0; k <= i; k++) {
         long l = 0;

@@ -9,7 +9,7 @@
 #include "cx_room_events.h"
 
 /* How long unsubscribing waits for a callback in progress. */
-#define _DRAIN_WAIT_MS 2000
+#define RE_DRAIN_WAIT_MS 2000
 
 struct cx_room_events {
     natsSubscription *sub;
@@ -64,7 +64,7 @@ void cx_room_events_unsubscribe(cx_room_events *re)
     /* Drain lets a callback in progress finish before re is freed; when the
      * connection cannot drain (closed, down), a plain unsubscribe. */
     if (natsSubscription_Drain(re->sub) != NATS_OK ||
-        natsSubscription_WaitForDrainCompletion(re->sub, _DRAIN_WAIT_MS) != NATS_OK)
+        natsSubscription_WaitForDrainCompletion(re->sub, RE_DRAIN_WAIT_MS) != NATS_OK)
         natsSubscription_Unsubscribe(re->sub);
     natsSubscription_Destroy(re->sub);
     free(re);

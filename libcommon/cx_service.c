@@ -467,113 +467,6 @@ static void on_srv(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     natsMsg_Destroy(msg);
 }
 
-/* ---- connection ------------------------------------------------------------ */
-
-static void _on_disconnected(natsConnection *nc, void *closure)
-{
-    (void)nc;
-    cx_log_warn(NULL, "nats: disconnected (%s)", (const char *)closure);
-}
-
-static void _on_reconnected(natsConnection *nc, void *closure)
-{
-    char url[256] = "";
-    natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    cx_log_info(NULL, "nats: reconnected to %s (%s)", url, (const char *)closure);
-}
-
-static void _on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus err,
-                           void *closure)
-{
-    (void)nc;
-    (void)sub;
-    cx_log_error(NULL, "nats: async error: %s (%s)", natsStatus_GetText(err),
-                 (const char *)closure);
-}
-
-/* Returns a copy of name that lives as long as the process. libnats calls
- * the connection callbacks on its own thread, possibly after the service
- * that created the connection was freed, so their closure must not point
- * into the service. A handful of names per process at most. */
-static const char *_intern(const char *name)
-{
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static char names[16][80];
-    static int n;
-    const char *r = "calixio";
-    pthread_mutex_lock(&mu);
-    for (int i = 0; i < n; i++) {
-        if (strcmp(names[i], name) == 0) {
-            r = names[i];
-            goto out;
-        }
-    }
-    if (n < 16) {
-        snprintf(names[n], sizeof names[n], "%s", name);
-        r = names[n++];
-    }
-out:
-    pthread_mutex_unlock(&mu);
-    return r;
-}
-
-cx_status cx_nats_options(natsOptions **out, const char *urls, const char *name)
-{
-    natsOptions *o = NULL;
-    char *copy = NULL;
-    const char *servers[32];
-    int n = 0;
-    natsStatus ns = natsOptions_Create(&o);
-
-    if (ns != NATS_OK)
-        return CX_ERR_NOMEM;
-    name = _intern(name ? name : "calixio");
-    copy = strdup(urls ? urls : "");
-    if (!copy)
-        goto out_fail;
-    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t && n < 32;
-         t = strtok_r(NULL, ",", &save)) {
-        while (*t == ' ')
-            t++;
-        if (*t)
-            servers[n++] = t;
-    }
-    if (n == 0)
-        goto out_fail;
-    ns = natsOptions_SetServers(o, servers, n);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetName(o, name);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetMaxReconnect(o, -1);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetReconnectWait(o, 250);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetSendAsap(o, true);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetTimeout(o, 2000);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetPingInterval(o, 5000);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetMaxPingsOut(o, 2);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetRetryOnFailedConnect(o, true, NULL, NULL);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetDisconnectedCB(o, _on_disconnected, (void *)name);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetReconnectedCB(o, _on_reconnected, (void *)name);
-    if (ns == NATS_OK)
-        ns = natsOptions_SetErrorHandler(o, _on_nats_error, (void *)name);
-    if (ns != NATS_OK)
-        goto out_fail;
-    free(copy);
-    *out = o;
-    return CX_OK;
-out_fail:
-    free(copy);
-    natsOptions_Destroy(o);
-    return CX_ERR_CONFIG;
-}
-
 /* ---- lifecycle ---------------------------------------------------------------- */
 
 const char *cx_service_subject(const cx_service *s, const char *rel, char *buf, size_t cap)
@@ -771,17 +664,10 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
         s->nworkers = i + 1;  /* only started threads are joined */
     }
 
-    st = cx_nats_options(&s->nopts, o->nats_url, s->micro_name);
+    cx_natsconn_cfg url_only = {.url = (char *)o->nats_url};
+    st = cx_natsconn_open(&s->nc, &s->nopts, o->nats ? o->nats : &url_only, s->micro_name);
     if (st != CX_OK)
         goto out_fail;
-    natsStatus ns = natsConnection_Connect(&s->nc, s->nopts);
-    if (ns != NATS_OK && ns != NATS_NOT_YET_CONNECTED) {
-        cx_log_error(NULL, "nats: connect to %s failed: %s", o->nats_url, natsStatus_GetText(ns));
-        st = CX_ERR_UNAVAILABLE;
-        goto out_fail;
-    }
-    if (ns == NATS_NOT_YET_CONNECTED)
-        cx_log_warn(NULL, "nats: %s not reachable yet, retrying in the background", o->nats_url);
     st = subscribe_revocations(s);
     if (st == CX_OK)
         st = subscribe_endpoints(s);

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "cx_auth.h"
+#include "cx_natsconn.h"
 #include "cx_redis.h"
 #include "cx_status.h"
 
@@ -87,7 +88,8 @@ typedef struct cx_service_opts {
     const char *name;          /* "auth": subjects <prefix>.auth.*, micro name calixio-auth */
     const char *version;       /* SemVer, e.g. "0.1.0" */
     const char *description;
-    const char *nats_url;      /* comma-separated list allowed */
+    const char *nats_url;      /* comma-separated list allowed; used when nats is NULL */
+    const cx_natsconn_cfg *nats; /* URL list, credentials, TLS (cx_natsconn.h) */
     const char *prefix;        /* subject prefix, "calixio" */
     const cx_endpoint *endpoints;
     int n_endpoints;
@@ -133,8 +135,5 @@ cx_status cx_service_publish(cx_service *s, const char *rel, const ProtobufCMess
 
 /* Frees everything; NULL is fine. */
 void cx_service_destroy(cx_service *s);
-
-/* Parses a comma-separated NATS_URL into options (used by the gateway too). */
-cx_status cx_nats_options(natsOptions **out, const char *urls, const char *name);
 
 #endif

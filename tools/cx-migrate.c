@@ -2,6 +2,11 @@
  *
  *   DATABASE_URL=... cx-migrate up | down [N] | status
  *
+ * After `up`, the SQL file named by MIGRATIONS_GRANTS (generated from the
+ * permission table by tools/cx-perms pg) is applied in one transaction on
+ * every run: the grants are declarative and idempotent, so a new table
+ * needs one row in deploy/permissions/calixio.tsv, not a migration.
+ *
  * Files are NNNN_name.sql, applied in name order; each has a `-- +up` and a
  * `-- +down` section. The version recorded in schema_migrations is the
  * number prefix (NNNN). Each file runs in its own transaction together with
@@ -49,6 +54,8 @@ static void usage(FILE *f)
             "environment:\n"
             "  DATABASE_URL    Postgres URL or key=value conninfo (required)\n"
             "  MIGRATIONS_DIR  directory of NNNN_name.sql files (default ./migrations)\n"
+            "  MIGRATIONS_GRANTS  SQL applied after every up, in one transaction\n"
+            "                  (tools/cx-perms pg: the grants of the permission table)\n"
             "\n"
             "Each file holds a '-- +up' section and a '-- +down' section. Applied\n"
             "versions are kept in the table schema_migrations. Exit status 1 on failure.\n");
@@ -285,6 +292,35 @@ out_rollback:
     return -1;
 }
 
+/* Applies the grants file (MIGRATIONS_GRANTS) in one transaction. */
+static int apply_grants(PGconn *c, const char *path)
+{
+    char *sql = read_file(path);
+    if (!sql)
+        return -1;
+    int rc = -1;
+    if (query(c, "BEGIN", 0, NULL, NULL) != 0)
+        goto out_free;
+    /* Our own generated file: trusted SQL text, like the migrations. */
+    PGresult *res = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+        fprintf(stderr, "cx-migrate: grants %s failed: %s", path,
+                res ? PQresultErrorMessage(res) : PQerrorMessage(c));
+        PQclear(res);
+        PQclear(PQexec(c, "ROLLBACK"));
+        goto out_free;
+    }
+    PQclear(res);
+    if (query(c, "COMMIT", 0, NULL, NULL) != 0)
+        goto out_free;
+    printf("applied  grants %s\n", path);
+    rc = 0;
+out_free:
+    free(sql);
+    return rc;
+}
+
 static int cmd_up(PGconn *c, struct migset *set)
 {
     if (query(c,
@@ -305,6 +341,9 @@ static int cmd_up(PGconn *c, struct migset *set)
     }
     if (done == 0)
         printf("nothing to apply: %d migration(s), all applied\n", set->n);
+    const char *grants = getenv("MIGRATIONS_GRANTS");
+    if (grants && *grants)
+        return apply_grants(c, grants);
     return 0;
 }
 

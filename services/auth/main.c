@@ -19,6 +19,7 @@ _Static_assert(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE == 67108864,
                "PASSWORD_MEMLIMIT default");
 
 static cx_daemon_cfg dc;
+static cx_daemon_store_cfg sc;
 static char *db_url;
 static char *redis_addr;
 static int64_t access_ttl_ms, refresh_ttl_ms, fail_window_ms, reuse_grace_ms;
@@ -26,6 +27,7 @@ static int64_t opslimit, memlimit, max_fail_email, max_fail_ip, pg_pool_size;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
+    CX_DAEMON_STORE_VARS(sc, "AUTH"),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 
     rc = 1;
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
     if (s != CX_OK)
         goto out_free_config;
     c.pg = st.pg;

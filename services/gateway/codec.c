@@ -384,7 +384,7 @@ static const char *_generic_code(int status)
 static int _parse_status(const char *s)
 {
     int v = 0, n = 0;
-    for (; s[n] && n < 4; n++) {
+    for (; n < 4 && s[n]; n++) {
         if (s[n] < '0' || s[n] > '9')
             return 500;
         v = v * 10 + (s[n] - '0');

@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     if (gw_ratelimit_create(&rl, rl_rps, rl_burst) != CX_OK)
         goto out_free_doc;
     gw_proxy *px = NULL;
-    if (gw_proxy_create(&px, dc.nats_url, dc.prefix, req_timeout_ms, retry_after_ms) != CX_OK)
+    if (gw_proxy_create(&px, &dc.nats, dc.prefix, req_timeout_ms, retry_after_ms) != CX_OK)
         goto out_free_rl;
     gw_rlsync *rls = NULL;
     if (rl_rps > 0 && rl_sync_ms > 0 &&

@@ -248,7 +248,8 @@ static json_t *_responses(const gw_route *rt, json_t *schemas)
     /* documented errors of the route, then what any proxied route may answer */
     char list[96];
     snprintf(list, sizeof(list), "%s 413 429 503 504", rt->errors ? rt->errors : "");
-    for (char *tok = strtok(list, " "); tok; tok = strtok(NULL, " "))
+    char *save = NULL;
+    for (char *tok = strtok_r(list, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
         if (!json_object_get(rs, tok))
             json_object_set_new(rs, tok, _error_response(atoi(tok)));
     return rs;

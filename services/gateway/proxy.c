@@ -237,51 +237,23 @@ static void *_timer_main(void *arg)
     return NULL;
 }
 
-static void _on_disconnected(natsConnection *nc, void *closure)
-{
-    (void)nc;
-    (void)closure;
-    cx_log_warn(NULL, "nats: disconnected");
-}
-
-static void _on_reconnected(natsConnection *nc, void *closure)
-{
-    (void)nc;
-    (void)closure;
-    cx_log_info(NULL, "nats: reconnected");
-}
-
 /* --- public ------------------------------------------------------------------ */
 
-static cx_status _connect(gw_proxy *px, const char *nats_url)
+static cx_status _connect(gw_proxy *px, const cx_natsconn_cfg *nats)
 {
-    if (cx_nats_options(&px->opts, nats_url, "calixio-gateway") != CX_OK)
-        return CX_ERR_CONFIG;
-    natsStatus s = natsOptions_SetSendAsap(px->opts, true);
-    if (s == NATS_OK)
-        s = natsOptions_SetRetryOnFailedConnect(px->opts, true, NULL, NULL);
-    if (s == NATS_OK)
-        s = natsOptions_SetDisconnectedCB(px->opts, _on_disconnected, px);
-    if (s == NATS_OK)
-        s = natsOptions_SetReconnectedCB(px->opts, _on_reconnected, px);
-    if (s == NATS_OK)
-        s = natsOptions_SetMaxReconnect(px->opts, -1);
-    if (s != NATS_OK)
-        return CX_ERR_CONFIG;
-    s = natsConnection_Connect(&px->nc, px->opts);
-    if (s == NATS_NOT_YET_CONNECTED) {
-        cx_log_warn(NULL, "nats: not connected yet, retrying in the background");
-        s = NATS_OK;
-    }
-    if (s != NATS_OK) {
-        cx_log_error(NULL, "nats: connect failed: %s", natsStatus_GetText(s));
-        return CX_ERR_UNAVAILABLE;
-    }
+    cx_status st = cx_natsconn_open(&px->nc, &px->opts, nats, "calixio-gateway");
+    if (st != CX_OK)
+        return st;
+    natsStatus s;
     natsInbox *inbox = NULL;
     s = natsInbox_Create(&inbox);
     if (s != NATS_OK)
         return CX_ERR_NOMEM;
-    snprintf(px->inbox, sizeof(px->inbox), "%s", (const char *)inbox);
+    /* under the connection's own prefix, the only inbox its NATS user may read */
+    char pfx[64];
+    snprintf(px->inbox, sizeof(px->inbox), "%s.%s",
+             cx_natsconn_inbox_prefix("calixio-gateway", pfx, sizeof pfx),
+             (const char *)inbox + strlen("_INBOX."));
     natsInbox_Destroy(inbox);
     char subj[128];
     snprintf(subj, sizeof(subj), "%s.*", px->inbox);
@@ -295,7 +267,7 @@ static cx_status _connect(gw_proxy *px, const char *nats_url)
     return CX_OK;
 }
 
-cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *prefix,
+cx_status gw_proxy_create(gw_proxy **out, const cx_natsconn_cfg *nats, const char *prefix,
                           int64_t timeout_ms, int64_t retry_ms)
 {
     *out = NULL;
@@ -314,7 +286,7 @@ cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *pref
     pthread_cond_init(&px->cond, &ca);
     pthread_condattr_destroy(&ca);
 
-    cx_status st = _connect(px, nats_url);
+    cx_status st = _connect(px, nats);
     if (st != CX_OK)
         goto out_destroy;
     if (pthread_create(&px->timer, NULL, _timer_main, px) != 0) {

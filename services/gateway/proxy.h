@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cx_natsconn.h"
 #include "cx_status.h"
 
 typedef enum gw_px_outcome {
@@ -66,7 +67,7 @@ typedef struct gw_proxy gw_proxy;
  * the timer thread. prefix is the subject prefix ("calixio"). retry_ms is
  * the budget after which a repeatable request is published again (0, or a
  * value >= timeout_ms: never). */
-cx_status gw_proxy_create(gw_proxy **out, const char *nats_url, const char *prefix,
+cx_status gw_proxy_create(gw_proxy **out, const cx_natsconn_cfg *nats, const char *prefix,
                           int64_t timeout_ms, int64_t retry_ms);
 
 /* Publishes data to "<prefix>.<rel>" with headers h and the entry's reply

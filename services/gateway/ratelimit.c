@@ -30,7 +30,7 @@ struct gw_ratelimit {
 static uint64_t _hash(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; s[i] && i < GW_RL_KEY - 1; i++) {
+    for (size_t i = 0; i < GW_RL_KEY - 1 && s[i]; i++) {
         h ^= (unsigned char)s[i];
         h *= 1099511628211ull;
     }

@@ -15,7 +15,7 @@
 #include "media.h"
 
 #define CACHE_SLOTS 4096
-#define _ID_LEN 36
+#define MC_ID_LEN 36
 
 struct media_cache {
     cx_pg_pool *pg;
@@ -29,7 +29,7 @@ cx_status media_cache_create(media_cache **out, cx_pg_pool *pg, int64_t ttl_ms)
     media_cache *c = calloc(1, sizeof *c);
     if (!c)
         return CX_ERR_NOMEM;
-    cx_status s = cx_ttlcache_create(&c->rows, CACHE_SLOTS, _ID_LEN, sizeof(media_room), ttl_ms);
+    cx_status s = cx_ttlcache_create(&c->rows, CACHE_SLOTS, MC_ID_LEN, sizeof(media_room), ttl_ms);
     if (s != CX_OK)
         goto out_free_cache;
     s = cx_ttlcache_create(&c->by_code, CACHE_SLOTS, MEDIA_CODE_LEN, sizeof(media_room), ttl_ms);
@@ -61,12 +61,12 @@ static void _copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Lower-case copy of id into key[_ID_LEN + 1]; false when id is longer. */
-static bool _key(const char *id, char key[_ID_LEN + 1])
+/* Lower-case copy of id into key[MC_ID_LEN + 1]; false when id is longer. */
+static bool _key(const char *id, char key[MC_ID_LEN + 1])
 {
     size_t i = 0;
     for (; id[i]; i++) {
-        if (i == _ID_LEN)
+        if (i == MC_ID_LEN)
             return false;
         char ch = id[i];
         key[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
@@ -75,7 +75,7 @@ static bool _key(const char *id, char key[_ID_LEN + 1])
     return true;
 }
 
-#define _COLS                                                                          \
+#define MC_COLS                                                                          \
     "SELECT id::text, name, status, owner_user_id::text, livekit_room, code, "       \
     "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants "       \
     "FROM rooms WHERE deleted_at IS NULL AND "
@@ -107,12 +107,12 @@ static cx_status _load_one(media_cache *c, const char *sql, const char *param, m
 /* The read-only queries (cx_ttlcache_load_fn; arg is the cache). */
 static cx_status _load(void *arg, const char *id, void *value)
 {
-    return _load_one(arg, _COLS "id = $1", id, value);
+    return _load_one(arg, MC_COLS "id = $1", id, value);
 }
 
 static cx_status _load_code(void *arg, const char *code, void *value)
 {
-    return _load_one(arg, _COLS "code = $1", code, value);
+    return _load_one(arg, MC_COLS "code = $1", code, value);
 }
 
 cx_status media_cache_get_by_code(media_cache *c, const char *code, media_room *out)
@@ -124,7 +124,7 @@ cx_status media_cache_get_by_code(media_cache *c, const char *code, media_room *
 
 cx_status media_cache_get(media_cache *c, const char *id, media_room *out)
 {
-    char key[_ID_LEN + 1];
+    char key[MC_ID_LEN + 1];
     if (!cx_uuid_valid_str(id) || !_key(id, key))
         return CX_ERR_ROOM_NOT_FOUND;
     return cx_ttlcache_get_or_load(c->rows, key, out, _load, c);
@@ -132,7 +132,7 @@ cx_status media_cache_get(media_cache *c, const char *id, media_room *out)
 
 void media_cache_invalidate(media_cache *c, const char *id)
 {
-    char key[_ID_LEN + 1];
+    char key[MC_ID_LEN + 1];
     if (_key(id, key))
         cx_ttlcache_invalidate(c->rows, key);
 }

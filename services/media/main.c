@@ -11,12 +11,14 @@
 #include "media.h"
 
 static cx_daemon_cfg dc;
+static cx_daemon_store_cfg sc;
 static char *db_url, *redis_addr;
 static char *lk_key, *lk_secret, *lk_public_url;
 static int64_t token_ttl_ms, cache_ttl_ms, pg_pool_size, early_join_ms;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
+    CX_DAEMON_STORE_VARS(sc, "MEDIA"),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL,
      "Postgres URL (read-only use of the rooms table)", &db_url, 0, 0, true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR, "Redis host:port, or Redis Cluster seeds host:port,host:port,... (revocation deny-list)",
@@ -91,7 +93,7 @@ int main(int argc, char **argv)
                    .token_ttl_s = token_ttl_ms / 1000, .early_join_s = early_join_ms / 1000,
                    .auth = &dc.auth};
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
     if (s != CX_OK)
         goto out_free_config;
     c.redis = st.redis;

@@ -13,6 +13,7 @@
 #include "chat.h"
 
 static cx_daemon_cfg dc;
+static cx_daemon_store_cfg sc;
 static char *db_url, *redis_addr;
 static char *lk_host, *lk_key, *lk_secret;
 static int64_t lk_connect_ms, lk_timeout_ms, lk_attempts, lk_backoff_ms;
@@ -21,6 +22,7 @@ static int64_t pg_pool_size, early_join_ms, pw_opslimit, pw_memlimit;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
+    CX_DAEMON_STORE_VARS(sc, "ROOMS"),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
@@ -168,7 +170,7 @@ int main(int argc, char **argv)
 
     rc = 1;
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
     if (s != CX_OK)
         goto out_free_config;
     c.pg = st.pg;

@@ -42,16 +42,16 @@ static void _publish(wh_ctx *c, const cx_req *req, const wh_event *ev, const cha
     if (!svc)
         return;
     Calixio__V1__LiveKitEvent m = CALIXIO__V1__LIVE_KIT_EVENT__INIT;
-#define _SET(field, v) m.field = (v)[0] ? (char *)(v) : NULL
-    _SET(id, ev->id);
-    _SET(event, ev->event);
-    _SET(livekit_room, ev->room_name);
-    _SET(room_id, room_id);
-    _SET(identity, ev->p_identity);
-    _SET(participant_sid, ev->p_sid);
-    _SET(name, ev->p_name);
-    _SET(track_sid, ev->track_sid);
-#undef _SET
+#define WHD_SET(field, v) m.field = (v)[0] ? (char *)(v) : NULL
+    WHD_SET(id, ev->id);
+    WHD_SET(event, ev->event);
+    WHD_SET(livekit_room, ev->room_name);
+    WHD_SET(room_id, room_id);
+    WHD_SET(identity, ev->p_identity);
+    WHD_SET(participant_sid, ev->p_sid);
+    WHD_SET(name, ev->p_name);
+    WHD_SET(track_sid, ev->track_sid);
+#undef WHD_SET
     m.has_created_at = 1;
     m.created_at = ev->created_at;
 

@@ -33,7 +33,7 @@ cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
 }
 
 /* The columns of a changed row, in the order _row reads them. */
-#define _COLS                                                                               \
+#define WHI_COLS                                                                               \
     "id::text, name, status, extract(epoch FROM created_at)::bigint, "                     \
     "extract(epoch FROM ended_at)::bigint, owner_user_id::text, max_participants, "       \
     "livekit_room"
@@ -43,7 +43,7 @@ static void _copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* res: zero or one row of _COLS -> *out and *changed. */
+/* res: zero or one row of WHI_COLS -> *out and *changed. */
 static void _row(const PGresult *res, wh_room_row *out, bool *changed)
 {
     memset(out, 0, sizeof *out);
@@ -60,7 +60,7 @@ static void _row(const PGresult *res, wh_room_row *out, bool *changed)
     _copy(out->livekit_room, sizeof out->livekit_room, PQgetvalue(res, 0, 7));
 }
 
-/* Runs a prepared UPDATE ... RETURNING _COLS. */
+/* Runs a prepared UPDATE ... RETURNING WHI_COLS. */
 static cx_status _update(cx_pg_pool *pg, const char *name, const char *sql, int n,
                          const char *const *params, wh_room_row *out, bool *changed)
 {
@@ -79,7 +79,7 @@ cx_status wh_room_mark_active(cx_pg_pool *pg, const char *livekit_room, wh_room_
     const char *params[] = {livekit_room};
     return _update(pg, "wh_room_mark_active",
                    "UPDATE rooms SET status = 'active' "
-                   "WHERE livekit_room = $1 AND status = 'pending' RETURNING " _COLS,
+                   "WHERE livekit_room = $1 AND status = 'pending' RETURNING " WHI_COLS,
                    1, params, out, changed);
 }
 
@@ -91,6 +91,6 @@ cx_status wh_room_mark_ended(cx_pg_pool *pg, const char *livekit_room, int64_t a
     const char *params[] = {livekit_room, ts};
     return _update(pg, "wh_room_mark_ended",
                    "UPDATE rooms SET status = 'ended', ended_at = to_timestamp($2::bigint) "
-                   "WHERE livekit_room = $1 AND status <> 'ended' RETURNING " _COLS,
+                   "WHERE livekit_room = $1 AND status <> 'ended' RETURNING " WHI_COLS,
                    2, params, out, changed);
 }

@@ -13,7 +13,7 @@
 #include "cx_log.h"
 #include "leave.h"
 
-#define _DRAIN_WAIT_MS 2000
+#define WL_DRAIN_WAIT_MS 2000
 
 struct wh_leave {
     wh_ctx *c;
@@ -109,7 +109,7 @@ void wh_leave_unsubscribe(wh_leave *l)
     if (!l)
         return;
     if (natsSubscription_Drain(l->sub) != NATS_OK ||
-        natsSubscription_WaitForDrainCompletion(l->sub, _DRAIN_WAIT_MS) != NATS_OK)
+        natsSubscription_WaitForDrainCompletion(l->sub, WL_DRAIN_WAIT_MS) != NATS_OK)
         natsSubscription_Unsubscribe(l->sub);
     natsSubscription_Destroy(l->sub);
     free(l);

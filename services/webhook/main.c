@@ -12,6 +12,7 @@
 #include "webhook.h"
 
 static cx_daemon_cfg dc;
+static cx_daemon_store_cfg sc;
 static char *db_url, *redis_addr;
 static char *lk_key, *lk_secret, *lk_webhook_secret;
 static int64_t leeway_ms, presence_ttl_ms, dedup_ttl_ms, pg_pool_size, concurrency;
@@ -19,6 +20,7 @@ static int64_t room_cache_ms, batch_rows;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
+    CX_DAEMON_STORE_VARS(sc, "WEBHOOK"),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
@@ -119,7 +121,7 @@ int main(int argc, char **argv)
     /* One Redis connection per concurrent request: a request holds its
      * connection across its Postgres statement. */
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, db_url, (int)pg_pool_size, redis_addr,
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr,
                                         WH_REDIS_TIMEOUT_MS, (int)concurrency);
     if (s != CX_OK)
         goto out_free_config;

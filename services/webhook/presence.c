@@ -28,7 +28,7 @@
 #include "cx_roomkeys.h"
 #include "webhook.h"
 
-#define _KEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
+#define WP_KEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
 
 /* Every state script is one body wrapped in the de-duplication, so that
  * "apply the event" and "remember its id as done" are one atomic step.
@@ -38,7 +38,7 @@
  * the current state). The wrapper returns 0 for a repeat and 3 while
  * another delivery holds the id ("pending", an in-progress claim of an
  * older copy of the daemon). */
-#define _WRAP(body)                                                                          \
+#define WP_WRAP(body)                                                                          \
     "local K, A = {}, {}\n"                                                                  \
     "for i = 2, #KEYS do K[i - 1] = KEYS[i] end\n"                                           \
     "for i = 3, #ARGV do A[i - 2] = ARGV[i] end\n"                                           \
@@ -52,11 +52,11 @@
     "if ARGV[1] == '1' then redis.call('SET', KEYS[1], 'done', 'EX', ARGV[2]) end\n"         \
     "return r\n"
 
-static cx_redis_script _mark_lua = CX_REDIS_SCRIPT(_WRAP("return 1\n"));
+static cx_redis_script _mark_lua = CX_REDIS_SCRIPT(WP_WRAP("return 1\n"));
 
 /* K presence, presence-ts, tracks, room-finished;
  * A op (join|leave), identity, ts, value, sid, ttl */
-static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(_WRAP(
+static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(WP_WRAP(
     "local ts = tonumber(A[3])\n"
     "local fin = redis.call('GET', K[4])\n"
     "if fin and ts < tonumber(fin) then return 2 end\n"
@@ -80,7 +80,7 @@ static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(_WRAP(
 
 /* K tracks, track-ts, room-finished, presence, presence-ts;
  * A op (pub|unpub), identity, track sid, ts, ttl */
-static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(_WRAP(
+static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(WP_WRAP(
     "local ts = tonumber(A[4])\n"
     "local fin = redis.call('GET', K[3])\n"
     "if fin and ts < tonumber(fin) then return 2 end\n"
@@ -111,7 +111,7 @@ static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(_WRAP(
 /* K presence, presence-ts, tracks, track-ts, room-finished; A ts, guard ttl.
  * The room is over: all of its state goes, whatever its times (Calixio
  * never reopens an ended room); only the finish time stays, briefly. */
-static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(_WRAP(
+static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(WP_WRAP(
     "local fin = redis.call('GET', K[5])\n"
     "if not fin or tonumber(A[1]) > tonumber(fin) then\n"
     "  redis.call('SET', K[5], A[1], 'EX', A[2])\n"
@@ -119,16 +119,16 @@ static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(_WRAP(
     "redis.call('DEL', K[1], K[2], K[3], K[4])\n"
     "return 1\n"));
 
-#define _MAX_KEYS 6
-#define _MAX_ARGV 8
+#define WP_MAX_KEYS 6
+#define WP_MAX_ARGV 8
 
 /* Runs sc for ev with the de-duplication keys/arguments put in front of
  * the script's own: keys[0..nkeys), args[0..nargs). */
 /* Every Redis key of one room's state, plus the event time and state TTL as
  * script arguments: the three room scripts take them in different orders. */
 typedef struct _room_keys {
-    char presence[_KEY_MAX], presence_ts[_KEY_MAX], tracks[_KEY_MAX], track_ts[_KEY_MAX],
-        finished[_KEY_MAX];
+    char presence[WP_KEY_MAX], presence_ts[WP_KEY_MAX], tracks[WP_KEY_MAX], track_ts[WP_KEY_MAX],
+        finished[WP_KEY_MAX];
     char ts[24], ttl[24];
 } _room_keys;
 
@@ -151,11 +151,11 @@ static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
                       int nkeys, const char *const *keys, int nargs, const char *const *args,
                       wh_result *res)
 {
-    const char *k[_MAX_KEYS + 1], *a[_MAX_ARGV + 2];
-    char dk[_KEY_MAX], dttl[24];
+    const char *k[WP_MAX_KEYS + 1], *a[WP_MAX_ARGV + 2];
+    char dk[WP_KEY_MAX], dttl[24];
     long long v = 0;
 
-    if (nkeys > _MAX_KEYS || nargs > _MAX_ARGV)
+    if (nkeys > WP_MAX_KEYS || nargs > WP_MAX_ARGV)
         return CX_ERR_INTERNAL;
     if (!cx_roomkey_event(dk, sizeof dk, ev->room_name, ev->id))
         return CX_ERR_INTERNAL;

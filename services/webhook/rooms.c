@@ -22,7 +22,7 @@
 #include "cx_ttlcache.h"
 #include "webhook.h"
 
-#define _SLOTS 1024
+#define WR_SLOTS 1024
 
 /* The cached value of one LiveKit room. */
 typedef struct _entry {
@@ -41,7 +41,7 @@ cx_status wh_rooms_create(wh_rooms **out, cx_pg_pool *pg, int64_t ttl_ms)
     wh_rooms *rc = calloc(1, sizeof *rc);
     if (!rc)
         return CX_ERR_NOMEM;
-    cx_status s = cx_ttlcache_create(&rc->map, _SLOTS, WH_MAX_ROOM, sizeof(_entry), ttl_ms);
+    cx_status s = cx_ttlcache_create(&rc->map, WR_SLOTS, WH_MAX_ROOM, sizeof(_entry), ttl_ms);
     if (s != CX_OK)
         goto out_free_rc;
     rc->pg = pg;

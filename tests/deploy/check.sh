@@ -79,11 +79,26 @@ def scan(path, owner):
         add(m.group(1), owner, secret)
     for m in getenv.finditer(text):
         add(m.group(1), owner, 0)
-scan(os.path.join(root, "libcommon/cx_daemon.h"), "common")
+# CX_DAEMON_STORE_VARS(sc, "AUTH") (cx_daemon.h): <NAME>_DATABASE_URL, REDIS_USER,
+# REDIS_PASSWORD, read by the daemons that use the macro only
+store_define = re.compile(r'#define CX_DAEMON_STORE_VARS.*?\n(?:.*\\\n)*.*\n')
+store_use = re.compile(r'CX_DAEMON_STORE_VARS\(\s*\w+\s*,\s*"([A-Z]+)"\s*\)')
+def scan_text(text, owner):
+    for m in entry.finditer(text):
+        body = re.sub(r'\\\s*\n', ' ', m.group(2))
+        add(m.group(1), owner, 1 if re.search(r'\btrue\s*$', body.strip()) else 0)
+daemon_h = open(os.path.join(root, "libcommon/cx_daemon.h"), encoding="utf-8").read()
+scan_text(store_define.sub("", daemon_h), "common")
+scan(os.path.join(root, "libcommon/cx_natsconn.h"), "common")
 for f in sorted(glob.glob(os.path.join(root, "libcommon/*.c"))):
     scan(f, "common")
 for f in sorted(glob.glob(os.path.join(root, "services/*/*.c"))):
     scan(f, f.split(os.sep)[-2])
+    for m in store_use.finditer(open(f, encoding="utf-8").read()):
+        owner = f.split(os.sep)[-2]
+        add(m.group(1) + "_DATABASE_URL", owner, 1)
+        add("REDIS_USER", owner, 0)
+        add("REDIS_PASSWORD", owner, 1)
 for f in sorted(glob.glob(os.path.join(root, "tools/cx-migrate.c"))):
     scan(f, "migrate")
 for (name, owner), secret in sorted(out.items()):
@@ -118,7 +133,7 @@ for d in daemons:
     s = svcs.get(d, {})
     env = s.get("environment") or {}
     need = reads.get("common", set()) | reads.get(d, set())
-    missing = sorted(need - set(env))
+    missing = sorted(n for n in need - set(env) if n + "_FILE" not in env)
     say(not missing, f"{d}: environment has all {len(need)} variables it reads" + (f"; missing {missing}" if missing else ""))
     say(s.get("command", [None])[0] == f"cx-{d}", f"{d}: command cx-{d}")
     hc = (s.get("healthcheck") or {}).get("test")
@@ -286,11 +301,20 @@ reads = {}
 for line in open(sys.argv[2]):
     name, owner, secret = line.split()
     reads[name] = reads.get(name, 0) or int(secret)
-missing = sorted(n for n in reads if n not in cm_keys | sec_keys)
+# per-daemon credentials are set in each Deployment (env, often NAME_FILE)
+dep_env = set()
+for dep in list(by.get("Deployment", {}).values()) + list(by.get("Job", {}).values()):
+    for c in dep["spec"]["template"]["spec"]["containers"]:
+        dep_env |= {e["name"] for e in c.get("env", [])}
+provided = cm_keys | sec_keys | dep_env | {n[:-5] for n in dep_env if n.endswith("_FILE")}
+missing = sorted(n for n in reads if n not in provided)
 say(not missing, f"all {len(reads)} variables in ConfigMap/Secret" + (f"; missing {missing}" if missing else ""))
 leaked = sorted(n for n, s in reads.items() if s and n in cm_keys)
 say(not leaked, "secret variables are not in the ConfigMap" + (f"; found {leaked}" if leaked else ""))
-notsec = sorted(n for n, s in reads.items() if s and n not in sec_keys)
+notsec = sorted(n for n, s in reads.items() if s and n not in sec_keys and n + "_FILE" not in dep_env and n not in dep_env)
+literal = sorted({e["name"] for dep in list(by.get("Deployment", {}).values()) + list(by.get("Job", {}).values()) for c in dep["spec"]["template"]["spec"]["containers"]
+                  for e in c.get("env", []) if "value" in e and reads.get(e["name"], 0)})
+say(not literal, "no secret variable as a literal value in a Deployment" + (f"; found {literal}" if literal else ""))
 say(not notsec, "secret variables are in the Secret" + (f"; not: {notsec}" if notsec else ""))
 stale = sorted((cm_keys | sec_keys) - set(reads))
 say(not stale, "no ConfigMap/Secret key that no daemon reads" + (f"; stale: {stale}" if stale else ""))
@@ -302,20 +326,34 @@ done
 # ---- 5. .env.example ---------------------------------------------------------------------------------
 section "compose/.env.example lists every variable"
 COMPOSE_ONLY="CALIXIO_IMAGE CALIXIO_HTTP_PORT POSTGRES_PASSWORD"
+# set per daemon by docker-compose.yml (from the *_PASSWORD_<NAME> values), not in .env
+PER_DAEMON="NATS_USER NATS_PASSWORD NATS_NKEY_SEED_FILE NATS_CREDS REDIS_USER REDIS_PASSWORD AUTH_DATABASE_URL ROOMS_DATABASE_URL MEDIA_DATABASE_URL WEBHOOK_DATABASE_URL"
 example_keys=$(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$ENV_EXAMPLE" | sort -u)
 missing=()
 for v in $(cut -d' ' -f1 "$TMP/vars" | sort -u); do
+  [[ " $PER_DAEMON " == *" $v "* ]] && continue
   grep -qx "$v" <<<"$example_keys" || missing+=("$v")
 done
 if [ ${#missing[@]} = 0 ]; then pass "all $nvars variables are in $ENV_EXAMPLE"; else fail "missing in $ENV_EXAMPLE: ${missing[*]}"; fi
 stale=()
 for v in $example_keys; do
   [[ " $COMPOSE_ONLY " == *" $v "* ]] && continue
+  [[ $v =~ ^(NATS|PG|REDIS)_PASSWORD_[A-Z]+$ ]] && continue # compose-only: per-daemon passwords
   grep -q "^$v " "$TMP/vars" || stale+=("$v")
 done
 if [ ${#stale[@]} = 0 ]; then pass "no stale name in $ENV_EXAMPLE (compose-only: $COMPOSE_ONLY)"; else fail "in $ENV_EXAMPLE but read by no daemon: ${stale[*]}"; fi
 dups=$(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$ENV_EXAMPLE" | sort | uniq -d | tr '\n' ' ')
 if [ -z "$dups" ]; then pass "no duplicate names"; else fail "duplicate names in $ENV_EXAMPLE: $dups"; fi
+
+# ---- 6. the permission table --------------------------------------------------------------------
+section "permission table (deploy/permissions/calixio.tsv, tools/cx-perms)"
+if tools/cx-perms rows >"$TMP/rows" 2>"$TMP/rows.err"; then pass "$(wc -l <"$TMP/rows") rows, every principal declared"; else fail "cx-perms rows: $(cat "$TMP/rows.err")"; fi
+if tools/cx-perms pg >/dev/null 2>"$TMP/pg.err"; then pass "cx-perms pg"; else fail "cx-perms pg: $(cat "$TMP/pg.err")"; fi
+if diff -u compose/nats-auth.conf <(tools/cx-perms nats) >"$TMP/nats.diff"; then pass "compose/nats-auth.conf is generated from the table"; else fail "compose/nats-auth.conf is stale (tools/cx-perms nats > compose/nats-auth.conf): $(head -20 "$TMP/nats.diff")"; fi
+if diff -u compose/redis-users.acl <(tools/cx-perms redis --template) >"$TMP/redis.diff"; then pass "compose/redis-users.acl is generated from the table"; else fail "compose/redis-users.acl is stale (tools/cx-perms redis --template > compose/redis-users.acl): $(head -20 "$TMP/redis.diff")"; fi
+if diff -u deploy/k8s/base/permissions/nats-auth.conf <(tools/cx-perms nats) >/dev/null 2>&1; then pass "deploy/k8s/base/permissions/nats-auth.conf is generated from the table"; else fail "deploy/k8s/base/permissions/nats-auth.conf is stale (tools/cx-perms nats > it)"; fi
+if diff -u deploy/k8s/base/permissions/redis-users.acl <(tools/cx-perms redis --template) >/dev/null 2>&1; then pass "deploy/k8s/base/permissions/redis-users.acl is generated from the table"; else fail "deploy/k8s/base/permissions/redis-users.acl is stale"; fi
+if sh -n compose/redis-acl.sh && sh -n compose/pg-roles.sh; then pass "compose/redis-acl.sh, compose/pg-roles.sh: valid sh"; else fail "compose/redis-acl.sh / pg-roles.sh"; fi
 
 echo
 if [ "$fails" = 0 ]; then echo "deploy checks: all passed"; else echo "deploy checks: $fails FAILED"; fi

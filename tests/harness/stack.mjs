@@ -6,8 +6,15 @@
 // /healthz for the gateway) and returns helpers to talk to them. stop() ends
 // everything and fails when a daemon did not exit 0 on SIGTERM (a crash, an
 // ASan/LSan report or a hung drain all show up there).
+//
+// The stores run secured by default (issue 12, opts.secure = false turns it
+// off): every daemon gets its own NATS user, Postgres role and Redis ACL user
+// from deploy/permissions/calixio.tsv (stores.sh DIR/env.<daemon>), and the
+// test's own clients use the operator users. stop() also fails when a daemon
+// logged a NATS permission violation, so a subscription or publish missing
+// from the permission table fails every test file that exercises it.
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, existsSync, chmodSync, readdirSync, createWriteStream } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, existsSync, chmodSync, readdirSync, createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,11 +66,15 @@ function parseEnv(text) {
   return env;
 }
 
-async function migrate(env) {
+async function migrate(env, stackDir) {
   const bin = join(buildDir, 'cx-migrate');
   const menv = { ...process.env, DATABASE_URL: env.DATABASE_URL, MIGRATIONS_DIR: join(repoRoot, 'migrations') };
   if (existsSync(bin)) {
-    await execFileP(bin, ['up'], { env: menv });
+    // the grants of the permission table, applied by cx-migrate after the migrations
+    const { stdout: grants } = await execFileP(join(repoRoot, 'tools', 'cx-perms'), ['pg']);
+    writeFileSync(join(stackDir, 'grants.sql'), grants);
+    await execFileP(bin, ['up'], { env: { ...menv, MIGRATIONS_GRANTS: join(stackDir, 'grants.sql') } });
+    await execFileP(storesSh, ['roles', stackDir]);
     return;
   }
   // Fallback while cx-migrate is not built: apply the up parts with psql.
@@ -115,14 +126,18 @@ export async function startStack(opts = {}) {
   const copies = opts.copies ?? {};
   const dir = mkdtempSync(join(tmpdir(), 'cx-stack-'));
   chmodSync(dir, 0o755);
-  const { stdout } = await execFileP(storesSh, ['start', dir, ...(opts.stores ?? ['nats', 'pg', 'redis'])]);
+  const secure = opts.secure ?? true;
+  const { stdout } = await execFileP(storesSh, ['start', dir, ...(opts.stores ?? ['nats', 'pg', 'redis'])], {
+    env: { ...process.env, CX_STORES_SECURE: secure ? '1' : '0' },
+  });
   const storeEnv = parseEnv(stdout);
-  await migrate(storeEnv);
+  if (storeEnv.PG_PORT) await migrate(storeEnv, dir);
   const httpPort = await freePort();
   const env = {
     PATH: process.env.PATH,
     ...DEFAULT_ENV,
-    ...storeEnv,
+    // the operator's credentials stay with the test
+    ...Object.fromEntries(Object.entries(storeEnv).filter(([k]) => !/^(NATS|REDIS)_ADMIN_|^CX_SECRETS_DIR$/.test(k))),
     HTTP_ADDR: `127.0.0.1:${httpPort}`,
     MIGRATIONS_DIR: join(repoRoot, 'migrations'),
     ...(opts.env ?? {}),
@@ -153,11 +168,35 @@ class Stack {
     this.prefix = env.CALIXIO_SUBJECT_PREFIX || 'calixio';
     this.daemons = {};
     this._nc = null;
+    // the operator's NATS user (every subject), for the test's own clients
+    this.natsAuth = storeEnv.NATS_ADMIN_USER ? { user: storeEnv.NATS_ADMIN_USER, pass: storeEnv.NATS_ADMIN_PASSWORD } : {};
+    this.natsAdminEnv = storeEnv.NATS_ADMIN_USER ? { NATS_USER: storeEnv.NATS_ADMIN_USER, NATS_PASSWORD: storeEnv.NATS_ADMIN_PASSWORD } : {};
+  }
+
+  // The daemon's own credentials (DIR/env.<name>, written by stores.sh).
+  daemonEnv(name) {
+    const f = join(this.dir, `env.${name}`);
+    if (!existsSync(f)) return {};
+    const own = parseEnv(readFileSync(f, 'utf8'));
+    // least privilege: the owner's DATABASE_URL is not handed to daemons
+    if (this.env.DATABASE_URL === this.storeEnv.DATABASE_URL) own.DATABASE_URL = '';
+    return own;
+  }
+
+  // {user, pass} of a principal's NATS user ('auth', ..., 'admin'); null when not secured.
+  natsCreds(name) {
+    const f = join(this.dir, 'secrets', `nats-${name}.pw`);
+    return existsSync(f) ? { user: name, pass: readFileSync(f, 'utf8').trim() } : null;
+  }
+
+  secret(store, name) {
+    const f = join(this.dir, 'secrets', `${store}-${name}.pw`);
+    return existsSync(f) ? readFileSync(f, 'utf8').trim() : null;
   }
 
   startDaemon(name, extraEnv = {}) {
     const list = (this.daemons[name] ??= []);
-    const d = new Daemon(name, list.length, { ...this.env, ...extraEnv }, this.dir);
+    const d = new Daemon(name, list.length, { ...this.env, ...this.daemonEnv(name), ...extraEnv }, this.dir);
     list.push(d);
     return d;
   }
@@ -172,7 +211,7 @@ class Stack {
 
   async nats() {
     if (!this._nc || this._nc.isClosed()) {
-      this._nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+      this._nc = await connect({ servers: this.natsUrl.split(','), maxReconnectAttempts: -1, reconnectTimeWait: 200, ...this.natsAuth });
     }
     return this._nc;
   }
@@ -273,7 +312,8 @@ class Stack {
   async redis(...args) {
     // on a Redis Cluster (stores: [..., 'redis-cluster']) follow redirections
     const c = this.storeEnv.REDIS_CLUSTER ? ['-c'] : [];
-    const { stdout } = await execFileP('redis-cli', [...c, '-h', '127.0.0.1', '-p', this.storeEnv.REDIS_PORT, ...args]);
+    const auth = this.storeEnv.REDIS_ADMIN_USER ? ['--user', this.storeEnv.REDIS_ADMIN_USER, '--pass', this.storeEnv.REDIS_ADMIN_PASSWORD, '--no-auth-warning'] : [];
+    const { stdout } = await execFileP('redis-cli', [...c, '-h', '127.0.0.1', '-p', this.storeEnv.REDIS_PORT, ...auth, ...args]);
     return stdout.trim();
   }
 
@@ -290,6 +330,11 @@ class Stack {
       const already = d.exit;
       const e = await d.kill('SIGTERM');
       if (!already && e.code !== 0) bad.push(`cx-${d.name}#${d.idx} exit ${JSON.stringify(e)}:\n${d.stderr.split('\n').slice(-40).join('\n')}`);
+      // a subject the daemon's NATS user may not use: a row missing from the permission table
+      // (a reply to a request received before a NATS restart or reconnect is refused by the
+      // server, which forgot the grant with the old connection: a lost reply, not a missing row)
+      const denied = d.stderr.split('\n').filter((l) => /Permissions Violation|not permitted/i.test(l) && !/Publish to \\?"_INBOX\./.test(l));
+      if (denied.length) bad.push(`cx-${d.name}#${d.idx} hit NATS permissions (deploy/permissions/calixio.tsv):\n${denied.slice(0, 5).join('\n')}`);
     }
     if (this._nc) await this._nc.close().catch(() => {});
     await execFileP(storesSh, ['stop', this.dir]).catch(() => {});

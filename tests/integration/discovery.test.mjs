@@ -69,7 +69,7 @@ async function collect(it) {
 
 before(async () => {
   s = await startStack({ daemons: ['auth', 'rooms', 'media', 'webhook', 'gateway'] });
-  nc = await connect({ servers: s.natsUrl, name: 'discovery-test' });
+  nc = await connect({ servers: s.natsUrl, name: 'discovery-test', ...s.natsAuth });
   const email = `disc-${randomUUID()}@example.com`;
   const reg = await jsonRequest('calixio.auth.register', { name: 'Disco Very', email, password: 'correct horse battery' });
   assert.equal(reg.code, '', `register failed: ${reg.code} ${reg.text}`);
@@ -175,7 +175,7 @@ test('svc-check.mjs --strict (the `nats micro` schema checks) passes for every s
     let out;
     let code = 0;
     try {
-      ({ stdout: out } = await execFileP('node', [SVC_CHECK, s.natsUrl, name, '--strict', '--endpoints', eps.join(','), '--instances', '1']));
+      ({ stdout: out } = await execFileP('node', [SVC_CHECK, s.natsUrl, name, '--strict', '--endpoints', eps.join(','), '--instances', '1'], { env: { ...process.env, ...s.natsAdminEnv } }));
     } catch (e) {
       out = e.stdout;
       code = e.code;

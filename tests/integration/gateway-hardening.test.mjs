@@ -29,6 +29,8 @@ function pbString(num, str) {
   return Buffer.concat([Buffer.from([(num << 3) | 2, b.length]), b]);
 }
 
+// (a gateway on a test prefix logs in as the operator user: the gateway's own
+// NATS user may publish only calixio.<route subjects>, as the table says)
 async function startGateway(env) {
   const port = await freePort();
   const d = s.startDaemon('gateway', { HTTP_ADDR: `127.0.0.1:${port}`, ...env });
@@ -110,7 +112,7 @@ async function respond(subject, handler) {
 
 before(async () => {
   s = await startStack({ daemons: ['auth', 'rooms', 'media', 'gateway'] });
-  nc = await connect({ servers: s.natsUrl });
+  nc = await connect({ servers: s.natsUrl, ...s.natsAuth });
   const email = `hard-${randomUUID()}@example.com`;
   let r = await s.http('POST', '/auth/register', { json: { name: 'Hard Ening', email, password: 'correct horse battery' } });
   assert.equal(r.status, 201, r.text);
@@ -169,7 +171,7 @@ test('an unusable Authorization header (9 KB, control bytes) is 401 on join and 
 
 // ------------------------------------------------------------------ item 18
 test('GET and join without a reply after GATEWAY_RETRY_AFTER are sent once more; a create is sent once', { timeout: 60000 }, async () => {
-  const g = await startGateway({ CALIXIO_SUBJECT_PREFIX: 'gwr', GATEWAY_REQUEST_TIMEOUT: '3s', GATEWAY_RETRY_AFTER: '300ms' });
+  const g = await startGateway({ CALIXIO_SUBJECT_PREFIX: 'gwr', ...s.natsAdminEnv, NATS_PASSWORD_FILE: '', GATEWAY_REQUEST_TIMEOUT: '3s', GATEWAY_RETRY_AFTER: '300ms' });
   // answers only the second delivery of each request (the first went to a "dead copy")
   const second = (answer) => (m, seen) => (seen.filter((x) => x.rid === m.headers?.get('Calixio-Request-Id')).length >= 2 ? answer : null);
   const get = await respond('gwr.rooms.get', second(pbString(1, 'retried-room')));
@@ -217,7 +219,7 @@ test('GET and join without a reply after GATEWAY_RETRY_AFTER are sent once more;
 // ------------------------------------------------------------------ item 11
 test('SIGTERM with requests still suspended on NATS when the drain limit hits: answered, exit 0, no sanitizer report', { timeout: 60000 }, async () => {
   // request timeout 2 s -> drain limit max(2 s, 4 readiness pings of 0.5 s) + 2 s = 4 s
-  const g = await startGateway({ CALIXIO_SUBJECT_PREFIX: 'gwd', GATEWAY_REQUEST_TIMEOUT: '2s', GATEWAY_RETRY_AFTER: '0s' });
+  const g = await startGateway({ CALIXIO_SUBJECT_PREFIX: 'gwd', ...s.natsAdminEnv, NATS_PASSWORD_FILE: '', GATEWAY_REQUEST_TIMEOUT: '2s', GATEWAY_RETRY_AFTER: '0s' });
   const stalled = await respond('gwd.rooms.get', () => null); // never answers
   // keep-alive connections opened before the signal; requests sent on them later
   const conns = [];

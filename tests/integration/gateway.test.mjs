@@ -189,10 +189,14 @@ before(async () => {
   });
   fake = await startGateway(s, {
     CALIXIO_SUBJECT_PREFIX: 'gwtest',
+    // a second deployment (prefix gwtest) served by the test's responders: the
+    // permission table grants the gateway user prefix calixio only
+    ...s.natsAdminEnv,
+    NATS_PASSWORD_FILE: '',
     GATEWAY_REQUEST_TIMEOUT: '1s',
     TRUST_PROXY: 'true',
   });
-  nc = await connect({ servers: s.natsUrl });
+  nc = await connect({ servers: s.natsUrl, ...s.natsAuth });
 });
 
 after(async () => {
@@ -808,7 +812,7 @@ describe('readiness and shutdown', () => {
   });
 
   it('SIGTERM: stops accepting, finishes the in-flight request, exits 0', async () => {
-    const g = await startGateway(s, { CALIXIO_SUBJECT_PREFIX: 'gwtest', GATEWAY_REQUEST_TIMEOUT: '3s' });
+    const g = await startGateway(s, { CALIXIO_SUBJECT_PREFIX: 'gwtest', GATEWAY_REQUEST_TIMEOUT: '3s', ...s.natsAdminEnv, NATS_PASSWORD_FILE: '' });
     const rsp = await respond('rooms.get', async () => {
       await sleep(500);
       return { body: pbEncode([[1, 'slow-room']]) };
@@ -852,7 +856,7 @@ describe('NATS outage', () => {
       assert.equal((await o.http('GET', '/healthz')).status, 200);
       await o.storeCtl('start', 'nats');
       // a responder on the restarted server: the gateway must reach it again
-      onc = await connect({ servers: o.natsUrl, maxReconnectAttempts: -1 });
+      onc = await connect({ servers: o.natsUrl, maxReconnectAttempts: -1, ...o.natsAuth });
       const sub = onc.subscribe('calixio.auth.me');
       (async () => {
         for await (const m of sub) m.respond(pbEncode([[1, 'back']]));

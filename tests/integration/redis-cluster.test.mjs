@@ -18,11 +18,14 @@ let seeds; // [port, port, port]
 const now = () => Math.floor(Date.now() / 1000);
 const bearer = (t) => ({ Authorization: `Bearer ${t}` });
 
+// the operator's ACL user (the harness runs the cluster with ACL users too)
+const adminAuth = () => (s.storeEnv.REDIS_ADMIN_USER ? ['--user', s.storeEnv.REDIS_ADMIN_USER, '--pass', s.storeEnv.REDIS_ADMIN_PASSWORD, '--no-auth-warning'] : []);
+
 // redis-cli on one node, without following redirections.
 async function onNode(port, ...args) {
   const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) =>
-    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], (e, out) => (e ? reject(e) : resolve(out.trim()))),
+    execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...adminAuth(), ...args], (e, out) => (e ? reject(e) : resolve(out.trim()))),
   );
 }
 
@@ -70,6 +73,23 @@ test('the cluster is real: three masters, slots spread, the daemons run in clust
   assert.equal(moved.filter((r) => r.startsWith('MOVED')).length, 2, moved.join(' | '));
   // webhook and rooms touched Redis at start-up or will on first use; webhook
   // logs the mode when it first connects (forced by the first test below)
+});
+
+test('on the cluster too every daemon logs in as its own ACL user; the default user is off', async () => {
+  assert.ok(s.storeEnv.REDIS_ADMIN_USER, 'the harness runs secured stores');
+  // (webhook and rooms talk to Redis from start-up: the sweeper, the first event below)
+  let users = '';
+  for (let i = 0; i < 50 && !/user=calixio_rooms/.test(users); i++) {
+    users = (await Promise.all(seeds.map((p) => onNode(p, 'CLIENT', 'LIST')))).join('\n');
+    await sleep(100);
+  }
+  assert.match(users, /user=calixio_rooms/);
+  assert.doesNotMatch(users, /user=default/);
+  const anon = await new Promise((resolve) =>
+    import('node:child_process').then(({ execFile }) =>
+      execFile('redis-cli', ['-h', '127.0.0.1', '-p', String(seeds[0]), 'PING'], (e, out) => resolve(String(out).trim()))),
+  );
+  assert.match(anon, /NOAUTH|NOPERM/, anon);
 });
 
 test('webhook presence, tracks and de-duplication run on the room\'s slot; GET participants reads them', async () => {

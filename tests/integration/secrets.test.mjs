@@ -162,3 +162,29 @@ test('a full run logs no password, token, hash or secret', { timeout: 120000 }, 
   assert.ok(lines > 50, 'the debug logs were captured');
   assert.deepEqual(found, []);
 });
+
+// Issue 19 item 13: a NATS_URL with user:password@ must never be logged,
+// neither when connecting nor on reconnect (nats.c reports the URL it
+// reconnected to with its userinfo).
+test('NATS credentials in NATS_URL never reach a log (connect, reconnect)', { timeout: 60000 }, async () => {
+  const { user, pass } = s.natsCreds ? s.natsCreds('auth') : { user: 'auth', pass: `nats-pw-${randomBytes(12).toString('base64url')}` };
+  const port = s.storeEnv.NATS_PORT;
+  const dead = 1; // nothing listens on port 1
+  const urlEnv = { NATS_USER: '', NATS_PASSWORD: '', NATS_PASSWORD_FILE: '' }; // only the URL carries them
+  // a reachable server behind the credentials, plus a dead one in the list
+  const live = s.startDaemon('auth', { ...urlEnv, NATS_URL: `nats://${user}:${pass}@127.0.0.1:${port},nats://${user}:${pass}@127.0.0.1:${dead}` });
+  await s.waitReady('auth', 2);
+  await s.storeCtl('restart', 'nats');
+  const t1 = Date.now();
+  while (!live.stderr.includes('reconnected') && Date.now() - t1 < 10000) await new Promise((r) => setTimeout(r, 50));
+  await s.waitReady('auth', 2);
+  const lines = [live].flatMap((d) => d.stderr.split('\n')).filter((l) => /nats/i.test(l));
+  console.log(`SECRETS nats_url lines=${lines.length} reconnected=${live.stderr.includes('reconnected')}`);
+  assert.ok(live.stderr.includes('reconnected'), `the live copy logged its reconnect:\n${live.stderr}`);
+  const leaks = [];
+  for (const [name, list] of Object.entries(s.daemons)) {
+    for (const d of list) for (const l of d.stderr.split('\n')) if (l.includes(pass)) leaks.push(`cx-${name}#${d.idx}: ${l.slice(0, 300)}`);
+  }
+  assert.deepEqual(leaks, []);
+  assert.ok(lines.some((l) => l.includes('***@127.0.0.1')), 'URLs are logged with the credentials masked');
+});

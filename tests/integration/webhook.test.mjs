@@ -111,7 +111,7 @@ before(async () => {
   // media's room cache at its longest (1 s): only a room event can explain a
   // refusal sooner than that after an end
   s = await startStack({ daemons, env: { WEBHOOK_LEEWAY: '30s', MEDIA_ROOM_CACHE_TTL: '1s' } });
-  nc = await connect({ servers: s.natsUrl });
+  nc = await connect({ servers: s.natsUrl, ...s.natsAuth });
   const sub = nc.subscribe(`${s.prefix}.events.room.>`);
   (async () => {
     for await (const m of sub) published.push({ subject: m.subject, ev: decodeLiveKitEvent(m.data) });

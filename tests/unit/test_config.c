@@ -1,6 +1,7 @@
 /* test_config.c: environment table, durations, integers, booleans. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cx_config.h"
 #include "cx_test.h"
@@ -104,10 +105,43 @@ static void test_table(void)
     CX_CHECK(s_url == NULL && s_secret == NULL);
 }
 
+/* NAME_FILE: the value comes from a file (mounted secret), one trailing
+ * newline dropped; NAME and NAME_FILE together, or an unreadable file, fail. */
+static void test_files(void)
+{
+    char path[] = "/tmp/cx-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    CX_CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    CX_CHECK_INT(write(fd, "s3cret from file\r\n", 18), 18);
+    close(fd);
+    static char *sec;
+    static const cx_cfg_var vars[] = {
+        {"CX_T_SECRET", CX_CFG_STRING, NULL, "a secret", &sec, 0, 0, true},
+    };
+    char err[256];
+    unsetenv("CX_T_SECRET");
+    setenv("CX_T_SECRET_FILE", path, 1);
+    CX_CHECK_INT(cx_config_load(vars, 1, err, sizeof err), CX_OK);
+    CX_CHECK_STR(sec, "s3cret from file");
+    setenv("CX_T_SECRET", "direct", 1);
+    CX_CHECK_INT(cx_config_load(vars, 1, err, sizeof err), CX_ERR_CONFIG);
+    CX_CHECK(strstr(err, "not both") != NULL);
+    unsetenv("CX_T_SECRET");
+    setenv("CX_T_SECRET_FILE", "/nonexistent/secret", 1);
+    CX_CHECK_INT(cx_config_load(vars, 1, err, sizeof err), CX_ERR_CONFIG);
+    CX_CHECK(strstr(err, "CX_T_SECRET_FILE: cannot read") != NULL);
+    unsetenv("CX_T_SECRET_FILE");
+    cx_config_free(vars, 1);
+    unlink(path);
+}
+
 int main(void)
 {
     CX_RUN(test_durations);
     CX_RUN(test_ints);
     CX_RUN(test_table);
+    CX_RUN(test_files);
     return CX_DONE();
 }

@@ -132,7 +132,7 @@ static void test_refused_tokens(void)
 
 static void test_access_tokens(void)
 {
-    cx_auth_cfg cfg = {"calixio-secret", "calixio", "calixio", 5};
+    cx_auth_cfg cfg = {"calixio-secret", "calixio", "calixio", 5, NULL};
     char *tok = NULL, jti[64], hdr[2048];
     cx_caller who;
     CX_CHECK_INT(cx_auth_mint(&cfg, "u-1", "Zoë", "s-1", cx_now_s(), 60, &tok, jti), CX_OK);
@@ -149,11 +149,60 @@ static void test_access_tokens(void)
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, tok, &who), CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, "Bearer ", &who), CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, "bearer x", &who), CX_ERR_INVALID_AUTH);
-    cx_auth_cfg other_aud = {"calixio-secret", "calixio", "elsewhere", 5};
+    cx_auth_cfg other_aud = {"calixio-secret", "calixio", "elsewhere", 5, NULL};
     CX_CHECK_INT(cx_auth_verify_header(&other_aud, NULL, hdr, &who), CX_ERR_INVALID_TOKEN);
-    cx_auth_cfg other_secret = {"another-secret", "calixio", "calixio", 5};
+    cx_auth_cfg other_secret = {"another-secret", "calixio", "calixio", 5, NULL};
     CX_CHECK_INT(cx_auth_verify_header(&other_secret, NULL, hdr, &who), CX_ERR_INVALID_TOKEN);
     free(tok);
+}
+
+/* Key rotation: the current key signs with its kid; a previous key still
+ * verifies its tokens; a key dropped from the ring is refused; a token
+ * without kid (minted before kids) is tried with every key. */
+static void test_key_rotation(void)
+{
+    cx_jwt_keyring old_ring, new_ring, dropped;
+    CX_CHECK_INT(cx_jwt_keyring_init(&old_ring, "key-A", NULL), CX_OK);
+    CX_CHECK_INT(cx_jwt_keyring_init(&new_ring, "key-B", " key-A , ,key-0"), CX_OK);
+    CX_CHECK_INT(new_ring.n, 3);
+    CX_CHECK_INT(cx_jwt_keyring_init(&dropped, "key-B", ""), CX_OK);
+    CX_CHECK_INT(cx_jwt_keyring_init(&dropped, "", "x"), CX_ERR_CONFIG);
+    CX_CHECK_INT(cx_jwt_keyring_init(&dropped, "key-B", "1,2,3,4,5,6,7,8"), CX_ERR_CONFIG);
+    CX_CHECK_INT(cx_jwt_keyring_init(&dropped, "key-B", NULL), CX_OK);
+    CX_CHECK_STR(old_ring.keys[0].kid, new_ring.keys[1].kid);
+    CX_CHECK(strcmp(new_ring.keys[0].kid, new_ring.keys[1].kid) != 0);
+    CX_CHECK_INT((long long)strlen(new_ring.keys[0].kid), CX_JWT_KID_LEN);
+
+    cx_auth_cfg a = {"key-A", "calixio", "calixio", 5, &old_ring};
+    cx_auth_cfg b = {"key-B", "calixio", "calixio", 5, &new_ring};
+    cx_auth_cfg d = {"key-B", "calixio", "calixio", 5, &dropped};
+    cx_auth_cfg legacy = {"key-A", "calixio", "calixio", 5, NULL};
+    char *ta = NULL, *tb = NULL, *tl = NULL, jti[64], h[2048], kid[64];
+    cx_caller who;
+    CX_CHECK_INT(cx_auth_mint(&a, "u", "U", "s", cx_now_s(), 60, &ta, jti), CX_OK);
+    CX_CHECK_INT(cx_auth_mint(&b, "u", "U", "s", cx_now_s(), 60, &tb, jti), CX_OK);
+    CX_CHECK_INT(cx_auth_mint(&legacy, "u", "U", "s", cx_now_s(), 60, &tl, jti), CX_OK);
+    CX_CHECK(cx_jwt_header_kid(tb, kid, sizeof kid));
+    CX_CHECK_STR(kid, new_ring.keys[0].kid);
+    CX_CHECK(!cx_jwt_header_kid(tl, kid, sizeof kid));
+    snprintf(h, sizeof h, "Bearer %s", ta);
+    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);  /* old token, rotated ring */
+    CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_ERR_INVALID_TOKEN); /* key dropped */
+    snprintf(h, sizeof h, "Bearer %s", tb);
+    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);
+    CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_OK);
+    CX_CHECK_INT(cx_auth_verify_header(&a, NULL, h, &who), CX_ERR_INVALID_TOKEN); /* unknown kid */
+    snprintf(h, sizeof h, "Bearer %s", tl);
+    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);  /* no kid: every key tried */
+    CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_ERR_INVALID_TOKEN);
+    int tries = -1;
+    CX_CHECK(cx_jwt_keyring_select(&new_ring, "0000000000000000", &tries) == NULL);
+    CX_CHECK_INT(tries, 0);
+    CX_CHECK(cx_jwt_keyring_select(&new_ring, new_ring.keys[2].kid, &tries) == &new_ring.keys[2]);
+    CX_CHECK_INT(tries, 1);
+    free(ta);
+    free(tb);
+    free(tl);
 }
 
 static void test_crypto_helpers(void)
@@ -188,6 +237,7 @@ int main(void)
     CX_RUN(test_sign_then_verify);
     CX_RUN(test_refused_tokens);
     CX_RUN(test_access_tokens);
+    CX_RUN(test_key_rotation);
     CX_RUN(test_crypto_helpers);
     return CX_DONE();
 }

@@ -78,7 +78,7 @@ static const cx_endpoint g_eps[] = {
      CX_AUTH_NONE, true},
 };
 
-static const cx_auth_cfg g_auth = {"unit-secret", "calixio", "calixio", 5};
+static const cx_auth_cfg g_auth = {"unit-secret", "calixio", "calixio", 5, NULL};
 static cx_service_opts g_opts = {
     .name = "unittest", .version = "1.2.3", .description = "runtime under test",
     .prefix = "cxt", .endpoints = g_eps, .n_endpoints = 4, .auth = &g_auth,
