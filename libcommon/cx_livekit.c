@@ -444,6 +444,39 @@ static bool _is_egress(const json_t *kind)
     return k && strcasecmp(k, "EGRESS") == 0;
 }
 
+/* What a participant publishes, from its tracks (TrackInfo: type AUDIO=0
+ * (protojson may omit it) | VIDEO=1, source SCREEN_SHARE=3 |
+ * SCREEN_SHARE_AUDIO=4, as names or numbers); muted tracks do not count. */
+static bool _enum_is(const json_t *v, const char *name, json_int_t num, bool absent)
+{
+    if (!v)
+        return absent;
+    if (json_is_integer(v))
+        return json_integer_value(v) == num;
+    return json_is_string(v) && strcmp(json_string_value(v), name) == 0;
+}
+
+static void _tracks(const json_t *o, cx_lk_participant *p)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach(json_object_get(o, "tracks"), i, t) {
+        if (json_is_true(json_object_get(t, "muted")))
+            continue;
+        const json_t *type = json_object_get(t, "type"), *src = json_object_get(t, "source");
+        bool share = _enum_is(src, "SCREEN_SHARE", 3, false) ||
+                     _enum_is(src, "SCREEN_SHARE_AUDIO", 4, false);
+        if (_enum_is(type, "VIDEO", 1, false)) {
+            if (share)
+                p->screen_share = true;
+            else
+                p->video = true;
+        } else if (_enum_is(type, "AUDIO", 0, true) && !share) {
+            p->audio = true;
+        }
+    }
+}
+
 cx_status cx_livekit_list_participants(cx_livekit *lk, const char *room,
                                        cx_lk_participant **out, size_t *n,
                                        const char *request_id)
@@ -478,6 +511,7 @@ cx_status cx_livekit_list_participants(cx_livekit *lk, const char *room,
         p[k].joined_at = cx_lk_int(cx_lk_get(o, "joined_at", "joinedAt"));
         p[k].hidden = json_is_true(json_object_get(perm, "hidden"));
         p[k].egress = _is_egress(json_object_get(o, "kind"));
+        _tracks(o, &p[k]);
         k++;
         if (!p[k - 1].identity || !p[k - 1].name || !p[k - 1].sid) {
             cx_lk_participants_free(p, k);

@@ -112,6 +112,7 @@ typedef struct cx_lk_participant {
     int64_t joined_at;           /* unix seconds, 0 when absent */
     bool hidden;                 /* permission.hidden */
     bool egress;                 /* kind EGRESS */
+    bool audio, video, screen_share; /* publishes an unmuted track of that kind */
 } cx_lk_participant;
 
 /* ListParticipants{room}. Accepts snake_case and camelCase keys, int64 as

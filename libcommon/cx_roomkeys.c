@@ -1,6 +1,10 @@
 /* cx_roomkeys.c: see cx_roomkeys.h. */
 #include "cx_roomkeys.h"
 
+#include <hiredis/hiredis.h>
+
+#include "cx_redis.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -65,4 +69,21 @@ bool cx_roomkey_room(const char *key, size_t len, cx_roomkey_kind kind, char *ro
     memcpy(room, key + pl, n);
     room[n] = '\0';
     return _usable(room);
+}
+
+cx_status cx_roomkey_presence_count(struct cx_redis *r, const char *livekit_room, long long *n)
+{
+    char key[CX_ROOMKEY_MAX(128)];
+    redisReply *rep = NULL;
+    if (!r || !cx_roomkey(key, sizeof key, CX_RK_PRESENCE, livekit_room))
+        return CX_ERR_UNAVAILABLE;
+    const char *argv[] = {"HLEN", key};
+    cx_status s = cx_redis_cmdv(r, &rep, 2, argv, NULL);
+    if (s != CX_OK)
+        return s;
+    s = rep->type == REDIS_REPLY_INTEGER ? CX_OK : CX_ERR_UNAVAILABLE;
+    if (s == CX_OK)
+        *n = rep->integer;
+    freeReplyObject(rep);
+    return s;
 }

@@ -13,6 +13,8 @@
 #define CX_ROOMKEYS_H
 
 #include <stdbool.h>
+
+#include "cx_status.h"
 #include <stddef.h>
 
 typedef enum cx_roomkey_kind {
@@ -41,6 +43,12 @@ bool cx_roomkey_event(char *buf, size_t cap, const char *livekit_room, const cha
 /* The room name inside a key of `kind` (key[0..len)), copied into
  * room[cap]; false when key is not such a key or the name does not fit. */
 bool cx_roomkey_room(const char *key, size_t len, cx_roomkey_kind kind, char *room, size_t cap);
+
+/* The number of live participants of livekit_room (HLEN of its presence
+ * hash, kept by the webhook service) into *n. CX_ERR_UNAVAILABLE when
+ * Redis cannot answer or the name gives no key. */
+struct cx_redis;
+cx_status cx_roomkey_presence_count(struct cx_redis *r, const char *livekit_room, long long *n);
 
 /* The key prefix of `kind` ("cx:presence:{", ...), e.g. for SCAN MATCH. */
 const char *cx_roomkey_prefix(cx_roomkey_kind kind);

@@ -37,6 +37,14 @@ typedef enum cx_status {
     CX_ERR_ROOM_NOT_STARTED,    /* 409 room_not_started */
     CX_ERR_ROOM_FULL,           /* 409 room_full */
     CX_ERR_PROFILE_LIMIT,       /* 409 profile_limit_reached */
+    /* API-ROOMS.md "Joining, extended" (issue 17) */
+    CX_ERR_BANNED,              /* 403 banned */
+    CX_ERR_ROOM_LOCKED,         /* 403 room_locked */
+    CX_ERR_INVITE_REQUIRED,     /* 403 room_invite_required */
+    CX_ERR_PASSWORD_REQUIRED,   /* 403 room_password_required */
+    CX_ERR_PASSWORD_INVALID,    /* 403 room_password_invalid */
+    CX_ERR_INVITE_INVALID,      /* 403 invite_invalid */
+    CX_ERR_INVITE_EXPIRED,      /* 410 invite_expired */
     CX_ERR_PAYLOAD_TOO_LARGE,   /* 413 payload_too_large */
     CX_ERR_UNSUPPORTED_MEDIA,   /* 415 unsupported_media_type */
     CX_ERR_UNPROCESSABLE,       /* 422 unprocessable */

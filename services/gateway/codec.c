@@ -500,6 +500,11 @@ void gw_build_answer(const gw_route *rt, const char *err_code, const char *err_t
         o = keep;
     }
     out->status = rt->status;
+    if (rt->flags & GW_F_WAITING_202) {
+        const char *st = json_string_value(json_object_get(o, "status"));
+        if (st && strcmp(st, "waiting") == 0)
+            out->status = 202;
+    }
     _set_json(out, o);
     if (!out->body)
         goto out_nomem;

@@ -35,6 +35,7 @@ typedef enum gw_kind {
 #define GW_F_BEARER       0x08u /* documentation: Bearer required */
 #define GW_F_BEARER_OPT   0x10u /* documentation: Bearer optional */
 #define GW_F_REPEATABLE   0x20u /* safe to publish twice (GATEWAY_RETRY_AFTER); GETs always are */
+#define GW_F_WAITING_202  0x40u /* a reply with "status":"waiting" is 202 (joins) */
 
 typedef struct gw_route {
     const char *method;       /* "GET" "POST" "PATCH" "PUT" "DELETE" */

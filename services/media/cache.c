@@ -77,7 +77,10 @@ static bool _key(const char *id, char key[MC_ID_LEN + 1])
 
 #define MC_COLS                                                                          \
     "SELECT id::text, name, status, owner_user_id::text, livekit_room, code, "       \
-    "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants "       \
+    "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants, "     \
+    "(access <> 'open' OR locked OR has_password OR "                   \
+    " EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id) OR "             \
+    " EXISTS (SELECT 1 FROM room_roles x WHERE x.room_id = rooms.id)) "              \
     "FROM rooms WHERE deleted_at IS NULL AND "
 
 /* Runs the read-only query sql with one parameter and fills *out. */
@@ -100,6 +103,7 @@ static cx_status _load_one(media_cache *c, const char *sql, const char *param, m
     _copy(out->code, sizeof out->code, PQgetvalue(res, 0, 5));
     out->scheduled_at_s = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
     out->max_participants = (int32_t)strtol(PQgetvalue(res, 0, 7), NULL, 10);
+    out->gated = PQgetvalue(res, 0, 8)[0] == 't';
     PQclear(res);
     return CX_OK;
 }

@@ -10,7 +10,9 @@
  * Checks in the contract's order: 404, 409 room_ended, 409
  * room_not_started (pending and too early, but for the host), 409
  * room_full (live presence, but for the host). The first allowed join of
- * a pending room asks rooms to start it (one NATS hop, once per room). */
+ * a pending room asks rooms to start it (one NATS hop, once per room).
+ * A gated room (knock/invite, locked, password, bans, room roles) or a join
+ * carrying an invite is decided by rooms instead (admit.c, issue 17). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +134,18 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
         return s;
     if (strcmp(room.status, "ended") == 0)
         return CX_ERR_ROOM_ENDED;
+    if (in->password && strlen(in->password) > 256)
+        return cx_req_field_error(req, "password", "max");
+    if (room.gated || in->invite) { /* rooms decides (admit.c); open joins stay here */
+        Calixio__V1__JoinRequest fwd = *in;
+        Calixio__V1__JoinReply *m = NULL;
+        fwd.id = room.id;
+        fwd.code = NULL;
+        s = media_admit(c, req, &fwd, &m);
+        if (s == CX_OK)
+            *out = &m->base;
+        return s;
+    }
 
     memset(&rc, 0, sizeof rc);
     bool owner = false;

@@ -2,8 +2,10 @@
 #ifndef MEDIA_H
 #define MEDIA_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "calixio/v1/media.pb-c.h"
 #include "cx_auth.h"
 #include "cx_pg.h"
 #include "cx_redis.h"
@@ -26,6 +28,7 @@ typedef struct media_room {
     char code[MEDIA_CODE_LEN + 1];
     int64_t scheduled_at_s;      /* 0 unless scheduled */
     int32_t max_participants;
+    bool gated;                  /* not a plain open room: rooms decides the join (issue 17) */
 } media_room;
 
 typedef struct media_cache media_cache;
@@ -75,6 +78,13 @@ typedef struct media_ctx {
  * joiner, forwarding its Authorization and request id. The error of the
  * rooms reply is returned as is (room_not_started, room_ended, ...). */
 cx_status media_start_room(const media_ctx *c, cx_req *req, const char *id);
+
+/* Asks rooms (calixio.rooms.admit) to decide a join of a gated room (access
+ * knock/invite, locked, a password, bans or room roles) or a join with an
+ * invite: in is the request with id set; the reply (200 or waiting) or the
+ * error of rooms is returned as is. *out malloced. */
+cx_status media_admit(const media_ctx *c, cx_req *req, const Calixio__V1__JoinRequest *in,
+                      Calixio__V1__JoinReply **out);
 
 /* Live participants of a LiveKit room from the webhook's presence hash;
  * CX_ERR_UNAVAILABLE when Redis cannot tell. */

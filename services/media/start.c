@@ -66,19 +66,5 @@ cx_status media_start_room(const media_ctx *c, cx_req *req, const char *id)
 
 cx_status media_presence_count(const media_ctx *c, const char *livekit_room, long long *n)
 {
-    char key[CX_ROOMKEY_MAX(96)];
-    redisReply *r = NULL;
-    if (!c->redis)
-        return CX_ERR_UNAVAILABLE;
-    if (!cx_roomkey(key, sizeof key, CX_RK_PRESENCE, livekit_room))
-        return CX_ERR_UNAVAILABLE;
-    const char *argv[] = {"HLEN", key};
-    cx_status s = cx_redis_cmdv(c->redis, &r, 2, argv, NULL);
-    if (s != CX_OK)
-        return s;
-    s = r->type == REDIS_REPLY_INTEGER ? CX_OK : CX_ERR_UNAVAILABLE;
-    if (s == CX_OK)
-        *n = r->integer;
-    freeReplyObject(r);
-    return s;
+    return cx_roomkey_presence_count(c->redis, livekit_room, n);
 }

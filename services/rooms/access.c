@@ -5,7 +5,7 @@
 
 #include "rooms.h"
 
-static rooms_role _parse_role(const char *r)
+rooms_role rooms_role_parse(const char *r)
 {
     if (strcmp(r, "host") == 0)
         return ROOMS_ROLE_HOST;
@@ -14,6 +14,12 @@ static rooms_role _parse_role(const char *r)
     if (strcmp(r, "participant") == 0)
         return ROOMS_ROLE_PARTICIPANT;
     return ROOMS_ROLE_GUEST;
+}
+
+const char *rooms_role_name(rooms_role r)
+{
+    static const char *const names[] = {"", "guest", "participant", "moderator", "host"};
+    return (int)r >= 0 && r <= ROOMS_ROLE_HOST ? names[r] : "";
 }
 
 cx_status rooms_bearer(rooms_ctx *ctx, cx_req *req, bool allow_room_token, cx_bearer *b)
@@ -35,6 +41,6 @@ cx_status rooms_role_in(cx_req *req, const cx_bearer *b, const rooms_row *r, roo
     }
     if (strcmp(b->room.room_id, r->id) != 0)
         return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "this room token is for another room");
-    *role = _parse_role(b->room.role);
+    *role = rooms_role_parse(b->room.role);
     return CX_OK;
 }

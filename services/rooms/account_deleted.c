@@ -32,6 +32,8 @@ cx_status rooms_remove(rooms_ctx *ctx, const char *id, const char *rid, bool *ch
     if (ended)
         rooms_after_end(ctx, &row, rid);
     s = rooms_store_delete(ctx->pg, id, changed);
+    if (s == CX_OK && *changed && rooms_gate_forget(ctx->pg, id) != CX_OK)
+        cx_log_warn(rid, "room %s: invites and waiting entries not deleted", id);
     if (s == CX_OK && *changed) {
         cx_log_info(rid, "room %s deleted", row.id);
         if (chat_store_forget_room(ctx->pg, row.id) != CX_OK)

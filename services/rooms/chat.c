@@ -360,6 +360,15 @@ cx_status rooms_h_chat_delete(cx_req *req, const ProtobufCMessage *in_, Protobuf
         goto out_clear;
     bool mine = strcmp(m.sender_identity, a.identity) == 0;
     chat_msg_clear(&m);
+    if (!mine && b.kind == CX_BEARER_ROOM && a.level < ROOMS_ROLE_HOST) {
+        /* a promotion or demotion after the token was minted wins (policy.c) */
+        char stored[16];
+        s = rooms_role_stored(ctx->pg, room.id, b.room.identity, stored);
+        if (s == CX_OK && stored[0])
+            a.level = rooms_role_parse(stored);
+        if (s != CX_OK)
+            goto out_clear;
+    }
     if (!mine && a.level < ROOMS_ROLE_MODERATOR)
         s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN,
                         "only the sender, the host or a moderator may delete a message");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "calixio/v1/common.pb-c.h"
+#include "calixio/v1/media.pb-c.h"
 #include "calixio/v1/rooms.pb-c.h"
 #include "cx_daemon.h"
 #include "cx_log.h"
@@ -19,6 +20,8 @@ static char *lk_host, *lk_key, *lk_secret;
 static int64_t lk_connect_ms, lk_timeout_ms, lk_attempts, lk_backoff_ms;
 static int64_t auto_timeout_ms, default_maxp, max_age_ms, sweep_ms, orphan_grace_ms;
 static int64_t pg_pool_size, early_join_ms, pw_opslimit, pw_memlimit;
+static char *lk_public_url;
+static int64_t token_ttl_ms, waiting_ttl_ms, pw_max_fails, pw_fail_window_ms;
 
 static const cx_cfg_var vars[] = {
     CX_DAEMON_VARS(dc),
@@ -64,6 +67,18 @@ static const cx_cfg_var vars[] = {
     {"ROOM_PASSWORD_MEMLIMIT", CX_CFG_INT, "67108864",
      "Argon2id memory in bytes of room password hashes", &pw_memlimit, 8192,
      INT64_C(1073741824), false},
+    /* issue 17: rooms mints the answers of the joins it decides */
+    {"LIVEKIT_PUBLIC_URL", CX_CFG_STRING, "ws://127.0.0.1:7880",
+     "LiveKit WebSocket URL handed to clients", &lk_public_url, 0, 0,
+     false},
+    {"LIVEKIT_TOKEN_TTL", CX_CFG_DURATION, "1h", "lifetime of LiveKit join tokens",
+     &token_ttl_ms, 1000, INT64_C(604800000), false},
+    {"WAITING_TTL", CX_CFG_DURATION, "10m", "how long a waiting entry waits for a decision",
+     &waiting_ttl_ms, 1000, 86400000, false},
+    {"ROOM_PASSWORD_MAX_FAILS", CX_CFG_INT, "5",
+     "wrong room passwords per room and client before 429", &pw_max_fails, 1, 1000, false},
+    {"ROOM_PASSWORD_FAIL_WINDOW", CX_CFG_DURATION, "15m",
+     "window of ROOM_PASSWORD_MAX_FAILS", &pw_fail_window_ms, 1000, 86400000, false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -89,6 +104,31 @@ static const cx_endpoint endpoints[] = {
      rooms_h_by_code, CX_AUTH_NONE, false},
     {"start", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor,
      rooms_h_start, CX_AUTH_OPTIONAL, false},
+    /* issue 17: who gets in (admit.c, invites.c, waiting.c) */
+    {"admit", &calixio__v1__join_request__descriptor, &calixio__v1__join_reply__descriptor,
+     rooms_h_admit, CX_AUTH_OPTIONAL, false},
+    {"invites_create", &calixio__v1__create_invite_request__descriptor,
+     &calixio__v1__invite__descriptor, rooms_h_invite_create, CX_AUTH_NONE, false},
+    {"invites_list", &calixio__v1__room_ref__descriptor, &calixio__v1__invite_list__descriptor,
+     rooms_h_invite_list, CX_AUTH_NONE, false},
+    {"invites_revoke", &calixio__v1__invite_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_invite_revoke, CX_AUTH_NONE, false},
+    {"waiting_poll", &calixio__v1__waiting_ref__descriptor, &calixio__v1__join_reply__descriptor,
+     rooms_h_waiting_poll, CX_AUTH_NONE, false},
+    {"waiting_leave", &calixio__v1__waiting_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_waiting_leave, CX_AUTH_NONE, false},
+    {"waiting_list", &calixio__v1__room_ref__descriptor, &calixio__v1__waiting_list__descriptor,
+     rooms_h_waiting_list, CX_AUTH_NONE, false},
+    {"waiting_approve", &calixio__v1__waiting_ref__descriptor,
+     &calixio__v1__waiting_decision__descriptor, rooms_h_waiting_approve, CX_AUTH_NONE, false},
+    {"waiting_reject", &calixio__v1__waiting_ref__descriptor,
+     &calixio__v1__waiting_decision__descriptor, rooms_h_waiting_reject, CX_AUTH_NONE, false},
+    {"remove", &calixio__v1__moderate_request__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_remove, CX_AUTH_NONE, false},
+    {"mute", &calixio__v1__moderate_request__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_mute, CX_AUTH_NONE, false},
+    {"set_role", &calixio__v1__moderate_request__descriptor, &calixio__v1__role_reply__descriptor,
+     rooms_h_role, CX_AUTH_NONE, false},
     /* chat (chat.c): access or room tokens, verified by the handlers */
     {"chat_post", &calixio__v1__post_message_request__descriptor,
      &calixio__v1__chat_message__descriptor, rooms_h_chat_post, CX_AUTH_NONE, false},
@@ -133,10 +173,13 @@ static cx_status _serve(rooms_ctx *c)
     o.n_endpoints = (int)CX_NELEM(endpoints);
     o.ctx = c;
     o.revocation = c->redis;
+    rooms_bans_watch *bans = NULL;
     rooms_listener *acct = NULL, *visits = NULL;
     cx_status s = cx_service_create(&c->svc, &o);
     if (s == CX_OK)
         s = cx_service_every(c->svc, sweep_ms, rooms_sweep, c);
+    if (s == CX_OK)
+        s = rooms_bans_watch_start(c, &bans);
     if (s == CX_OK)
         s = rooms_account_deleted_listen(c, &acct);
     if (s == CX_OK)
@@ -145,6 +188,7 @@ static cx_status _serve(rooms_ctx *c)
         s = cx_service_run(c->svc);
     rooms_unlisten(visits);
     rooms_unlisten(acct);
+    rooms_bans_watch_stop(bans);
     cx_service_destroy(c->svc);
     c->svc = NULL;
     return s;
@@ -167,6 +211,13 @@ int main(int argc, char **argv)
     c.auth = &dc.auth;
     c.pw_opslimit = (uint64_t)pw_opslimit;
     c.pw_memlimit = (size_t)pw_memlimit;
+    c.lk_api_key = lk_key;
+    c.lk_api_secret = lk_secret;
+    c.lk_public_url = lk_public_url;
+    c.token_ttl_s = token_ttl_ms / 1000;
+    c.waiting_ttl_s = waiting_ttl_ms / 1000;
+    c.pw_max_fails = pw_max_fails;
+    c.pw_fail_window_s = pw_fail_window_ms / 1000;
 
     rc = 1;
     cx_daemon_stores st;

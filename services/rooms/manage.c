@@ -46,6 +46,17 @@ void rooms_after_end(rooms_ctx *ctx, const rooms_row *r, const char *rid)
             cx_log_warn(rid, "room %s: LiveKit DeleteRoom failed; the sweeper retries it", r->id);
     }
     rooms_presence_drop(ctx, r->livekit_room, rid);
+    /* issue 17: whoever still waits is turned away */
+    rooms_waiting *w = NULL;
+    int n = 0;
+    if (rooms_waiting_reject_room(ctx->pg, r->id, "room_ended", &w, &n) != CX_OK) {
+        cx_log_warn(rid, "room %s: waiting entries not rejected", r->id);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        rooms_publish_waiting(ctx, r->id, r->livekit_room, "rejected", w[i].id, w[i].name,
+                              w[i].user_id, w[i].reason, rid);
+    free(w);
 }
 
 /* ---- update -------------------------------------------------------------- */
@@ -151,21 +162,16 @@ cx_status rooms_h_update(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__UpdateRoomRequest *in = (const void *)in_;
-    cx_bearer b;
+    rooms_actor who;
     rooms_row cur, row;
-    rooms_role role;
     rooms_patch p;
     char *pw_hash = NULL;
 
-    cx_status s = rooms_bearer(ctx, req, true, &b);
+    /* the role x action table (policy.c) */
+    cx_status s = rooms_authorize(ctx, req, in->id, ROOMS_ACT_UPDATE, &cur, &who);
     if (s != CX_OK)
         return s;
-    if ((s = rooms_store_get(ctx->pg, in->id, &cur)) != CX_OK)
-        return s;
-    s = rooms_role_in(req, &b, &cur, &role);
-    if (s == CX_OK && role < ROOMS_ROLE_MODERATOR)
-        s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "only the host or a moderator may do this");
-    if (s == CX_OK && strcmp(cur.status, "ended") == 0)
+    if (strcmp(cur.status, "ended") == 0)
         s = CX_ERR_ROOM_ENDED;
     if (s == CX_OK && _patch_empty(in))
         return _room_reply(&cur, out);
@@ -201,23 +207,17 @@ cx_status rooms_h_delete(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__RoomRef *in = (const void *)in_;
-    cx_bearer b;
+    rooms_actor who;
     rooms_row row;
-    rooms_role role;
     bool changed = false;
 
-    cx_status s = rooms_bearer(ctx, req, true, &b);
+    /* the role x action table (policy.c) */
+    cx_status s = rooms_authorize(ctx, req, in->id, ROOMS_ACT_DELETE, &row, &who);
     if (s != CX_OK)
         return s;
-    if ((s = rooms_store_get(ctx->pg, in->id, &row)) != CX_OK)
-        return s;
-    s = rooms_role_in(req, &b, &row, &role);
     rooms_row_clear(&row);
-    if (s == CX_OK && role != ROOMS_ROLE_HOST)
-        s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "only the host may delete the room");
-    if (s != CX_OK)
-        return s;
-    /* ended first, then deleted with its chat (account_deleted.c) */
+    /* ended first, then deleted with its invites, waiting entries and chat
+     * (account_deleted.c: the path account deletion takes too) */
     s = rooms_remove(ctx, in->id, req->request_id, &changed);
     return s == CX_OK ? _empty_reply(out) : s;
 }
@@ -273,7 +273,6 @@ cx_status rooms_h_start(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessa
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__RoomRef *in = (const void *)in_;
     rooms_row row;
-    bool changed = false;
 
     cx_status s = rooms_store_get(ctx->pg, in->id, &row);
     if (s != CX_OK)
@@ -290,22 +289,38 @@ cx_status rooms_h_start(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessa
         rooms_row_clear(&row);
         return CX_ERR_ROOM_NOT_STARTED;
     }
+    rooms_row_clear(&row);
+    if ((s = rooms_start_now(ctx, req, in->id)) != CX_OK)
+        return s;
+    if ((s = rooms_store_get(ctx->pg, in->id, &row)) != CX_OK)
+        return s;
+    return _room_reply(&row, out);
+}
+
+cx_status rooms_start_now(rooms_ctx *ctx, cx_req *req, const char *id)
+{
+    rooms_row row;
+    bool changed = false;
+    cx_status s = rooms_store_get(ctx->pg, id, &row);
+    if (s != CX_OK)
+        return s;
     /* LiveKit first (no pooled connection held across it), then the row */
-    if (ctx->lk && cx_livekit_create_room(ctx->lk, row.livekit_room, row.empty_timeout_s,
-                                          row.max_participants, row.metadata,
-                                          req->request_id) != CX_OK) {
+    if (strcmp(row.status, "pending") == 0 && ctx->lk &&
+        cx_livekit_create_room(ctx->lk, row.livekit_room, row.empty_timeout_s,
+                               row.max_participants, row.metadata, req->request_id) != CX_OK) {
         rooms_row_clear(&row);
         return cx_req_fail(req, CX_ERR_UNAVAILABLE, "LiveKit could not create the room");
     }
     rooms_row_clear(&row);
-    s = rooms_store_start(ctx->pg, in->id, &row, &changed);
+    s = rooms_store_start(ctx->pg, id, &row, &changed);
     if (s != CX_OK)
         return s;
     if (changed) {
         cx_log_info(req->request_id, "room %s started", row.id);
         rooms_publish(ctx, "started", &row, req->request_id);
     }
-    return _room_reply(&row, out);
+    rooms_row_clear(&row);
+    return CX_OK;
 }
 
 /* ---- leave ---------------------------------------------------------------- */

@@ -24,6 +24,7 @@
 typedef struct _entry {
     char *identity, *name, *sid;
     int64_t joined_at;
+    bool audio, video, screen_share; /* issue 17: from LiveKit's tracks */
 } _entry;
 
 typedef struct _list {
@@ -58,6 +59,7 @@ static cx_status _list_add(_list *l, const char *identity, const char *name, con
     e->name = strdup(name ? name : "");
     e->sid = strdup(sid ? sid : "");
     e->joined_at = joined_at;
+    e->audio = e->video = e->screen_share = false;
     if (!e->identity || !e->name || !e->sid) {
         free(e->identity);
         free(e->name);
@@ -132,6 +134,11 @@ static cx_status _from_livekit(rooms_ctx *ctx, const char *lk_room, const _list 
         const char *name = p[i].name[0] || !e ? p[i].name : e->name;
         int64_t joined = p[i].joined_at || !e ? p[i].joined_at : e->joined_at;
         s = _list_add(l, p[i].identity, name, p[i].sid, joined);
+        if (s == CX_OK) {
+            l->v[l->n - 1].audio = p[i].audio;
+            l->v[l->n - 1].video = p[i].video;
+            l->v[l->n - 1].screen_share = p[i].screen_share;
+        }
     }
     cx_lk_participants_free(p, n);
     return s;
@@ -145,7 +152,20 @@ static int _by_joined(const void *a, const void *b)
     return strcmp(x->identity, y->identity);
 }
 
-static cx_status _reply(_list *l, Calixio__V1__ParticipantsReply **out)
+/* The role of a present identity (issue 17): the owner is host, a role
+ * given in the room (room_roles) wins, guests are "guest-..." identities. */
+static const char *_role(const rooms_row *room, const rooms_roles *rr, const char *identity)
+{
+    if (strcmp(identity, room->owner_user_id) == 0)
+        return "host";
+    const char *given = rooms_roles_find(rr, identity);
+    if (given)
+        return given;
+    return strncmp(identity, "guest-", 6) == 0 ? "guest" : "participant";
+}
+
+static cx_status _reply(_list *l, const rooms_row *room, const rooms_roles *rr,
+                        Calixio__V1__ParticipantsReply **out)
 {
     if (l->n > 1)
         qsort(l->v, l->n, sizeof *l->v, _by_joined);
@@ -168,7 +188,12 @@ static cx_status _reply(_list *l, Calixio__V1__ParticipantsReply **out)
         p->name = cx_strdup(l->v[i].name);
         p->sid = cx_strdup(l->v[i].sid);
         p->joined_at = cx_strdup(ts);
-        if (!p->identity || !p->name || !p->sid || !p->joined_at)
+        p->role = cx_strdup(_role(room, rr, l->v[i].identity));
+        p->has_audio = p->has_video = p->has_screen_share = 1;
+        p->audio = l->v[i].audio;
+        p->video = l->v[i].video;
+        p->screen_share = l->v[i].screen_share;
+        if (!p->identity || !p->name || !p->sid || !p->joined_at || !p->role)
             goto out_free;
     }
     *out = m;
@@ -182,11 +207,14 @@ cx_status rooms_participants(rooms_ctx *ctx, const rooms_row *room, const char *
                              Calixio__V1__ParticipantsReply **out)
 {
     _list redis = {0}, live = {0};
+    rooms_roles rr = {0};
     cx_status s = CX_OK, rs = CX_OK;
 
     /* An ended room has nobody in it, whatever a store still remembers. */
     if (strcmp(room->status, "ended") == 0)
-        return _reply(&live, out);
+        return _reply(&live, room, &rr, out);
+    if ((s = rooms_roles_load(ctx->pg, room->id, &rr)) != CX_OK)
+        return s;
     rs = _from_redis(ctx, room->livekit_room, rid, &redis);
     if (rs == CX_ERR_NOMEM) {
         s = rs;
@@ -195,17 +223,18 @@ cx_status rooms_participants(rooms_ctx *ctx, const rooms_row *room, const char *
     if (ctx->lk) {
         s = _from_livekit(ctx, room->livekit_room, &redis, rid, &live);
         if (s == CX_OK) {
-            s = _reply(&live, out);
+            s = _reply(&live, room, &rr, out);
             goto out_free;
         }
         _list_free(&live);
         cx_log_warn(rid, "room %s: LiveKit participants unavailable, answering from Redis",
                     room->id);
     }
-    s = rs == CX_OK ? _reply(&redis, out) : rs;
+    s = rs == CX_OK ? _reply(&redis, room, &rr, out) : rs;
 out_free:
     _list_free(&redis);
     _list_free(&live);
+    rooms_roles_free(&rr);
     return s;
 }
 

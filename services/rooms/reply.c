@@ -128,3 +128,56 @@ void rooms_publish_event(rooms_ctx *ctx, Calixio__V1__RoomEvent *ev, const char 
     if (ctx->svc)
         _publish_event(ctx, ev, rid);
 }
+
+void rooms_publish_waiting(rooms_ctx *ctx, const char *room_id, const char *livekit_room,
+                           const char *type, const char *wid, const char *name,
+                           const char *user_id, const char *reason, const char *rid)
+{
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventWaiting w = CALIXIO__V1__ROOM_EVENT_WAITING__INIT;
+    char t[32];
+    if (!ctx->svc)
+        return;
+    snprintf(t, sizeof t, "waiting.%s", type);
+    w.id = (char *)wid;
+    w.name = (char *)(name && name[0] ? name : NULL);
+    w.user_id = (char *)(user_id && user_id[0] ? user_id : NULL);
+    w.reason = (char *)(reason && reason[0] ? reason : NULL);
+    ev.type = t;
+    ev.room_id = (char *)room_id;
+    ev.livekit_room = (char *)livekit_room;
+    ev.waiting = &w;
+    _publish_event(ctx, &ev, rid);
+}
+
+void rooms_publish_participant(rooms_ctx *ctx, const rooms_row *r, const char *type,
+                               const char *identity, const char *reason, const char *rid)
+{
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventParticipant p = CALIXIO__V1__ROOM_EVENT_PARTICIPANT__INIT;
+    if (!ctx->svc)
+        return;
+    p.identity = (char *)identity;
+    p.reason = (char *)reason;
+    if (strcmp(type, "participant.role_changed") == 0)
+        p.role = (char *)reason;
+    ev.type = (char *)type;
+    ev.room_id = (char *)r->id;
+    ev.livekit_room = (char *)r->livekit_room;
+    ev.participant = &p;
+    _publish_event(ctx, &ev, rid);
+}
+
+void rooms_publish_cache(rooms_ctx *ctx, const rooms_row *r, const char *rid)
+{
+    Calixio__V1__RoomChanged ch = CALIXIO__V1__ROOM_CHANGED__INIT;
+    if (!ctx->svc)
+        return;
+    ch.event = "updated";
+    ch.room = rooms_row_to_msg(r);
+    if (!ch.room)
+        return;
+    if (cx_service_publish(ctx->svc, "events.rooms.updated", &ch.base) != CX_OK)
+        cx_log_warn(rid, "room %s: publishing the cache event failed", r->id);
+    protobuf_c_message_free_unpacked(&ch.room->base, NULL);
+}

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "calixio/v1/media.pb-c.h"
 #include "calixio/v1/rooms.pb-c.h"
 #include "cx_bearer.h"
 #include "cx_livekit.h"
@@ -72,6 +73,12 @@ typedef struct rooms_ctx {
     const cx_auth_cfg *auth;    /* JWT settings: room tokens are verified in handlers */
     uint64_t pw_opslimit;       /* Argon2id of room passwords */
     size_t pw_memlimit;
+    /* issue 17: rooms mints the answer of the joins it decides */
+    const char *lk_api_key, *lk_api_secret, *lk_public_url;
+    int64_t token_ttl_s;        /* LIVEKIT_TOKEN_TTL, as media */
+    int64_t waiting_ttl_s;      /* WAITING_TTL */
+    int64_t pw_max_fails;       /* ROOM_PASSWORD_MAX_FAILS per room and client */
+    int64_t pw_fail_window_s;   /* ROOM_PASSWORD_FAIL_WINDOW */
 } rooms_ctx;
 
 /* ---- store.c: SQL, parameters only ---- */
@@ -208,6 +215,12 @@ cx_status rooms_password_hash(const rooms_ctx *ctx, const char *pw, char **out);
 typedef enum rooms_role { ROOMS_ROLE_NONE = 0, ROOMS_ROLE_GUEST, ROOMS_ROLE_PARTICIPANT,
                           ROOMS_ROLE_MODERATOR, ROOMS_ROLE_HOST } rooms_role;
 
+/* "host" -> ROOMS_ROLE_HOST ...; anything else is GUEST. */
+rooms_role rooms_role_parse(const char *r);
+
+/* The name of a role ("host" ...; NONE is ""). */
+const char *rooms_role_name(rooms_role r);
+
 /* Verifies the Authorization header of a room route: an access token, or
  * a room token when allow_room_token (else a room token is 401
  * invalid_token). No header 401 missing_auth, bad token 401 invalid_token.
@@ -265,5 +278,244 @@ cx_status rooms_h_leave(cx_req *req, const ProtobufCMessage *in, ProtobufCMessag
  * LiveKit DeleteRoom (retried by the sweeper), presence dropped. Shared by
  * end, delete and the sweeper. */
 void rooms_after_end(rooms_ctx *ctx, const rooms_row *r, const char *rid);
+
+/* ---- issue 17: who gets in (policy.c, admit.c, gate_store.c, invites.c,
+ * waiting.c) ---- */
+
+#define ROOMS_INVITE_CODE_BYTES 24     /* 192 random bits, 32 base64url chars */
+#define ROOMS_INVITE_LABEL_MAX_CHARS 64
+#define ROOMS_INVITE_EXPIRES_MIN_S 60
+#define ROOMS_INVITE_EXPIRES_MAX_S 2592000
+#define ROOMS_INVITE_MAX_USES 10000
+#define ROOMS_REASON_MAX_CHARS 200
+#define ROOMS_WAITING_TOKEN_GRACE_S 600 /* a waiting token outlives its entry by this */
+
+/* What a route may do; one row each in policy.c. */
+typedef enum rooms_action {
+    ROOMS_ACT_UPDATE = 0,
+    ROOMS_ACT_DELETE,
+    ROOMS_ACT_INVITE_CREATE,
+    ROOMS_ACT_INVITE_MODERATOR,
+    ROOMS_ACT_INVITE_LIST,
+    ROOMS_ACT_INVITE_REVOKE,
+    ROOMS_ACT_WAITING_LIST,
+    ROOMS_ACT_WAITING_DECIDE,
+    ROOMS_ACT_REMOVE,
+    ROOMS_ACT_MUTE,
+    ROOMS_ACT_SET_ROLE,
+    ROOMS_ACT_COUNT_
+} rooms_action;
+
+/* The one role x action table: the least role that may do `a`. */
+rooms_role rooms_policy_min_role(rooms_action a);
+
+/* Who acts (for events and the audit log). */
+typedef struct rooms_actor {
+    char identity[CX_IDENTITY_MAX + 1];  /* "" for an access token */
+    char user_id[64];                    /* "" for guests */
+    char name[256];
+    rooms_role role;
+} rooms_actor;
+
+/* Every room route that acts on room `id`: verifies the bearer (access or
+ * room token; a waiting token is 401 invalid_token), loads the live room
+ * (*row, clear it after), finds the caller's role and checks it against
+ * the policy table (403 room_forbidden). *actor filled on success. */
+cx_status rooms_authorize(rooms_ctx *ctx, cx_req *req, const char *id, rooms_action a,
+                          rooms_row *row, rooms_actor *actor);
+
+/* An invite row (the code itself is never stored). */
+typedef struct rooms_invite {
+    char id[37];
+    char label[ROOMS_INVITE_LABEL_MAX_CHARS * 4 + 1];
+    char role[16];
+    char expires_at[21];   /* "" unless set */
+    int32_t max_uses;      /* 0 unless set */
+    int32_t uses;
+    char created_at[21];
+    bool revoked, usable;
+} rooms_invite;
+
+/* The invite of room_id with that code: CX_OK when usable,
+ * CX_ERR_INVITE_INVALID (unknown, another room's, revoked),
+ * CX_ERR_INVITE_EXPIRED (past expires_at or used up); *out filled when
+ * the invite exists. */
+cx_status rooms_invite_peek(cx_pg_pool *pg, const char *room_id, const char *code,
+                            rooms_invite *out);
+
+/* Counts one use atomically; CX_ERR_INVITE_EXPIRED when none is left. */
+cx_status rooms_invite_use(cx_pg_pool *pg, const char *invite_id);
+
+/* Inserts an invite (expires_in_s / max_uses 0: none). */
+cx_status rooms_invite_insert(cx_pg_pool *pg, const char *room_id, const char *code,
+                              const char *label, const char *role, int64_t expires_in_s,
+                              int32_t max_uses, const char *created_by, rooms_invite *out);
+
+/* The room's invites that are not revoked, newest first; *out malloced. */
+cx_status rooms_invite_list(cx_pg_pool *pg, const char *room_id, rooms_invite **out, int *n);
+
+/* Revokes; CX_ERR_INVITE_NOT_FOUND when the room has no such invite
+ * (revoking twice is CX_OK with *changed false). */
+cx_status rooms_invite_revoke(cx_pg_pool *pg, const char *room_id, const char *invite_id,
+                              bool *changed);
+
+/* Whether identity (or the account user_id, may be "") is banned. */
+cx_status rooms_ban_check(cx_pg_pool *pg, const char *room_id, const char *identity,
+                          const char *user_id, bool *banned);
+
+/* Bans identity (and user_id when not ""). Idempotent. */
+cx_status rooms_ban_add(cx_pg_pool *pg, const char *room_id, const char *identity,
+                        const char *user_id);
+
+/* The role given to identity in a room ("" none) into role[16]. */
+cx_status rooms_role_stored(cx_pg_pool *pg, const char *room_id, const char *identity,
+                            char role[16]);
+
+/* Keeps the role of identity (user_id may be "") in a room (upsert). */
+cx_status rooms_role_store(cx_pg_pool *pg, const char *room_id, const char *identity,
+                           const char *user_id, const char *role);
+
+/* Every role given in a room (room_roles), for the participants list. */
+typedef struct rooms_roles {
+    int n;
+    char (*identity)[CX_IDENTITY_MAX + 1];
+    char (*role)[16];
+} rooms_roles;
+cx_status rooms_roles_load(cx_pg_pool *pg, const char *room_id, rooms_roles *out);
+const char *rooms_roles_find(const rooms_roles *rr, const char *identity); /* NULL: none */
+void rooms_roles_free(rooms_roles *rr);
+
+/* Appends one moderation act to room_audit (details_json may be NULL). */
+cx_status rooms_audit_add(cx_pg_pool *pg, const char *room_id, const rooms_actor *a,
+                          const char *action, const char *target, const char *details_json);
+
+/* Deletes a room's invites and waiting entries (DELETE /rooms/{id}). */
+cx_status rooms_gate_forget(cx_pg_pool *pg, const char *room_id);
+
+/* Publishes waiting.<type> (requested | left | approved | rejected). */
+void rooms_publish_waiting(rooms_ctx *ctx, const char *room_id, const char *livekit_room,
+                           const char *type, const char *wid, const char *name,
+                           const char *user_id, const char *reason, const char *rid);
+
+/* A pending room becomes active now (LiveKit CreateRoom, then the row,
+ * then room.started); a room that is active already is left alone. */
+cx_status rooms_start_now(rooms_ctx *ctx, cx_req *req, const char *id);
+
+/* A waiting entry; status reads "expired" once past its time. */
+typedef struct rooms_waiting {
+    char id[37];
+    char identity[CX_IDENTITY_MAX + 1];
+    char name[256];
+    char user_id[37];        /* "" for guests */
+    char role[16];
+    char status[10];         /* waiting | approved | rejected | expired | left */
+    char reason[ROOMS_REASON_MAX_CHARS * 4 + 1];
+    char requested_at[21];
+    bool has_answer;
+    uint8_t *answer;         /* the packed JoinReply minted at the first poll (get only) */
+    size_t answer_len;
+} rooms_waiting;
+
+/* Frees what rooms_waiting_get filled (the answer). */
+void rooms_waiting_clear(rooms_waiting *w);
+
+/* A new waiting entry living ttl_s; its id into wid. */
+cx_status rooms_waiting_insert(cx_pg_pool *pg, const char *room_id, const char *identity,
+                               const char *name, const char *user_id, const char *role,
+                               int64_t ttl_s, char wid[37]);
+
+/* One entry of room_id (CX_ERR_WAITING_NOT_FOUND); clear it after. */
+cx_status rooms_waiting_get(cx_pg_pool *pg, const char *room_id, const char *wid,
+                            rooms_waiting *out);
+
+/* Entries still waiting, oldest first; *out malloced (no answers). */
+cx_status rooms_waiting_list(cx_pg_pool *pg, const char *room_id, rooms_waiting **out, int *n);
+
+/* approved | rejected, once: *changed tells whether this call decided;
+ * a decided entry answers its first decision, an expired one
+ * CX_ERR_WAITING_NOT_FOUND. *out is the entry after (clear it). */
+cx_status rooms_waiting_decide(cx_pg_pool *pg, const char *room_id, const char *wid,
+                               const char *status, const char *reason, rooms_waiting *out,
+                               bool *changed);
+
+/* The waiting party gives up: waiting -> left (*changed); any other
+ * state is left alone. *out is the entry after (clear it). */
+cx_status rooms_waiting_leave(cx_pg_pool *pg, const char *room_id, const char *wid,
+                              rooms_waiting *out, bool *changed);
+
+/* Stores the minted answer of an approved entry unless one is there
+ * already (*stored false: read the stored one). */
+cx_status rooms_waiting_set_answer(cx_pg_pool *pg, const char *wid, const uint8_t *buf,
+                                   size_t len, bool *stored);
+
+/* Every entry still waiting in a room that ended: rejected with reason;
+ * *out malloced, the entries rejected (for their events). */
+cx_status rooms_waiting_reject_room(cx_pg_pool *pg, const char *room_id, const char *reason,
+                                    rooms_waiting **out, int *n);
+
+/* An entry the sweeper settled: rejected (its room ended) or expired. */
+typedef struct rooms_waiting_ev {
+    char room_id[37], livekit_room[48], id[37];
+    char name[256], user_id[37], status[10];
+    char reason[ROOMS_REASON_MAX_CHARS * 4 + 1];
+} rooms_waiting_ev;
+
+/* Settles at most max entries: of ended rooms -> rejected (reason
+ * room_ended), past expires_at -> expired. *out malloced. */
+cx_status rooms_waiting_sweep(cx_pg_pool *pg, int max, rooms_waiting_ev **out, int *n);
+
+/* The Argon2id hash of the room's password into *out (malloced; NULL when
+ * the room has none). */
+cx_status rooms_store_password_hash(cx_pg_pool *pg, const char *id, char **out);
+
+/* The 200 join answer for who in room r (LiveKit token + room token). */
+cx_status rooms_mint_join(rooms_ctx *ctx, const rooms_row *r, const char *identity,
+                          const char *name, const char *role, const char *user_id,
+                          Calixio__V1__JoinReply **out);
+
+cx_status rooms_h_waiting_poll(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                               void *ctx);
+cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                                void *ctx);
+cx_status rooms_h_waiting_list(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                               void *ctx);
+cx_status rooms_h_waiting_approve(cx_req *req, const ProtobufCMessage *in,
+                                  ProtobufCMessage **out, void *ctx);
+cx_status rooms_h_waiting_reject(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                                 void *ctx);
+
+/* Publishes participant.<removed|muted|role_changed> for identity of r
+ * (participant.reason: removed / banned, the kind, or the new role). */
+void rooms_publish_participant(rooms_ctx *ctx, const rooms_row *r, const char *type,
+                               const char *identity, const char *reason, const char *rid);
+
+/* Only the RoomChanged "updated" that room caches (media) listen to: a ban
+ * or a room role makes a room gated without changing the Room. */
+void rooms_publish_cache(rooms_ctx *ctx, const rooms_row *r, const char *rid);
+
+/* moderation.c */
+cx_status rooms_h_remove(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                         void *ctx);
+cx_status rooms_h_mute(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                       void *ctx);
+cx_status rooms_h_role(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                       void *ctx);
+
+/* Removes a banned identity again as soon as its participant_joined
+ * webhook event arrives (a queue subscription to the webhook service's
+ * events.room.*.participant_joined). *out NULL when LiveKit is not
+ * configured. Start after the service exists, stop before it goes. */
+typedef struct rooms_bans_watch rooms_bans_watch;
+cx_status rooms_bans_watch_start(rooms_ctx *ctx, rooms_bans_watch **out);
+void rooms_bans_watch_stop(rooms_bans_watch *w);
+
+cx_status rooms_h_admit(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                        void *ctx);
+cx_status rooms_h_invite_create(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                                void *ctx);
+cx_status rooms_h_invite_list(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                              void *ctx);
+cx_status rooms_h_invite_revoke(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                                void *ctx);
 
 #endif

@@ -8,7 +8,9 @@
  *  3. deletes LiveKit rooms named cx-<id> that have no live row (a create
  *     whose LiveKit call timed out after LiveKit acted, a lost rollback),
  *     once they are older than the orphan grace period;
- *  4. drops the Redis presence of rooms that have ended.
+ *  4. drops the Redis presence of rooms that have ended;
+ *  5. settles waiting entries (issue 17): of ended rooms -> rejected
+ *     (waiting.rejected), past WAITING_TTL -> expired (waiting.left).
  * Several copies of the daemon may sweep at once: every step is idempotent. */
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +137,21 @@ static void _presence(rooms_ctx *ctx)
         _presence_on(ctx, m);
 }
 
+static void _waiting(rooms_ctx *ctx)
+{
+    rooms_waiting_ev *v = NULL;
+    int n = 0;
+    if (rooms_waiting_sweep(ctx->pg, SWEEP_BATCH, &v, &n) != CX_OK)
+        return;
+    for (int i = 0; i < n; i++) {
+        bool rejected = strcmp(v[i].status, "rejected") == 0;
+        rooms_publish_waiting(ctx, v[i].room_id, v[i].livekit_room, rejected ? "rejected" : "left",
+                              v[i].id, v[i].name, v[i].user_id, rejected ? v[i].reason : NULL,
+                              NULL);
+    }
+    free(v);
+}
+
 void rooms_sweep(void *arg)
 {
     rooms_ctx *ctx = arg;
@@ -142,4 +159,5 @@ void rooms_sweep(void *arg)
     _retry_deletes(ctx);
     _orphans(ctx);
     _presence(ctx);
+    _waiting(ctx);
 }

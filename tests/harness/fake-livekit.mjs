@@ -7,7 +7,8 @@
 // nbf not in the future (60 s leeway as the Go server), unpadded segments,
 // and the grant the method needs (CreateRoom/DeleteRoom: roomCreate;
 // ListRooms: roomList; per-room methods (ListParticipants,
-// RemoveParticipant, UpdateRoomMetadata): roomAdmin + room equal to the
+// RemoveParticipant, UpdateRoomMetadata, MutePublishedTrack,
+// UpdateParticipant): roomAdmin + room equal to the
 // request's room). Refusals are answered like the server (401 Twirp
 // `unauthenticated` "permissions denied", or plain-text 401s for token
 // problems). Every call is recorded with its method, body, claims and the
@@ -20,7 +21,10 @@
 //   lk.rooms                        Map name -> Room (snake_case, as answered)
 //   lk.failNext('CreateRoom', n, {status: 500, code: 'internal', msg})
 //   lk.stall('CreateRoom', true)    never answer that method (until false / stop)
-//   lk.setParticipants(room, [{identity, name, sid, joined_at, kind, hidden}], {camel})
+//   lk.setParticipants(room, [{identity, name, sid, joined_at, kind, hidden,
+//                       tracks: [{sid, type: 'AUDIO'|'VIDEO', source, muted}]}], {camel})
+//                                   MutePublishedTrack / UpdateParticipant act on these
+//                                   (404 not_found for an unknown identity or track)
 //   lk.participants(room)           identities LiveKit has in the room
 //   lk.addRoom(name, {ageSeconds})  a room made behind Calixio's back
 //   await lk.stop()
@@ -93,6 +97,11 @@ function roomJson(name, o = {}) {
   };
 }
 
+// A TrackInfo as LiveKit answers it: {sid, type: AUDIO|VIDEO, source, muted}.
+function trackJson(tr) {
+  return { sid: tr.sid, type: tr.type ?? 'AUDIO', name: tr.name ?? '', muted: !!tr.muted, source: tr.source ?? (tr.type === 'VIDEO' ? 'CAMERA' : 'MICROPHONE') };
+}
+
 function participantJson(p, camel) {
   const joined = String(p.joined_at ?? Math.floor(Date.now() / 1000));
   if (camel) {
@@ -104,8 +113,8 @@ function participantJson(p, camel) {
     sid: p.sid ?? '',
     identity: p.identity,
     state: 'ACTIVE',
-    tracks: [],
-    metadata: '',
+    tracks: (p.tracks ?? []).map(trackJson),
+    metadata: p.metadata ?? '',
     joined_at: joined,
     joined_at_ms: String(Number(joined) * 1000),
     name: p.name ?? '',
@@ -181,6 +190,23 @@ export async function startFakeLiveKit({ apiKey = 'devkey', apiSecret = 'secret'
         if (i < 0) return twirpError(res, 404, 'not_found', 'participant does not exist');
         p.list.splice(i, 1);
         return ok(res, {});
+      }
+      case 'MutePublishedTrack': {
+        const p = participants.get(body.room);
+        const x = p?.list.find((y) => y.identity === body.identity);
+        if (!x) return twirpError(res, 404, 'not_found', 'participant does not exist');
+        const tr = (x.tracks ?? []).find((y) => y.sid === body.track_sid);
+        if (!tr) return twirpError(res, 404, 'not_found', 'track is not found');
+        tr.muted = !!body.muted;
+        return ok(res, { track: trackJson(tr) });
+      }
+      case 'UpdateParticipant': {
+        const p = participants.get(body.room);
+        const x = p?.list.find((y) => y.identity === body.identity);
+        if (!x) return twirpError(res, 404, 'not_found', 'participant does not exist');
+        if (body.metadata !== undefined) x.metadata = body.metadata;
+        if (body.permission !== undefined) x.permission = body.permission;
+        return ok(res, participantJson(x, false));
       }
       default:
         return twirpError(res, 404, 'bad_route', `no handler for path "/twirp/livekit.RoomService/${method}"`);

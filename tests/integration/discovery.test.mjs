@@ -31,8 +31,9 @@ const SERVICES = {
     'video_profile_create', 'video_profile_update', 'video_profile_delete', 'password_change',
     'sessions_list', 'session_revoke', 'account_delete'],
   'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
-    // issue 16
-    'update', 'delete', 'by_code', 'start', 'leave',
+    'update', 'delete', 'leave', 'by_code', 'start', // issue 16
+    'admit', 'invites_create', 'invites_list', 'invites_revoke', 'waiting_poll', 'waiting_leave', 'waiting_list', // issue 17
+    'waiting_approve', 'waiting_reject', 'remove', 'mute', 'set_role',
     // issue 13 (chat)
     'chat_post', 'chat_list', 'chat_update', 'chat_delete'],
   'calixio-media': ['join'],

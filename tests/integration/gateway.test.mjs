@@ -171,6 +171,12 @@ const ROUTES = [
   // issue 16
   'PATCH /rooms/{id}', 'DELETE /rooms/{id}', 'GET /rooms/by-code/{code}',
   'POST /rooms/by-code/{code}/join', 'POST /rooms/{id}/leave',
+  // issue 17
+  'POST /rooms/{id}/invites', 'GET /rooms/{id}/invites', 'DELETE /rooms/{id}/invites/{invite_id}',
+  'GET /rooms/{id}/waiting', 'GET /rooms/{id}/waiting/{waiting_id}', 'DELETE /rooms/{id}/waiting/{waiting_id}',
+  'POST /rooms/{id}/waiting/{waiting_id}/approve', 'POST /rooms/{id}/waiting/{waiting_id}/reject',
+  'POST /rooms/{id}/participants/{identity}/remove', 'POST /rooms/{id}/participants/{identity}/mute',
+  'POST /rooms/{id}/participants/{identity}/role',
   // issue 13 (chat)
   'POST /rooms/{id}/messages', 'GET /rooms/{id}/messages',
   'PATCH /rooms/{id}/messages/{message_id}', 'DELETE /rooms/{id}/messages/{message_id}',

@@ -544,7 +544,7 @@ test('leave: RemoveParticipant with a roomAdmin grant, the visit closed without 
     return x.length === 2 ? x : null;
   });
   assert.deepEqual(rows, [['participant_joined', bob.user_id], ['participant_left', bob.user_id]]);
-  assert.equal(await s.redis('HEXISTS', `cx:presence:${room.livekit_room}`, j.identity), '0');
+  assert.equal(await s.redis('HEXISTS', `cx:presence:{${room.livekit_room}}`, j.identity), '0');
   const parts = await call('GET', `/rooms/${room.id}/participants`, { token: alice.token });
   assert.deepEqual(parts.json, []);
   assert.ok(ev.got.some((e) => e.subject === `calixio.events.room.${room.id}.participant.left`));

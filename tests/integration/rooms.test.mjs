@@ -439,8 +439,8 @@ test('participants: LiveKit decides who is present (hidden/egress skipped), sort
   const r = await api('participants', { token: bob.token, id: room.id });
   assert.equal(r.status, 200);
   assert.deepEqual(r.json, [
-    { identity: 'u2', name: 'Ben', sid: 'PA_2', joined_at: '2023-11-14T22:14:10Z' },
-    { identity: 'u1', name: 'Ann', sid: 'PA_1', joined_at: '2023-11-14T22:15:00Z' },
+    { identity: 'u2', name: 'Ben', sid: 'PA_2', joined_at: '2023-11-14T22:14:10Z', role: 'participant', audio: false, video: false, screen_share: false },
+    { identity: 'u1', name: 'Ann', sid: 'PA_1', joined_at: '2023-11-14T22:15:00Z', role: 'participant', audio: false, video: false, screen_share: false },
   ]);
   const [call] = lk.callsOf('ListParticipants').slice(before);
   assert.deepEqual(call.body, { room: room.livekit_room });
@@ -450,7 +450,7 @@ test('participants: LiveKit decides who is present (hidden/egress skipped), sort
   // camelCase answers are read too
   lk.setParticipants(room.livekit_room, [{ identity: 'u3', name: 'Cy', sid: 'PA_5', joined_at: 1700000200 }], { camel: true });
   const r2 = await api('participants', { token: alice.token, id: room.id });
-  assert.deepEqual(r2.json, [{ identity: 'u3', name: 'Cy', sid: 'PA_5', joined_at: '2023-11-14T22:16:40Z' }]);
+  assert.deepEqual(r2.json, [{ identity: 'u3', name: 'Cy', sid: 'PA_5', joined_at: '2023-11-14T22:16:40Z', role: 'participant', audio: false, video: false, screen_share: false }]);
 });
 
 test('participants: Redis presence when LiveKit is down; [] for an ended room; 404 / 401', async () => {

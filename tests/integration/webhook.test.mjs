@@ -571,7 +571,7 @@ test('GET /rooms/{id}/participants reflects webhook presence', { skip: !HAVE_HTT
   assert.deepEqual(await get(), ['p1', 'p2']);
   const r = await s.http('GET', `/rooms/${id}/participants`, { headers: { Authorization: `Bearer ${token}` } });
   const p1 = r.json.find((p) => p.identity === 'p1');
-  assert.deepEqual(p1, { identity: 'p1', name: 'p1 name', sid: 'PA_p1', joined_at: new Date((t - 2) * 1000).toISOString().replace('.000Z', 'Z') });
+  assert.deepEqual(p1, { identity: 'p1', name: 'p1 name', sid: 'PA_p1', joined_at: new Date((t - 2) * 1000).toISOString().replace('.000Z', 'Z'), role: 'participant', audio: false, video: false, screen_share: false });
   assert.equal((await lk.postWebhook(s, left(lkRoom, 'p1', 'PA_p1', t + 1))).status, 200);
   assert.deepEqual(await get(), ['p2']);
   assert.equal((await lk.postWebhook(s, lk.eventBody({ event: 'room_finished', room: lkRoom, createdAt: t + 2 }))).status, 200);
