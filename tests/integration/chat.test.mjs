@@ -4,19 +4,20 @@
 // events on NATS, room deletion and account deletion.
 //
 // Everything goes through the gateway over HTTP against real NATS, Postgres
-// and Redis. Room tokens come from real joins (media) except the moderator
-// one: no route makes a moderator in this tree yet (promotion is another
-// part of the issue), so the test signs a room token with role "moderator"
-// exactly as media signs them (JWT_SECRET, aud calixio-room).
+// and Redis (secured: each daemon its own user) and the fake LiveKit. Room
+// tokens come from real joins; a moderator is made with issue 17's role
+// route, and one test also signs a room token with role "moderator" exactly
+// as media signs them (JWT_SECRET, aud calixio-room).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startStack, sleep, signJwt, DEFAULT_ENV } from '../harness/stack.mjs';
 import * as lkw from '../harness/livekit-webhook.mjs';
+import { startFakeLiveKit } from '../harness/fake-livekit.mjs';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const PASSWORD = 'correct horse battery';
-let s, alice, bob, carol;
+let s, lk, alice, bob, carol;
 
 async function user(name) {
   const email = `${name.toLowerCase()}-${randomUUID()}@example.com`;
@@ -131,13 +132,16 @@ function encodeAccountDeleted(userId) {
 }
 
 before(async () => {
-  s = await startStack({ daemons: ['auth', 'rooms', 'media', 'webhook', 'gateway'] });
+  // the fake LiveKit: the role route of issue 17 needs a LiveKit to tell
+  lk = await startFakeLiveKit({ apiKey: 'devkey', apiSecret: 'secret' });
+  s = await startStack({ daemons: ['auth', 'rooms', 'media', 'webhook', 'gateway'], env: { LIVEKIT_HOST: lk.url, LIVEKIT_MAX_ATTEMPTS: '1' } });
   alice = await user('Alice');
   bob = await user('Bob');
   carol = await user('Carol');
 });
 after(async () => {
   await s?.stop();
+  await lk?.stop();
 });
 
 // ---- posting ---------------------------------------------------------------
@@ -293,6 +297,22 @@ test('delete: sender, host and moderator may (204), others 403; gone from the li
   await waitFor(() => ev.got.length >= 3);
   ev.stop();
   assert.deepEqual(ev.got.map((e) => [e.subject, e.message.id]), [m1, m2, m3].map((m) => [`${s.prefix}.events.room.${room.id}.chat.message_deleted`, m.id]));
+  // a participant promoted by the host (issue 17's role route) deletes others' messages with
+  // the room token it already had; demoted again, it cannot
+  const jb = await join(room, { token: bob.token });
+  const now = Math.floor(Date.now() / 1000);
+  const wh = await lkw.postWebhook(s, lkw.eventBody({ event: 'participant_joined', room: room.livekit_room, identity: jb.identity, sid: 'PA_bobmod', name: 'Bob', joinedAt: now, createdAt: now }));
+  assert.equal(wh.status, 200, wh.text);
+  lk.setParticipants(room.livekit_room, [{ identity: jb.identity, name: 'Bob', sid: 'PA_bobmod' }]);
+  const setRole = (role) => call('POST', `/rooms/${room.id}/participants/${jb.identity}/role`, { token: alice.token, json: { role } });
+  const g2a = await say(room, g2.token, 'g2 a');
+  const g2b = await say(room, g2.token, 'g2 b');
+  expectError(await del(g2a, jb.token), 403, 'room_forbidden');
+  const promoted = await waitFor(async () => (await setRole('moderator')).status === 200);
+  assert.ok(promoted, `bob promoted: ${(await setRole('moderator')).text}`);
+  assert.equal((await del(g2a, jb.token)).status, 204, 'the promoted participant');
+  assert.equal((await setRole('participant')).status, 200);
+  expectError(await del(g2b, jb.token), 403, 'room_forbidden');
   // the text is erased from the store, not only hidden
   const rows = await s.psql(`SELECT text, deleted_at IS NOT NULL FROM chat_messages WHERE id = '${m1.id}'`);
   assert.deepEqual(rows, [['', 't']]);
