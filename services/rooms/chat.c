@@ -206,6 +206,13 @@ cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCM
                         "post with a room token of this room or as its host");
     else if (strcmp(room.status, "ended") == 0)
         s = CX_ERR_ROOM_ENDED;
+    if (s == CX_OK && b.kind == CX_BEARER_ROOM) {
+        /* removed with ban (issue 17): its room token may outlive the ban */
+        bool banned = false;
+        s = rooms_ban_check(ctx->pg, room.id, a.identity, a.user_id, &banned);
+        if (s == CX_OK && banned)
+            s = cx_req_fail(req, CX_ERR_BANNED, "you were banned from this room");
+    }
     if (s == CX_OK)
         s = _text(req, in->text, &text);
     if (s == CX_OK && in->reply_to && in->reply_to[0] && !cx_uuid_valid_str(in->reply_to))

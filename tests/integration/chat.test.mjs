@@ -313,6 +313,11 @@ test('delete: sender, host and moderator may (204), others 403; gone from the li
   assert.equal((await del(g2a, jb.token)).status, 204, 'the promoted participant');
   assert.equal((await setRole('participant')).status, 200);
   expectError(await del(g2b, jb.token), 403, 'room_forbidden');
+  // removed with ban (issue 17), its room token posts no more
+  lk.setParticipants(room.livekit_room, [{ identity: jb.identity, name: 'Bob', sid: 'PA_bobmod' }]);
+  const ban = await call('POST', `/rooms/${room.id}/participants/${jb.identity}/remove`, { token: alice.token, json: { ban: true } });
+  assert.equal(ban.status, 204, ban.text);
+  expectError(await post(room, jb.token, { text: 'still here?' }), 403, 'banned');
   // the text is erased from the store, not only hidden
   const rows = await s.psql(`SELECT text, deleted_at IS NOT NULL FROM chat_messages WHERE id = '${m1.id}'`);
   assert.deepEqual(rows, [['', 't']]);
