@@ -50,6 +50,7 @@ static const struct _cx_status_row _rows[CX_STATUS_COUNT_] = {
     [CX_ERR_UNSUPPORTED_MEDIA] = {415, "unsupported_media_type", "unsupported content type"},
     [CX_ERR_UNPROCESSABLE] = {422, "unprocessable", "unprocessable request"},
     [CX_ERR_TOO_MANY_ATTEMPTS] = {429, "too_many_attempts", "too many attempts, try again later"},
+    [CX_ERR_TOO_MANY_MESSAGES] = {429, "too_many_messages", "too many messages, try again later"},
     [CX_ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests"},
     [CX_ERR_INTERNAL] = {500, "internal", "internal error"},
     [CX_ERR_NOMEM] = {500, "internal", "out of memory"},

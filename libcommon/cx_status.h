@@ -49,6 +49,7 @@ typedef enum cx_status {
     CX_ERR_UNSUPPORTED_MEDIA,   /* 415 unsupported_media_type */
     CX_ERR_UNPROCESSABLE,       /* 422 unprocessable */
     CX_ERR_TOO_MANY_ATTEMPTS,   /* 429 too_many_attempts */
+    CX_ERR_TOO_MANY_MESSAGES,   /* 429 too_many_messages */
     CX_ERR_RATE_LIMITED,        /* 429 rate_limited */
     CX_ERR_INTERNAL,            /* 500 internal */
     CX_ERR_NOMEM,               /* 500 internal (out of memory) */

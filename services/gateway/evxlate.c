@@ -15,7 +15,9 @@ typedef enum gw_ev_shape {
     GW_EVS_ROOM,     /* the Room after the change */
     GW_EVS_PRESENCE, /* {identity, name, joined_at?} */
     GW_EVS_ROLE,     /* {identity, role?} */
-    GW_EVS_WAITING   /* from RoomEventWaiting: {id, name} / {id, reason?} / {id, status} */
+    GW_EVS_WAITING,  /* from RoomEventWaiting: {id, name} / {id, reason?} / {id, status} */
+    GW_EVS_MESSAGE,  /* the ChatMessage (the contract's Message) */
+    GW_EVS_MESSAGE_ID /* {id} of the message */
 } gw_ev_shape;
 
 typedef struct gw_ev_def {
@@ -27,9 +29,9 @@ typedef struct gw_ev_def {
 
 /* API-ROOMS.md "Live events", one row per type. */
 static const gw_ev_def defs[] = {
-    {"chat.message", GW_EVA_MEMBERS, GW_EVS_JSON, false, false},
-    {"chat.message_updated", GW_EVA_MEMBERS, GW_EVS_JSON, false, false},
-    {"chat.message_deleted", GW_EVA_MEMBERS, GW_EVS_JSON, false, false},
+    {"chat.message", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false},
+    {"chat.message_updated", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false},
+    {"chat.message_deleted", GW_EVA_MEMBERS, GW_EVS_MESSAGE_ID, false, false},
     {"participant.joined", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false},
     {"participant.left", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false},
     {"participant.removed", GW_EVA_MEMBERS, GW_EVS_ROLE, false, true},
@@ -99,6 +101,14 @@ static json_t *_data(const Calixio__V1__RoomEvent *e, gw_ev_shape sh)
             json_object_set_new(o, "status", json_string("approved"));
         else
             json_object_set_new(o, "name", json_string(e->waiting->name ? e->waiting->name : ""));
+        return o;
+    case GW_EVS_MESSAGE:
+        return e->message ? cx_json_encode_value(&e->message->base) : NULL;
+    case GW_EVS_MESSAGE_ID:
+        if (!e->message || !e->message->id)
+            return NULL;
+        o = json_object();
+        _set_str(o, "id", e->message->id);
         return o;
     case GW_EVS_JSON:
         break;

@@ -6,6 +6,7 @@
 
 #include "calixio/v1/account.pb-c.h"
 #include "calixio/v1/auth.pb-c.h"
+#include "calixio/v1/chat.pb-c.h"
 #include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/history.pb-c.h"
 #include "calixio/v1/media.pb-c.h"
@@ -144,6 +145,20 @@ const gw_route gw_routes[] = {
     {"GET", "/rooms/{id}/stats", "webhook.stats_get", D(stats_request), D(stats_reply), 200,
      GW_K_MSG, GW_F_BEARER, NULL, "Call-quality aggregates per participant (host, moderator)",
      "401 403 404"},
+    {"POST", "/rooms/{id}/messages", "rooms.chat_post", D(post_message_request), D(chat_message),
+     201, GW_K_MSG, GW_F_BEARER, NULL,
+     "Send a chat message (room token, or the host): 1..4000 chars, at most 10 per 10 s",
+     "400 401 403 404 409 429"},
+    {"GET", "/rooms/{id}/messages", "rooms.chat_list", D(list_messages_request),
+     D(list_messages_reply), 200, GW_K_MSG, GW_F_BEARER, NULL,
+     "Chat page: the limit latest messages older than before, oldest first",
+     "400 401 403 404"},
+    {"PATCH", "/rooms/{id}/messages/{message_id}", "rooms.chat_update",
+     D(update_message_request), D(chat_message), 200, GW_K_MSG, GW_F_BEARER, NULL,
+     "Edit a chat message (the sender only)", "400 401 403 404 409"},
+    {"DELETE", "/rooms/{id}/messages/{message_id}", "rooms.chat_delete", D(message_ref),
+     D(empty), 204, GW_K_MSG, GW_F_BEARER, NULL,
+     "Delete a chat message (the sender, host or a moderator)", "401 403 404"},
     {"POST", "/livekit/webhook", "webhook.livekit", D(webhook_request), D(webhook_reply), 200,
      GW_K_WEBHOOK, 0, NULL, "LiveKit webhook (signed JWT in Authorization)", "400 401 413 415"},
     {"GET", "/healthz", NULL, NULL, NULL, 200, GW_K_HEALTH, 0, NULL, "Process alive", ""},

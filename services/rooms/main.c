@@ -11,6 +11,7 @@
 #include "cx_daemon.h"
 #include "cx_log.h"
 #include "rooms.h"
+#include "chat.h"
 
 static cx_daemon_cfg dc;
 static cx_daemon_store_cfg sc;
@@ -128,6 +129,15 @@ static const cx_endpoint endpoints[] = {
      rooms_h_mute, CX_AUTH_NONE, false},
     {"set_role", &calixio__v1__moderate_request__descriptor, &calixio__v1__role_reply__descriptor,
      rooms_h_role, CX_AUTH_NONE, false},
+    /* chat (chat.c): access or room tokens, verified by the handlers */
+    {"chat_post", &calixio__v1__post_message_request__descriptor,
+     &calixio__v1__chat_message__descriptor, rooms_h_chat_post, CX_AUTH_NONE, false},
+    {"chat_list", &calixio__v1__list_messages_request__descriptor,
+     &calixio__v1__list_messages_reply__descriptor, rooms_h_chat_list, CX_AUTH_NONE, false},
+    {"chat_update", &calixio__v1__update_message_request__descriptor,
+     &calixio__v1__chat_message__descriptor, rooms_h_chat_update, CX_AUTH_NONE, false},
+    {"chat_delete", &calixio__v1__message_ref__descriptor, &calixio__v1__empty__descriptor,
+     rooms_h_chat_delete, CX_AUTH_NONE, false},
 };
 
 static cx_status _livekit(rooms_ctx *c)
@@ -164,13 +174,20 @@ static cx_status _serve(rooms_ctx *c)
     o.ctx = c;
     o.revocation = c->redis;
     rooms_bans_watch *bans = NULL;
+    rooms_listener *acct = NULL, *visits = NULL;
     cx_status s = cx_service_create(&c->svc, &o);
     if (s == CX_OK)
         s = cx_service_every(c->svc, sweep_ms, rooms_sweep, c);
     if (s == CX_OK)
         s = rooms_bans_watch_start(c, &bans);
     if (s == CX_OK)
+        s = rooms_account_deleted_listen(c, &acct);
+    if (s == CX_OK)
+        s = rooms_visits_listen(c, &visits);
+    if (s == CX_OK)
         s = cx_service_run(c->svc);
+    rooms_unlisten(visits);
+    rooms_unlisten(acct);
     rooms_bans_watch_stop(bans);
     cx_service_destroy(c->svc);
     c->svc = NULL;

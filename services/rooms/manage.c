@@ -13,6 +13,7 @@
 #include "cx_time.h"
 #include "cx_text.h"
 #include "rooms.h"
+#include "chat.h"
 
 static cx_status _empty_reply(ProtobufCMessage **out)
 {
@@ -215,20 +216,9 @@ cx_status rooms_h_delete(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     if (s != CX_OK)
         return s;
     rooms_row_clear(&row);
-    /* ended first, exactly as POST /end does it */
-    s = rooms_store_end(ctx->pg, in->id, NULL, ctx->lk != NULL, &row, &changed);
-    if (s != CX_OK)
-        return s;
-    if (changed)
-        rooms_after_end(ctx, &row, req->request_id);
-    s = rooms_store_delete(ctx->pg, in->id, &changed);
-    if (s == CX_OK && changed && rooms_gate_forget(ctx->pg, in->id) != CX_OK)
-        cx_log_warn(req->request_id, "room %s: invites and waiting entries not deleted", in->id);
-    if (s == CX_OK && changed) {
-        cx_log_info(req->request_id, "room %s deleted", row.id);
-        rooms_publish(ctx, "deleted", &row, req->request_id);
-    }
-    rooms_row_clear(&row);
+    /* ended first, then deleted with its invites, waiting entries and chat
+     * (account_deleted.c: the path account deletion takes too) */
+    s = rooms_remove(ctx, in->id, req->request_id, &changed);
     return s == CX_OK ? _empty_reply(out) : s;
 }
 

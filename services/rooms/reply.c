@@ -123,6 +123,12 @@ void rooms_publish_left(rooms_ctx *ctx, const rooms_row *r, const char *identity
     _publish_event(ctx, &ev, rid);
 }
 
+void rooms_publish_event(rooms_ctx *ctx, Calixio__V1__RoomEvent *ev, const char *rid)
+{
+    if (ctx->svc)
+        _publish_event(ctx, ev, rid);
+}
+
 void rooms_publish_waiting(rooms_ctx *ctx, const char *room_id, const char *livekit_room,
                            const char *type, const char *wid, const char *name,
                            const char *user_id, const char *reason, const char *rid)

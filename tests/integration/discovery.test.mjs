@@ -33,7 +33,9 @@ const SERVICES = {
   'calixio-rooms': ['create', 'list', 'get', 'end', 'participants',
     'update', 'delete', 'leave', 'by_code', 'start', // issue 16
     'admit', 'invites_create', 'invites_list', 'invites_revoke', 'waiting_poll', 'waiting_leave', 'waiting_list', // issue 17
-    'waiting_approve', 'waiting_reject', 'remove', 'mute', 'set_role'],
+    'waiting_approve', 'waiting_reject', 'remove', 'mute', 'set_role',
+    // issue 13 (chat)
+    'chat_post', 'chat_list', 'chat_update', 'chat_delete'],
   'calixio-media': ['join'],
   'calixio-webhook': ['livekit',
     // history, audit, call quality (issue 18)

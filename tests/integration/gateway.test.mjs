@@ -182,6 +182,9 @@ const ROUTES = [
   // history, audit, call quality (issue 18)
   'GET /users/me/calls', 'GET /rooms/{id}/history', 'GET /rooms/{id}/audit',
   'POST /rooms/{id}/stats', 'GET /rooms/{id}/stats',
+  // issue 13 (chat)
+  'POST /rooms/{id}/messages', 'GET /rooms/{id}/messages',
+  'PATCH /rooms/{id}/messages/{message_id}', 'DELETE /rooms/{id}/messages/{message_id}',
 ];
 
 // ---------------------------------------------------------------- the stack

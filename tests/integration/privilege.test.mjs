@@ -169,6 +169,13 @@ test("media's Postgres role cannot UPDATE rooms or read users; only auth reads p
   assert.ok((await psqlAs('media', "SELECT id, code, scheduled_at FROM rooms WHERE deleted_at IS NULL")).ok);
   assert.match((await psqlAs('media', 'SELECT password_hash FROM rooms')).out, /permission denied/);
   assert.match((await psqlAs('webhook', 'DELETE FROM participant_events')).out, /permission denied/);
+  // chat (issue 13): rooms' tables only
+  assert.ok((await psqlAs('rooms', 'SELECT count(*) FROM chat_messages')).ok);
+  for (const d of ['auth', 'media', 'webhook']) {
+    assert.match((await psqlAs(d, 'SELECT text FROM chat_messages')).out, /permission denied/, `${d} read chat_messages`);
+    assert.match((await psqlAs(d, 'SELECT count(*) FROM chat_readers')).out, /permission denied/, `${d} read chat_readers`);
+  }
+  assert.match((await psqlAs('rooms', 'TRUNCATE chat_deleted_users')).out, /permission denied/);
   for (const d of SERVICES) {
     r = await psqlAs(d, `CREATE TABLE evil_${d} (x int)`);
     assert.match(r.out, /permission denied for schema public/, `${d} created a table`);

@@ -1,0 +1,288 @@
+/* chat_store.c: chat_messages and chat_readers (migrations/0008_chat.sql),
+ * parameterised SQL only. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat.h"
+#include "cx_crypto.h"
+#include "cx_time.h"
+
+#define MCOLS                                                                          \
+    "id::text, room_id::text, sender_identity, sender_name, sender_role, created_at, " \
+    "edited_at, COALESCE(reply_to::text, ''), text"
+
+void chat_msg_clear(chat_msg *m)
+{
+    free(m->text);
+    m->text = NULL;
+}
+
+void chat_msgs_free(chat_msg *v, int n)
+{
+    for (int i = 0; v && i < n; i++)
+        chat_msg_clear(&v[i]);
+    free(v);
+}
+
+static void _copy(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Fills m from row i of res (columns as in MCOLS); m holds no heap memory
+ * on failure. */
+static cx_status _row(const PGresult *res, int i, chat_msg *m)
+{
+    memset(m, 0, sizeof *m);
+    _copy(m->id, sizeof m->id, PQgetvalue(res, i, 0));
+    _copy(m->room_id, sizeof m->room_id, PQgetvalue(res, i, 1));
+    _copy(m->sender_identity, sizeof m->sender_identity, PQgetvalue(res, i, 2));
+    _copy(m->sender_name, sizeof m->sender_name, PQgetvalue(res, i, 3));
+    _copy(m->sender_role, sizeof m->sender_role, PQgetvalue(res, i, 4));
+    cx_status s = cx_time_pg_column(PQgetvalue(res, i, 5), "chat_messages.created_at",
+                                    m->created_at);
+    if (s == CX_OK && !PQgetisnull(res, i, 6))
+        s = cx_time_pg_column(PQgetvalue(res, i, 6), "chat_messages.edited_at", m->edited_at);
+    _copy(m->reply_to, sizeof m->reply_to, PQgetvalue(res, i, 7));
+    if (s != CX_OK)
+        return s;
+    m->text = strdup(PQgetvalue(res, i, 8));
+    return m->text ? CX_OK : CX_ERR_NOMEM;
+}
+
+/* The single row of res, or `none`. */
+static cx_status _one(const PGresult *res, chat_msg *out, cx_status none)
+{
+    return PQntuples(res) == 1 ? _row(res, 0, out) : none;
+}
+
+cx_status chat_store_insert(cx_pg_pool *pg, const chat_new *n, chat_msg *out)
+{
+    PGresult *res = NULL;
+    const char *p[] = {n->room_id,
+                       n->identity,
+                       n->name,
+                       n->role,
+                       n->user_id ? n->user_id : "",
+                       n->text,
+                       n->reply_to ? n->reply_to : "",
+                       CHAT_DELETED_USER};
+    /* a sender whose account is gone (a room token minted before) is
+     * stored as "Deleted user", as the older messages of that account */
+    cx_status s = cx_pg_exec_prepared(
+        pg, "chat_insert",
+        "WITH ins AS (INSERT INTO chat_messages (room_id, sender_identity, sender_name, "
+        "sender_role, sender_user_id, text, reply_to) "
+        "SELECT $1::uuid, $2, CASE WHEN d.user_id IS NULL THEN $3 ELSE $8 END, $4, "
+        "CASE WHEN d.user_id IS NULL THEN NULLIF($5, '')::uuid END, $6, NULLIF($7, '')::uuid "
+        "FROM (SELECT 1) one LEFT JOIN chat_deleted_users d ON d.user_id = NULLIF($5, '')::uuid "
+        "WHERE $7 = '' OR EXISTS (SELECT 1 FROM chat_messages r WHERE r.id = NULLIF($7, '')::uuid "
+        "AND r.room_id = $1::uuid AND r.deleted_at IS NULL) RETURNING " MCOLS "), "
+        "rd AS (INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, NULLIF($5, '')::uuid "
+        "WHERE $5 <> '' AND EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM "
+        "chat_deleted_users WHERE user_id = NULLIF($5, '')::uuid) ON CONFLICT DO NOTHING) "
+        "SELECT * FROM ins",
+        8, p, &res);
+    if (s != CX_OK)
+        return s;
+    s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
+    PQclear(res);
+    return s;
+}
+
+cx_status chat_store_get(cx_pg_pool *pg, const char *room_id, const char *id, chat_msg *out)
+{
+    PGresult *res = NULL;
+    if (!cx_uuid_valid_str(id))
+        return CX_ERR_MESSAGE_NOT_FOUND;
+    const char *p[] = {room_id, id};
+    cx_status s = cx_pg_exec_prepared(pg, "chat_get",
+                                      "SELECT " MCOLS
+                                      " FROM chat_messages WHERE room_id = $1::uuid "
+                                      "AND id = $2::uuid AND deleted_at IS NULL",
+                                      2, p, &res);
+    if (s != CX_OK)
+        return s;
+    s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
+    PQclear(res);
+    return s;
+}
+
+cx_status chat_store_update(cx_pg_pool *pg, const char *room_id, const char *id,
+                            const char *text, chat_msg *out)
+{
+    PGresult *res = NULL;
+    const char *p[] = {room_id, id, text};
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE chat_messages SET text = $3, edited_at = now() "
+        "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
+        "RETURNING " MCOLS,
+        3, p, &res);
+    if (s != CX_OK)
+        return s;
+    s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
+    PQclear(res);
+    return s;
+}
+
+cx_status chat_store_delete(cx_pg_pool *pg, const char *room_id, const char *id)
+{
+    PGresult *res = NULL;
+    const char *p[] = {room_id, id};
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE chat_messages SET deleted_at = now(), text = '' "
+        "WHERE room_id = $1::uuid AND id = $2::uuid AND deleted_at IS NULL "
+        "RETURNING id",
+        2, p, &res);
+    if (s != CX_OK)
+        return s;
+    s = PQntuples(res) == 1 ? CX_OK : CX_ERR_MESSAGE_NOT_FOUND;
+    PQclear(res);
+    return s;
+}
+
+/* The seq of message `id` of the room into buf[24]. */
+static cx_status _seq_of(cx_pg_pool *pg, const char *room_id, const char *id, char buf[24])
+{
+    PGresult *res = NULL;
+    if (!cx_uuid_valid_str(id))
+        return CX_ERR_MESSAGE_NOT_FOUND;
+    const char *p[] = {room_id, id};
+    cx_status s = cx_pg_exec_prepared(pg, "chat_seq",
+                                      "SELECT seq FROM chat_messages WHERE room_id = $1::uuid "
+                                      "AND id = $2::uuid",
+                                      2, p, &res);
+    if (s != CX_OK)
+        return s;
+    if (PQntuples(res) == 1)
+        _copy(buf, 24, PQgetvalue(res, 0, 0));
+    else
+        s = CX_ERR_MESSAGE_NOT_FOUND;
+    PQclear(res);
+    return s;
+}
+
+cx_status chat_store_page(cx_pg_pool *pg, const char *room_id, const char *before, int limit,
+                          chat_msg **out, int *n, bool *more)
+{
+    char seq[24], lim[16];
+    PGresult *res = NULL;
+    cx_status s = CX_OK;
+    if (before && (s = _seq_of(pg, room_id, before, seq)) != CX_OK)
+        return s;
+    snprintf(lim, sizeof lim, "%d", limit + 1); /* one more tells whether older ones exist */
+    const char *p[] = {room_id, before ? seq : NULL, lim};
+    s = cx_pg_exec_prepared(
+        pg, "chat_page",
+        "SELECT " MCOLS " FROM chat_messages WHERE room_id = $1::uuid "
+        "AND deleted_at IS NULL AND ($2::bigint IS NULL OR seq < $2::bigint) "
+        "ORDER BY seq DESC LIMIT $3::int",
+        3, p, &res);
+    if (s != CX_OK)
+        return s;
+    int cnt = PQntuples(res);
+    *more = cnt > limit;
+    if (*more)
+        cnt = limit;
+    chat_msg *v = calloc(cnt > 0 ? (size_t)cnt : 1, sizeof *v);
+    if (!v) {
+        s = CX_ERR_NOMEM;
+        goto out_clear;
+    }
+    /* newest first from SQL, oldest first in the page */
+    for (int i = 0; i < cnt && s == CX_OK; i++)
+        if ((s = _row(res, i, &v[cnt - 1 - i])) != CX_OK)
+            break;
+    if (s != CX_OK) {
+        chat_msgs_free(v, cnt);
+        goto out_clear;
+    }
+    *out = v;
+    *n = cnt;
+out_clear:
+    PQclear(res);
+    return s;
+}
+
+cx_status chat_store_forget_room(cx_pg_pool *pg, const char *room_id)
+{
+    const char *p[] = {room_id};
+    cx_status s = cx_pg_exec(pg,
+                             "WITH r AS (DELETE FROM chat_readers WHERE room_id = $1::uuid) "
+                             "DELETE FROM chat_messages WHERE room_id = $1::uuid",
+                             1, p, NULL);
+    return s;
+}
+
+cx_status chat_store_add_reader(cx_pg_pool *pg, const char *room_id, const char *user_id)
+{
+    const char *p[] = {room_id, user_id};
+    return cx_pg_exec(
+        pg,
+        "INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, $2::uuid "
+        "WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1::uuid AND deleted_at IS NULL) "
+        "ON CONFLICT DO NOTHING",
+        2, p, NULL);
+}
+
+cx_status chat_store_is_reader(cx_pg_pool *pg, const char *room_id, const char *user_id,
+                               bool *yes)
+{
+    PGresult *res = NULL;
+    *yes = false;
+    if (!cx_uuid_valid_str(user_id))
+        return CX_OK;
+    const char *p[] = {room_id, user_id};
+    cx_status s = cx_pg_exec(pg,
+                             "SELECT 1 FROM chat_readers WHERE room_id = $1::uuid AND "
+                             "user_id = $2::uuid",
+                             2, p, &res);
+    if (s != CX_OK)
+        return s;
+    *yes = PQntuples(res) == 1;
+    PQclear(res);
+    return CX_OK;
+}
+
+cx_status chat_store_anonymise(cx_pg_pool *pg, const char *user_id)
+{
+    const char *p[] = {user_id, CHAT_DELETED_USER};
+    if (!cx_uuid_valid_str(user_id))
+        return CX_ERR_BAD_REQUEST;
+    return cx_pg_exec(pg,
+                      "WITH r AS (DELETE FROM chat_readers WHERE user_id = $1::uuid), "
+                      "d AS (INSERT INTO chat_deleted_users (user_id) VALUES ($1::uuid) "
+                      "ON CONFLICT DO NOTHING) "
+                      "UPDATE chat_messages SET sender_name = $2, sender_user_id = NULL "
+                      "WHERE sender_user_id = $1::uuid",
+                      2, p, NULL);
+}
+
+cx_status chat_store_room(cx_pg_pool *pg, const char *id, rooms_row *out)
+{
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    if (!id || !cx_uuid_valid_str(id))
+        return CX_ERR_ROOM_NOT_FOUND;
+    const char *p[] = {id};
+    cx_status s = cx_pg_exec_prepared(
+        pg, "chat_room",
+        "SELECT id::text, status, owner_user_id::text, livekit_room "
+        "FROM rooms WHERE id = $1::uuid AND deleted_at IS NULL",
+        1, p, &res);
+    if (s != CX_OK)
+        return s;
+    if (PQntuples(res) == 1) {
+        _copy(out->id, sizeof out->id, PQgetvalue(res, 0, 0));
+        _copy(out->status, sizeof out->status, PQgetvalue(res, 0, 1));
+        _copy(out->owner_user_id, sizeof out->owner_user_id, PQgetvalue(res, 0, 2));
+        _copy(out->livekit_room, sizeof out->livekit_room, PQgetvalue(res, 0, 3));
+    } else {
+        s = CX_ERR_ROOM_NOT_FOUND;
+    }
+    PQclear(res);
+    return s;
+}
