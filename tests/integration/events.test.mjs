@@ -479,3 +479,49 @@ test('1,000 concurrent streams on one room all get one room.updated', { timeout:
   assert.equal(got, N);
   for (const x of socks) x.destroy();
 });
+
+// The real publishers (rooms' chat and waiting room), not hand-made events.
+test('chat.* from POST/PATCH/DELETE /messages and waiting.* from a knock room reach their audiences', async () => {
+  const rm = await newRoom({ access: 'open' });
+  const j = await s.http('POST', `/rooms/${rm.id}/join`, { json: { user_name: 'Gus' } });
+  assert.equal(j.status, 200, j.text);
+  const guest = await sse(s.url, rm.id, { token: j.json.room_token });
+  assert.equal(guest.status, 200, guest.text);
+  await sleep(100);
+  const post = await s.http('POST', `/rooms/${rm.id}/messages`, { headers: bearer(alice.token), json: { text: 'hello live' } });
+  assert.equal(post.status, 201, post.text);
+  const m = await guest.waitFor((e) => e.event === 'chat.message');
+  assert.ok(m, `chat.message seen: ${JSON.stringify(guest.events)}`);
+  assert.equal(m.data.id, post.json.id);
+  assert.equal(m.data.text, 'hello live');
+  assert.equal(m.data.sender.role, 'host');
+  const ed = await s.http('PATCH', `/rooms/${rm.id}/messages/${post.json.id}`, { headers: bearer(alice.token), json: { text: 'edited live' } });
+  assert.equal(ed.status, 200, ed.text);
+  const u = await guest.waitFor((e) => e.event === 'chat.message_updated');
+  assert.equal(u?.data.text, 'edited live');
+  assert.ok(u.data.edited_at);
+  const del = await s.http('DELETE', `/rooms/${rm.id}/messages/${post.json.id}`, { headers: bearer(alice.token) });
+  assert.equal(del.status, 204, del.text);
+  const d = await guest.waitFor((e) => e.event === 'chat.message_deleted');
+  assert.deepEqual(d?.data, { id: post.json.id });
+  guest.close();
+
+  const knock = await newRoom({ access: 'knock' });
+  const host = await sse(s.url, knock.id, { token: alice.token });
+  assert.equal(host.status, 200, host.text);
+  await sleep(100);
+  const w = await s.http('POST', `/rooms/${knock.id}/join`, { json: { user_name: 'Knocker' } });
+  assert.equal(w.status, 202, w.text);
+  const waiter = await sse(s.url, knock.id, { token: w.json.waiting_token });
+  assert.equal(waiter.status, 200, waiter.text);
+  const req = await host.waitFor((e) => e.event === 'waiting.requested');
+  assert.deepEqual(req?.data, { id: w.json.waiting_id, name: 'Knocker' });
+  await sleep(100);
+  const ap = await s.http('POST', `/rooms/${knock.id}/waiting/${w.json.waiting_id}/approve`, { headers: bearer(alice.token) });
+  assert.equal(ap.status, 200, ap.text);
+  const ok = await waiter.waitFor((e) => e.event === 'waiting.approved');
+  assert.equal(ok?.data.id, w.json.waiting_id);
+  assert.equal(host.events.filter((e) => e.event === 'waiting.approved').length, 0, 'the decision reaches only its waiting party');
+  host.close();
+  waiter.close();
+});
