@@ -437,9 +437,19 @@ describe('auth with default settings', () => {
     const before = await s.natsRequest('rooms.list', {}, bearer(l.access_token));
     assert.equal(before.status, 200, before.text);
     assert.equal((await s.natsRequest('auth.logout', { refresh_token: l.refresh_token })).status, 200);
-    const after = await s.natsRequest('rooms.list', {}, bearer(l.access_token));
+    // rooms cached "not revoked" above; the revocation event reaches it
+    // asynchronously (a request racing the event may still pass): it must
+    // refuse the token within a second, and for good
+    let after;
+    for (const t0 = Date.now(); Date.now() - t0 < 1000;) {
+      after = await s.natsRequest('rooms.list', {}, bearer(l.access_token));
+      if (after.status === 401) break;
+      await sleep(20);
+    }
     assert.equal(after.status, 401, after.text);
     assert.equal(after.json.code, 'token_revoked');
+    await sleep(200);
+    assert.equal((await s.natsRequest('rooms.list', {}, bearer(l.access_token))).status, 401);
   });
 
   // ---- me ------------------------------------------------------------------
