@@ -30,9 +30,8 @@ static void _on_signal(int sig)
 }
 
 static enum MHD_Result _answer(void *cls, struct MHD_Connection *conn, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **req_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls)
 {
     static int marker;
     struct MHD_Response *resp = cls;
@@ -65,8 +64,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "mhd_ceiling: bad port or thread count\n");
         return 2;
     }
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        sizeof _body - 1, (void *)_body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof _body - 1, (void *)_body,
+                                                                MHD_RESPMEM_PERSISTENT);
     if (!resp)
         return 1;
     MHD_add_response_header(resp, "Content-Type", "application/json");

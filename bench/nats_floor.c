@@ -107,7 +107,8 @@ static void _issue(floor_state *st, int slot)
     snprintf(reply, sizeof reply, "%s.%d", st->inbox, slot);
     st->sent_at[slot] = _now_ns();
     atomic_fetch_add(&st->outstanding, 1);
-    natsStatus s = natsConnection_PublishRequest(st->nc, st->subj, reply, st->payload, st->size);
+    natsStatus s = natsConnection_PublishRequest(st->nc, st->subj, reply, st->payload,
+                                                 st->size);
     if (s != NATS_OK) {
         atomic_fetch_add(&st->outstanding, -1);
         atomic_fetch_add(&st->pub_errors, 1);
@@ -250,10 +251,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "-subj"))
             subj = argv[i + 1];
     }
-    if (!url || window < 1 || window > MAX_WINDOW || size < 1 || size > (1 << 20) ||
-        dur <= 0 || warmup < 0) {
-        fprintf(stderr, "usage: %s -s NATS_URL [-window 64] [-size 200] [-d 10] "
-                        "[-warmup 2] [-subj S]\n",
+    if (!url || window < 1 || window > MAX_WINDOW || size < 1 || size > (1 << 20) || dur <= 0 ||
+        warmup < 0) {
+        fprintf(stderr,
+                "usage: %s -s NATS_URL [-window 64] [-size 200] [-d 10] "
+                "[-warmup 2] [-subj S]\n",
                 argv[0]);
         return 2;
     }

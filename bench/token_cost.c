@@ -32,18 +32,21 @@ static double _now_s(void)
 static size_t _direct_token(const crypto_auth_hmacsha256_state *keyed, const char *identity,
                             const char *room, int64_t now, char *out, size_t cap)
 {
-    static const char hdr[] = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
+    static const char hdr[] =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"; /* {"alg":"HS256","typ":"JWT"} */
     char claims[512];
-    int n = snprintf(claims, sizeof claims,
-                     "{\"iss\":\"devkey\",\"sub\":\"%s\",\"exp\":%lld,\"nbf\":%lld,\"iat\":%lld,"
-                     "\"name\":\"Bench Guest\",\"video\":{\"room\":\"%s\",\"roomJoin\":true,"
-                     "\"canPublish\":true,\"canSubscribe\":true,\"canPublishData\":true}}",
-                     identity, (long long)(now + 3600), (long long)(now - 10), (long long)now,
-                     room);
+    int n = snprintf(
+        claims, sizeof claims,
+        "{\"iss\":\"devkey\",\"sub\":\"%s\",\"exp\":%lld,\"nbf\":%lld,\"iat\":%lld,"
+        "\"name\":\"Bench Guest\",\"video\":{\"room\":\"%s\",\"roomJoin\":true,"
+        "\"canPublish\":true,\"canSubscribe\":true,\"canPublishData\":true}}",
+        identity, (long long)(now + 3600), (long long)(now - 10), (long long)now, room);
     if (n < 0 || (size_t)n >= sizeof claims)
         return 0;
     size_t hl = sizeof hdr - 1;
-    size_t need = hl + 1 + sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 1 + 44;
+    size_t need =
+        hl + 1 +
+        sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) + 1 + 44;
     if (need > cap)
         return 0;
     memcpy(out, hdr, hl);
@@ -69,8 +72,11 @@ int main(int argc, char **argv)
     const char *room = "cx-9a1f3c52-0d7e-4e0b-9b8e-3f2a61c0d4aa";
     const char *identity = "guest-0123456789abcdef0123456789abcdef";
     int64_t now = (int64_t)time(NULL);
-    cx_lk_grant g = {.room = room, .room_join = true, .can_publish = true,
-                     .can_subscribe = true, .can_publish_data = true};
+    cx_lk_grant g = {.room = room,
+                     .room_join = true,
+                     .can_publish = true,
+                     .can_subscribe = true,
+                     .can_publish_data = true};
 
     /* 1. cx_lk_token, as cx-media mints */
     double t0 = _now_s();
@@ -78,7 +84,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < iters; i++) {
         free(tok);
         tok = NULL;
-        if (cx_lk_token("devkey", "secret", identity, "Bench Guest", &g, now, 3600, &tok) != CX_OK) {
+        if (cx_lk_token("devkey", "secret", identity, "Bench Guest", &g, now, 3600, &tok) !=
+            CX_OK) {
             fprintf(stderr, "token_cost: cx_lk_token failed\n");
             return 1;
         }

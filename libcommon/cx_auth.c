@@ -182,8 +182,8 @@ cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
         return CX_ERR_INVALID_AUTH;
     s = cfg->ring ? cx_jwt_verify_ring(authorization + 7, cfg->ring, cx_now_s(), cfg->leeway_s,
                                        &claims)
-                  : cx_jwt_verify(authorization + 7, cfg->secret, strlen(cfg->secret), cx_now_s(),
-                                  cfg->leeway_s, &claims);
+                  : cx_jwt_verify(authorization + 7, cfg->secret, strlen(cfg->secret),
+                                  cx_now_s(), cfg->leeway_s, &claims);
     if (s != CX_OK)
         return CX_ERR_INVALID_TOKEN;
 

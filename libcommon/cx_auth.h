@@ -26,11 +26,12 @@ typedef struct cx_caller {
 } cx_caller;
 
 typedef struct cx_auth_cfg {
-    const char *secret;     /* JWT_SECRET */
-    const char *issuer;     /* "calixio" */
-    const char *audience;   /* "calixio" */
-    int64_t leeway_s;       /* clock skew allowed, e.g. 30 */
-    const cx_jwt_keyring *ring; /* JWT_SECRET + JWT_PREVIOUS_SECRETS (kid); NULL: secret alone */
+    const char *secret;   /* JWT_SECRET */
+    const char *issuer;   /* "calixio" */
+    const char *audience; /* "calixio" */
+    int64_t leeway_s;     /* clock skew allowed, e.g. 30 */
+    const cx_jwt_keyring
+        *ring; /* JWT_SECRET + JWT_PREVIOUS_SECRETS (kid); NULL: secret alone */
 } cx_auth_cfg;
 
 /* Verifies an `Authorization` header value ("Bearer <token>").
@@ -45,8 +46,8 @@ cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
 /* Mints an access token for user/session; *out_token malloced (caller frees),
  * *out_jti filled (>= 37 bytes). */
 cx_status cx_auth_mint(const cx_auth_cfg *cfg, const char *user_id, const char *username,
-                       const char *session_id, int64_t now, int64_t ttl_s,
-                       char **out_token, char out_jti[64]);
+                       const char *session_id, int64_t now, int64_t ttl_s, char **out_token,
+                       char out_jti[64]);
 
 /* Adds session_id to the deny-list for ttl_s seconds, marks it revoked in
  * this process at once and calls the revoke hook (which tells the other

@@ -107,8 +107,7 @@ static cx_status _room_claims(json_t *claims, bool waiting, cx_room_claims *out)
         !_claim(claims, "jti", c.jti, sizeof c.jti, true))
         return CX_ERR_INVALID_TOKEN;
     if (!cx_identity_valid(c.identity) || !cx_uuid_valid_str(c.room_id) ||
-        (!waiting && !cx_role_valid(c.role)) ||
-        (waiting && !cx_uuid_valid_str(c.waiting_id)))
+        (!waiting && !cx_role_valid(c.role)) || (waiting && !cx_uuid_valid_str(c.waiting_id)))
         return CX_ERR_INVALID_TOKEN;
     c.exp = (int64_t)json_number_value(json_object_get(claims, "exp"));
     *out = c;

@@ -36,17 +36,17 @@ typedef struct cx_room_claims {
     char room_id[37];
     char identity[CX_IDENTITY_MAX + 1];
     char name[256];
-    char role[16];          /* host | moderator | participant | guest */
-    char user_id[64];       /* "" for guests */
-    char waiting_id[37];    /* waiting tokens only */
+    char role[16];       /* host | moderator | participant | guest */
+    char user_id[64];    /* "" for guests */
+    char waiting_id[37]; /* waiting tokens only */
     char jti[37];
     int64_t exp;
 } cx_room_claims;
 
 typedef struct cx_bearer {
     cx_bearer_kind kind;
-    cx_caller caller;       /* CX_BEARER_ACCESS */
-    cx_room_claims room;    /* CX_BEARER_ROOM / CX_BEARER_WAITING */
+    cx_caller caller;    /* CX_BEARER_ACCESS */
+    cx_room_claims room; /* CX_BEARER_ROOM / CX_BEARER_WAITING */
 } cx_bearer;
 
 /* True for a LiveKit identity as the API accepts it: [A-Za-z0-9_-]{1,64}. */

@@ -53,7 +53,7 @@ cx_status cx_duration_parse(const char *s, int64_t *out_ms)
             }
         }
         if (!best)
-            return CX_ERR_CONFIG;  /* bare number or unknown unit */
+            return CX_ERR_CONFIG; /* bare number or unknown unit */
         if (v > (INT64_MAX - total) / mult)
             return CX_ERR_CONFIG;
         total += v * mult;
@@ -107,8 +107,9 @@ static cx_status _from_file(const cx_cfg_var *v, char **out, char *err, size_t e
     if (f)
         fclose(f);
     if (bad) {
-        snprintf(err, errlen, "%s: cannot read %s (missing, unreadable, binary or over %d bytes)",
-                 fvar, path, CX_CFG_FILE_MAX);
+        snprintf(err, errlen,
+                 "%s: cannot read %s (missing, unreadable, binary or over %d bytes)", fvar,
+                 path, CX_CFG_FILE_MAX);
         free(buf);
         return CX_ERR_CONFIG;
     }
@@ -219,13 +220,16 @@ void cx_config_free(const cx_cfg_var *vars, size_t n)
 void cx_config_print_help(FILE *f, const char *prog, const cx_cfg_var *vars, size_t n)
 {
     static const char *const tn[] = {"string", "int", "bool", "duration"};
-    fprintf(f, "%s: settings come from the environment (any NAME may instead be read from\n"
-               "the file named by NAME_FILE, e.g. JWT_SECRET_FILE=/run/secrets/jwt)\n\n", prog);
+    fprintf(f,
+            "%s: settings come from the environment (any NAME may instead be read from\n"
+            "the file named by NAME_FILE, e.g. JWT_SECRET_FILE=/run/secrets/jwt)\n\n",
+            prog);
     for (size_t i = 0; i < n; i++)
         fprintf(f, "  %-28s %-8s default: %-24s %s\n", vars[i].name, tn[vars[i].type],
-                !vars[i].def ? "(required)"
+                !vars[i].def      ? "(required)"
                 : !vars[i].def[0] ? "\"\""
-                : vars[i].secret && strncmp(vars[i].name, "DATABASE_URL", 12) != 0 ? "(set)"
-                : vars[i].def,
+                : vars[i].secret && strncmp(vars[i].name, "DATABASE_URL", 12) != 0
+                    ? "(set)"
+                    : vars[i].def,
                 vars[i].help ? vars[i].help : "");
 }

@@ -24,20 +24,20 @@
 #include "cx_status.h"
 
 typedef enum cx_cfg_type {
-    CX_CFG_STRING,   /* target: char ** (malloced, freed by cx_config_free) */
-    CX_CFG_INT,      /* target: int64_t * */
-    CX_CFG_BOOL,     /* target: bool * ; 1/0 true/false yes/no on/off */
-    CX_CFG_DURATION  /* target: int64_t * milliseconds; "30s", "15m", "720h", "1h30m", "250ms" */
+    CX_CFG_STRING,  /* target: char ** (malloced, freed by cx_config_free) */
+    CX_CFG_INT,     /* target: int64_t * */
+    CX_CFG_BOOL,    /* target: bool * ; 1/0 true/false yes/no on/off */
+    CX_CFG_DURATION /* target: int64_t * milliseconds; "30s", "15m", "720h", "1h30m", "250ms" */
 } cx_cfg_type;
 
 typedef struct cx_cfg_var {
     const char *name;
     cx_cfg_type type;
-    const char *def;     /* NULL: required */
+    const char *def; /* NULL: required */
     const char *help;
     void *target;
-    int64_t min, max;    /* checked when min < max */
-    bool secret;         /* never printed */
+    int64_t min, max; /* checked when min < max */
+    bool secret;      /* never printed */
 } cx_cfg_var;
 
 /* Loads every variable of the table. On error nothing needs freeing beyond

@@ -6,9 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-cx_status cx_crypto_init(void) { return sodium_init() < 0 ? CX_ERR_INTERNAL : CX_OK; }
+cx_status cx_crypto_init(void)
+{
+    return sodium_init() < 0 ? CX_ERR_INTERNAL : CX_OK;
+}
 
-size_t cx_b64url_len(size_t n) { return (n / 3) * 4 + (n % 3 ? n % 3 + 1 : 0); }
+size_t cx_b64url_len(size_t n)
+{
+    return (n / 3) * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
 
 cx_status cx_random_token(char *out, size_t outlen, size_t nbytes)
 {
@@ -37,10 +43,9 @@ void cx_uuid_v4(char out[37])
     randombytes_buf(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
 }
 
 bool cx_uuid_valid(const char *s, size_t len)
@@ -57,7 +62,10 @@ bool cx_uuid_valid(const char *s, size_t len)
     return true;
 }
 
-bool cx_uuid_valid_str(const char *s) { return s && cx_uuid_valid(s, strlen(s)); }
+bool cx_uuid_valid_str(const char *s)
+{
+    return s && cx_uuid_valid(s, strlen(s));
+}
 
 void cx_sha256(const void *data, size_t len, uint8_t out[32])
 {

@@ -35,7 +35,8 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
     }
     cx_log_init(name, (cx_log_level)lvl);
     if (!c->jwt_secret || !*c->jwt_secret || strcmp(c->jwt_secret, "change-me") == 0) {
-        cx_log_error(NULL, "config: JWT_SECRET: must be set to a real secret (not \"change-me\")");
+        cx_log_error(NULL,
+                     "config: JWT_SECRET: must be set to a real secret (not \"change-me\")");
         return 2;
     }
     if (cx_jwt_keyring_init(&c->jwt_ring, c->jwt_secret, c->jwt_previous) != CX_OK) {
@@ -54,8 +55,8 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
 }
 
 cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
-                                const char *db_url, int pg_size,
-                                const char *redis_addr, int redis_timeout_ms, int redis_size)
+                                const char *db_url, int pg_size, const char *redis_addr,
+                                int redis_timeout_ms, int redis_size)
 {
     st->pg = NULL;
     st->redis = NULL;

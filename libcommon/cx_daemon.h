@@ -30,45 +30,81 @@
 #define CX_DEFAULT_REDIS_ADDR "127.0.0.1:6379"
 
 typedef struct cx_daemon_cfg {
-    cx_natsconn_cfg nats;  /* NATS_URL, credentials, TLS */
+    cx_natsconn_cfg nats; /* NATS_URL, credentials, TLS */
     char *prefix;
     char *log_level;
     char *jwt_secret;
-    char *jwt_previous;    /* JWT_PREVIOUS_SECRETS: still verify, never sign */
+    char *jwt_previous; /* JWT_PREVIOUS_SECRETS: still verify, never sign */
     cx_jwt_keyring jwt_ring;
     char *jwt_issuer;
     char *jwt_audience;
     int64_t jwt_leeway_ms;
-    int64_t subs;          /* queue subscriptions per endpoint */
-    int64_t pool_threads;  /* worker threads for pooled endpoints */
-    int64_t pool_queue;    /* queued pooled requests before 503 */
-    cx_auth_cfg auth;      /* filled by cx_daemon_init from the fields above */
+    int64_t subs;         /* queue subscriptions per endpoint */
+    int64_t pool_threads; /* worker threads for pooled endpoints */
+    int64_t pool_queue;   /* queued pooled requests before 503 */
+    cx_auth_cfg auth;     /* filled by cx_daemon_init from the fields above */
 } cx_daemon_cfg;
 
-#define CX_DAEMON_VARS(c)                                                                    \
-    CX_NATSCONN_VARS((c).nats),                                                              \
-    {"CALIXIO_SUBJECT_PREFIX", CX_CFG_STRING, "calixio",                                     \
-     "prefix of every NATS subject (several deployments on one NATS)", &(c).prefix, 0, 0,    \
-     false},                                                                                 \
-    {"LOG_LEVEL", CX_CFG_STRING, "info", "debug, info, warn or error", &(c).log_level, 0, 0, \
-     false},                                                                                 \
-    {"JWT_SECRET", CX_CFG_STRING, NULL, "HS256 secret of Calixio access tokens (required)",  \
-     &(c).jwt_secret, 0, 0, true},                                                           \
-    {"JWT_PREVIOUS_SECRETS", CX_CFG_STRING, "",                                              \
-     "comma-separated earlier JWT_SECRETs: their tokens still verify (key rotation)",        \
-     &(c).jwt_previous, 0, 0, true},                                                         \
-    {"JWT_ISSUER", CX_CFG_STRING, "calixio", "iss of access tokens", &(c).jwt_issuer, 0, 0,  \
-     false},                                                                                 \
-    {"JWT_AUDIENCE", CX_CFG_STRING, "calixio", "aud of access tokens", &(c).jwt_audience, 0, \
-     0, false},                                                                              \
-    {"JWT_LEEWAY", CX_CFG_DURATION, "30s", "clock skew allowed when verifying tokens",       \
-     &(c).jwt_leeway_ms, 0, 300000, false},                                                  \
-    {"CX_SUBS_PER_ENDPOINT", CX_CFG_INT, "2", "NATS delivery threads per endpoint",          \
-     &(c).subs, 1, 64, false},                                                               \
-    {"CX_POOL_THREADS", CX_CFG_INT, "2", "worker threads for CPU-heavy endpoints",           \
-     &(c).pool_threads, 1, 64, false},                                                       \
-    {"CX_POOL_QUEUE", CX_CFG_INT, "64", "queued CPU-heavy requests before answering 503",    \
-     &(c).pool_queue, 1, 100000, false}
+#define CX_DAEMON_VARS(c)                                                                       \
+    CX_NATSCONN_VARS((c).nats),                                                                 \
+        {"CALIXIO_SUBJECT_PREFIX",                                                              \
+         CX_CFG_STRING,                                                                         \
+         "calixio",                                                                             \
+         "prefix of every NATS subject (several deployments on one NATS)",                      \
+         &(c).prefix,                                                                           \
+         0,                                                                                     \
+         0,                                                                                     \
+         false},                                                                                \
+        {"LOG_LEVEL", CX_CFG_STRING, "info", "debug, info, warn or error", &(c).log_level, 0,   \
+         0,           false},                                                                   \
+        {"JWT_SECRET",                                                                          \
+         CX_CFG_STRING,                                                                         \
+         NULL,                                                                                  \
+         "HS256 secret of Calixio access tokens (required)",                                    \
+         &(c).jwt_secret,                                                                       \
+         0,                                                                                     \
+         0,                                                                                     \
+         true},                                                                                 \
+        {"JWT_PREVIOUS_SECRETS",                                                                \
+         CX_CFG_STRING,                                                                         \
+         "",                                                                                    \
+         "comma-separated earlier JWT_SECRETs: their tokens still verify (key rotation)",       \
+         &(c).jwt_previous,                                                                     \
+         0,                                                                                     \
+         0,                                                                                     \
+         true},                                                                                 \
+        {"JWT_ISSUER", CX_CFG_STRING, "calixio", "iss of access tokens", &(c).jwt_issuer, 0, 0, \
+         false},                                                                                \
+        {"JWT_AUDIENCE",                                                                        \
+         CX_CFG_STRING,                                                                         \
+         "calixio",                                                                             \
+         "aud of access tokens",                                                                \
+         &(c).jwt_audience,                                                                     \
+         0,                                                                                     \
+         0,                                                                                     \
+         false},                                                                                \
+        {"JWT_LEEWAY",                                                                          \
+         CX_CFG_DURATION,                                                                       \
+         "30s",                                                                                 \
+         "clock skew allowed when verifying tokens",                                            \
+         &(c).jwt_leeway_ms,                                                                    \
+         0,                                                                                     \
+         300000,                                                                                \
+         false},                                                                                \
+        {"CX_SUBS_PER_ENDPOINT",                                                                \
+         CX_CFG_INT,                                                                            \
+         "2",                                                                                   \
+         "NATS delivery threads per endpoint",                                                  \
+         &(c).subs,                                                                             \
+         1,                                                                                     \
+         64,                                                                                    \
+         false},                                                                                \
+        {"CX_POOL_THREADS", CX_CFG_INT, "2", "worker threads for CPU-heavy endpoints",          \
+         &(c).pool_threads, 1,          64,  false},                                            \
+    {                                                                                           \
+        "CX_POOL_QUEUE", CX_CFG_INT, "64", "queued CPU-heavy requests before answering 503",    \
+            &(c).pool_queue, 1, 100000, false                                                   \
+    }
 
 /* Handles --help / -h (prints the table, returns 0), initialises logging
  * (service name = name) and libsodium, loads and validates the table
@@ -87,14 +123,27 @@ typedef struct cx_daemon_store_cfg {
     char *redis_password; /* REDIS_PASSWORD */
 } cx_daemon_store_cfg;
 
-#define CX_DAEMON_STORE_VARS(c, NAME)                                                         \
-    {NAME "_DATABASE_URL", CX_CFG_STRING, "",                                                 \
-     "Postgres URL of this daemon's own role (empty: DATABASE_URL, with a warning)",          \
-     &(c).own_db_url, 0, 0, true},                                                            \
-    {"REDIS_USER", CX_CFG_STRING, "", "Redis ACL user of this daemon (empty: default user)",  \
-     &(c).redis_user, 0, 0, false},                                                           \
-    {"REDIS_PASSWORD", CX_CFG_STRING, "", "password of REDIS_USER (or REDIS_PASSWORD_FILE)",   \
-     &(c).redis_password, 0, 0, true}
+#define CX_DAEMON_STORE_VARS(c, NAME)                                                          \
+    {NAME "_DATABASE_URL",                                                                     \
+     CX_CFG_STRING,                                                                            \
+     "",                                                                                       \
+     "Postgres URL of this daemon's own role (empty: DATABASE_URL, with a warning)",           \
+     &(c).own_db_url,                                                                          \
+     0,                                                                                        \
+     0,                                                                                        \
+     true},                                                                                    \
+        {"REDIS_USER",                                                                         \
+         CX_CFG_STRING,                                                                        \
+         "",                                                                                   \
+         "Redis ACL user of this daemon (empty: default user)",                                \
+         &(c).redis_user,                                                                      \
+         0,                                                                                    \
+         0,                                                                                    \
+         false},                                                                               \
+    {                                                                                          \
+        "REDIS_PASSWORD", CX_CFG_STRING, "",                                                   \
+            "password of REDIS_USER (or REDIS_PASSWORD_FILE)", &(c).redis_password, 0, 0, true \
+    }
 
 /* The stores a daemon talks to. Both connect lazily (on first use). */
 typedef struct cx_daemon_stores {
@@ -110,8 +159,8 @@ typedef struct cx_daemon_stores {
  * REDIS_ADDR: ..."; on error nothing stays allocated. Close with
  * cx_daemon_stores_close. */
 cx_status cx_daemon_stores_open(cx_daemon_stores *st, const cx_daemon_store_cfg *sc,
-                                const char *db_url, int pg_size,
-                                const char *redis_addr, int redis_timeout_ms, int redis_size);
+                                const char *db_url, int pg_size, const char *redis_addr,
+                                int redis_timeout_ms, int redis_size);
 
 /* Frees what cx_daemon_stores_open created; safe on a zeroed struct. */
 void cx_daemon_stores_close(cx_daemon_stores *st);

@@ -361,7 +361,7 @@ static cx_status get_double(struct dec *dc, const json_t *v, double *out)
 }
 
 static cx_status get_enum(struct dec *dc, const ProtobufCEnumDescriptor *ed, const json_t *v,
-                           int32_t *out)
+                          int32_t *out)
 {
     const ProtobufCEnumValue *ev = NULL;
 
@@ -415,13 +415,13 @@ static cx_status get_bytes(struct dec *dc, const json_t *v, ProtobufCBinaryData 
 
 /* ---- decoding: fields and messages ------------------------------------------------ */
 
-static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
-                             int depth, ProtobufCMessage **out);
+static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d,
+                            const json_t *obj, int depth, ProtobufCMessage **out);
 
 /* Decodes one value of field f (one element, for repeated fields) into dst.
  * On failure nothing is stored in dst. */
 static cx_status decode_one(struct dec *dc, const ProtobufCFieldDescriptor *f, const json_t *v,
-                             void *dst, int depth)
+                            void *dst, int depth)
 {
     cx_status st = CX_OK;
     int64_t i;
@@ -517,7 +517,7 @@ static size_t elem_size(ProtobufCType t)
 /* A JSON array into a repeated field. The count is raised only after each
  * element is stored, so free_unpacked sees a consistent array on failure. */
 static cx_status decode_repeated(struct dec *dc, ProtobufCMessage *m,
-                                  const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
+                                 const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
 {
     size_t n, i, esz = elem_size(f->type), mark;
     size_t *count = MEMBER_AT(m, f->quantifier_offset);
@@ -546,7 +546,7 @@ static cx_status decode_repeated(struct dec *dc, ProtobufCMessage *m,
 }
 
 static cx_status decode_field(struct dec *dc, ProtobufCMessage *m,
-                               const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
+                              const ProtobufCFieldDescriptor *f, const json_t *v, int depth)
 {
     uint32_t *oneof_case;
     cx_status st;
@@ -571,7 +571,7 @@ static cx_status decode_field(struct dec *dc, ProtobufCMessage *m,
 
 /* Every required field must have a non-null value in obj. */
 static cx_status check_required(struct dec *dc, const ProtobufCMessageDescriptor *d,
-                                 const json_t *obj)
+                                const json_t *obj)
 {
     const json_t *v;
     size_t mark;
@@ -593,8 +593,8 @@ static cx_status check_required(struct dec *dc, const ProtobufCMessageDescriptor
 
 /* Decodes the JSON object obj (already type-checked) at nesting depth
  * `depth` (the root is 1) into a new message of type d. */
-static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d, const json_t *obj,
-                             int depth, ProtobufCMessage **out)
+static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d,
+                            const json_t *obj, int depth, ProtobufCMessage **out)
 {
     const ProtobufCFieldDescriptor *f;
     ProtobufCMessage *m;
@@ -607,7 +607,8 @@ static cx_status decode_msg(struct dec *dc, const ProtobufCMessageDescriptor *d,
     if (!m)
         return json_err(dc, CX_ERR_NOMEM, "out of memory");
     protobuf_c_message_init(d, m);
-    json_object_foreach((json_t *)obj, key, v) {
+    json_object_foreach((json_t *)obj, key, v)
+    {
         mark = path_push_name(dc, key);
         f = protobuf_c_message_descriptor_get_field_by_name(d, key);
         if (!f)
@@ -656,7 +657,8 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
     if (err && errlen)
         err[0] = '\0';
     if (len > CX_JSON_MAX_INPUT)
-        return json_err(&dc, CX_ERR_PAYLOAD_TOO_LARGE, "body larger than %d bytes", CX_JSON_MAX_INPUT);
+        return json_err(&dc, CX_ERR_PAYLOAD_TOO_LARGE, "body larger than %d bytes",
+                        CX_JSON_MAX_INPUT);
     if (len == 0) {
         root = json_object();
     } else {
@@ -665,7 +667,7 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
         root = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (!root && json_error_code(&jerr) != json_error_out_of_memory)
             return json_err(&dc, CX_ERR_INVALID_JSON, "malformed JSON at line %d column %d: %s",
-                        jerr.line, jerr.column, jerr.text);
+                            jerr.line, jerr.column, jerr.text);
     }
     if (!root)
         return json_err(&dc, CX_ERR_NOMEM, "out of memory");
@@ -770,7 +772,8 @@ static json_t *encode_one(const ProtobufCFieldDescriptor *f, const void *p)
 
 static json_t *encode_repeated(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
-    size_t n = *(const size_t *)CMEMBER_AT(m, f->quantifier_offset), esz = elem_size(f->type), i;
+    size_t n = *(const size_t *)CMEMBER_AT(m, f->quantifier_offset), esz = elem_size(f->type),
+           i;
     const char *arr = *(const char *const *)CMEMBER_AT(m, f->offset);
     json_t *a = json_array();
 
@@ -798,8 +801,8 @@ static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
         return *(const void *const *)p != NULL;
     if (f->type == PROTOBUF_C_TYPE_STRING) {
         /* like protobuf-c's packer: an untouched default is not "set" */
-        return *(const void *const *)p != NULL &&
-               (f->label != PROTOBUF_C_LABEL_OPTIONAL || *(const void *const *)p != f->default_value);
+        return *(const void *const *)p != NULL && (f->label != PROTOBUF_C_LABEL_OPTIONAL ||
+                                                   *(const void *const *)p != f->default_value);
     }
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return true;
@@ -912,7 +915,8 @@ static bool pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
  * nesting (protobuf-c recurses without a limit, and a self-referencing type
  * could exhaust the stack) and requires string fields to be UTF-8 without
  * NUL (they end up in JSON, logs and Postgres). */
-static bool pb_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, int depth)
+static bool pb_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+                    int depth)
 {
     const uint8_t *end = p + len;
     const ProtobufCFieldDescriptor *f;

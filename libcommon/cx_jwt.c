@@ -27,7 +27,8 @@ cx_status cx_jwt_sign_key(const json_t *claims, const cx_jwt_key *key, char **ou
     char hdr[128], b64[192];
     if (!key || !key->secret)
         return CX_ERR_INTERNAL;
-    int n = snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", key->kid);
+    int n = snprintf(hdr, sizeof hdr, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+                     key->kid);
     if (n < 0 || (size_t)n >= sizeof hdr)
         return CX_ERR_INTERNAL;
     sodium_bin2base64(b64, sizeof b64, (const unsigned char *)hdr, (size_t)n,
@@ -51,7 +52,8 @@ static cx_status _sign(const json_t *claims, const char *hdr, const char *secret
     size_t plen = strlen(payload);
     size_t hlen = strlen(hdr);
     size_t p64 = sodium_base64_encoded_len(plen, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    size_t s64 = sodium_base64_encoded_len(sizeof mac, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    size_t s64 = sodium_base64_encoded_len(sizeof mac,
+                                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     tok = malloc(hlen + 1 + p64 + 1 + s64);
     if (!tok)
         goto out_free_payload;
@@ -203,7 +205,8 @@ const cx_jwt_key *cx_jwt_keyring_select(const cx_jwt_keyring *r, const char *kid
         return &r->keys[0];
     }
     for (int i = 0; i < r->n; i++) {
-        if (strlen(kid) == CX_JWT_KID_LEN && sodium_memcmp(kid, r->keys[i].kid, CX_JWT_KID_LEN) == 0) {
+        if (strlen(kid) == CX_JWT_KID_LEN &&
+            sodium_memcmp(kid, r->keys[i].kid, CX_JWT_KID_LEN) == 0) {
             *tries = 1;
             return &r->keys[i];
         }
@@ -232,7 +235,8 @@ cx_status cx_jwt_verify_ring(const char *token, const cx_jwt_keyring *r, int64_t
     int tries = 0;
     if (!token || strlen(token) > CX_JWT_MAX_LEN)
         return CX_ERR_INVALID_TOKEN;
-    const cx_jwt_key *k = cx_jwt_keyring_select(r, cx_jwt_header_kid(token, kid, sizeof kid) ? kid : NULL, &tries);
+    const cx_jwt_key *k = cx_jwt_keyring_select(
+        r, cx_jwt_header_kid(token, kid, sizeof kid) ? kid : NULL, &tries);
     cx_status s = CX_ERR_INVALID_TOKEN;
     for (int i = 0; k && i < tries && s != CX_OK; i++, k++)
         s = cx_jwt_verify(token, k->secret, k->len, now, leeway_s, out_claims);

@@ -29,8 +29,8 @@ cx_status cx_jwt_sign(const json_t *claims, const char *secret, size_t secret_le
 /* Verifies token against the secret at time `now` (unix seconds).
  * On success *out_claims is a new reference the caller json_decref()s.
  * Returns CX_ERR_INVALID_TOKEN for every kind of bad token. */
-cx_status cx_jwt_verify(const char *token, const char *secret, size_t secret_len,
-                        int64_t now, int64_t leeway_s, json_t **out_claims);
+cx_status cx_jwt_verify(const char *token, const char *secret, size_t secret_len, int64_t now,
+                        int64_t leeway_s, json_t **out_claims);
 
 /* ---- key rotation: a kid names the key that signed a token ---------------
  *

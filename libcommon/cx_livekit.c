@@ -17,7 +17,7 @@
 #define CX_LK_URL_MAX 1024
 
 struct cx_livekit {
-    char *base;        /* http(s)://host[:port] without trailing slash */
+    char *base; /* http(s)://host[:port] without trailing slash */
     char *api_key;
     char *api_secret;
     int64_t connect_timeout_ms;
@@ -31,7 +31,10 @@ struct cx_livekit {
 static pthread_once_t _curl_once = PTHREAD_ONCE_INIT;
 static CURLcode _curl_rc = CURLE_OK;
 
-static void _curl_init(void) { _curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void _curl_init(void)
+{
+    _curl_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 cx_status cx_livekit_global_init(void)
 {
@@ -104,7 +107,10 @@ void cx_livekit_destroy(cx_livekit *lk)
     free(lk);
 }
 
-const char *cx_livekit_base_url(const cx_livekit *lk) { return lk->base; }
+const char *cx_livekit_base_url(const cx_livekit *lk)
+{
+    return lk->base;
+}
 
 /* ---- one HTTP exchange ------------------------------------------------------ */
 
@@ -147,7 +153,7 @@ static void _grant_for(const char *method, const char *room, cx_lk_grant *g)
 }
 
 typedef struct _attempt {
-    long http;              /* 0: transport error */
+    long http; /* 0: transport error */
     CURLcode curl;
     _buf body;
 } _attempt;
@@ -222,8 +228,8 @@ static void _describe(const _attempt *a, char *code, size_t ccap, char *msg, siz
     snprintf(msg, mcap, "%s", "");
     if (a->curl != CURLE_OK) {
         snprintf(code, ccap, "transport");
-        snprintf(msg, mcap, "%s", a->body.overflow ? "response too large"
-                                                   : curl_easy_strerror(a->curl));
+        snprintf(msg, mcap, "%s",
+                 a->body.overflow ? "response too large" : curl_easy_strerror(a->curl));
         return;
     }
     json_t *e = a->body.data ? json_loadb(a->body.data, a->body.len, 0, NULL) : NULL;
@@ -304,8 +310,8 @@ cx_status cx_livekit_call(cx_livekit *lk, const char *method, const char *grant_
         _sleep_ms(backoff);
         backoff *= 2;
     }
-    json_t *resp = json_loadb(a.body.data ? a.body.data : "{}", a.body.data ? a.body.len : 2,
-                              0, NULL);
+    json_t *resp = json_loadb(a.body.data ? a.body.data : "{}", a.body.data ? a.body.len : 2, 0,
+                              NULL);
     if (!json_is_object(resp)) {
         cx_log_error(request_id, "livekit %s: HTTP %ld with a body that is not a JSON object",
                      method, a.http);
@@ -342,8 +348,8 @@ cx_status cx_livekit_create_room(cx_livekit *lk, const char *name, int64_t empty
         rc |= json_object_set_new(req, "maxParticipants", json_integer(max_participants));
     if (metadata && *metadata)
         rc |= json_object_set_new(req, "metadata", json_string(metadata));
-    cx_status s = rc ? CX_ERR_NOMEM : cx_livekit_call(lk, "CreateRoom", NULL, req, NULL,
-                                                      request_id);
+    cx_status s = rc ? CX_ERR_NOMEM
+                     : cx_livekit_call(lk, "CreateRoom", NULL, req, NULL, request_id);
     json_decref(req);
     return s;
 }
@@ -460,7 +466,8 @@ static void _tracks(const json_t *o, cx_lk_participant *p)
 {
     size_t i;
     const json_t *t;
-    json_array_foreach(json_object_get(o, "tracks"), i, t) {
+    json_array_foreach(json_object_get(o, "tracks"), i, t)
+    {
         if (json_is_true(json_object_get(t, "muted")))
             continue;
         const json_t *type = json_object_get(t, "type"), *src = json_object_get(t, "source");

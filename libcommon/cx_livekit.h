@@ -50,13 +50,13 @@ cx_status cx_lk_token(const char *api_key, const char *api_secret, const char *i
 typedef struct cx_livekit cx_livekit;
 
 typedef struct cx_livekit_opts {
-    const char *host;            /* http(s):// or ws(s):// (rewritten), no path needed */
+    const char *host; /* http(s):// or ws(s):// (rewritten), no path needed */
     const char *api_key;
     const char *api_secret;
-    int64_t connect_timeout_ms;  /* per attempt */
-    int64_t timeout_ms;          /* total budget of one call, all attempts included */
-    int max_attempts;            /* >= 1 */
-    int64_t backoff_ms;          /* first wait between attempts, doubled each time */
+    int64_t connect_timeout_ms; /* per attempt */
+    int64_t timeout_ms;         /* total budget of one call, all attempts included */
+    int max_attempts;           /* >= 1 */
+    int64_t backoff_ms;         /* first wait between attempts, doubled each time */
 } cx_livekit_opts;
 
 /* Calls curl_global_init once; call from main() before threads start.
@@ -95,7 +95,7 @@ cx_status cx_livekit_delete_room(cx_livekit *lk, const char *name, const char *r
 typedef struct cx_lk_room {
     char *name;
     char *sid;
-    int64_t creation_time;       /* unix seconds, 0 when absent */
+    int64_t creation_time; /* unix seconds, 0 when absent */
     int64_t num_participants;
 } cx_lk_room;
 
@@ -109,9 +109,9 @@ typedef struct cx_lk_participant {
     char *identity;
     char *name;
     char *sid;
-    int64_t joined_at;           /* unix seconds, 0 when absent */
-    bool hidden;                 /* permission.hidden */
-    bool egress;                 /* kind EGRESS */
+    int64_t joined_at;               /* unix seconds, 0 when absent */
+    bool hidden;                     /* permission.hidden */
+    bool egress;                     /* kind EGRESS */
     bool audio, video, screen_share; /* publishes an unmuted track of that kind */
 } cx_lk_participant;
 

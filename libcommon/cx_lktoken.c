@@ -65,4 +65,3 @@ cx_status cx_lk_token(const char *api_key, const char *api_secret, const char *i
     json_decref(claims);
     return s;
 }
-

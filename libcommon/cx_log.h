@@ -29,12 +29,12 @@ void cx_log(cx_log_level level, const char *request_id, const char *fmt, ...)
 
 /* Formats one line into buf (without the newline); returns the length it
  * needed, like snprintf. Exposed for tests. */
-int cx_log_format(char *buf, int cap, cx_log_level level,
-                  const char *request_id, const char *msg);
+int cx_log_format(char *buf, int cap, cx_log_level level, const char *request_id,
+                  const char *msg);
 
 #define cx_log_debug(rid, ...) cx_log(CX_LOG_DEBUG, (rid), __VA_ARGS__)
-#define cx_log_info(rid, ...)  cx_log(CX_LOG_INFO, (rid), __VA_ARGS__)
-#define cx_log_warn(rid, ...)  cx_log(CX_LOG_WARN, (rid), __VA_ARGS__)
+#define cx_log_info(rid, ...) cx_log(CX_LOG_INFO, (rid), __VA_ARGS__)
+#define cx_log_warn(rid, ...) cx_log(CX_LOG_WARN, (rid), __VA_ARGS__)
 #define cx_log_error(rid, ...) cx_log(CX_LOG_ERROR, (rid), __VA_ARGS__)
 
 #endif

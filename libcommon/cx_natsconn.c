@@ -13,7 +13,10 @@
 
 #define CX_NATS_MAX_SERVERS 32
 
-static bool _set(const char *s) { return s && *s; }
+static bool _set(const char *s)
+{
+    return s && *s;
+}
 
 void cx_natsconn_redact(const char *urls, char *buf, size_t cap)
 {
@@ -319,7 +322,8 @@ cx_status cx_natsconn_options(natsOptions **out, const cx_natsconn_cfg *c, const
     if (ns == NATS_OK)
         ns = natsOptions_SetName(o, name);
     if (ns == NATS_OK)
-        ns = natsOptions_SetCustomInboxPrefix(o, cx_natsconn_inbox_prefix(name, inbox, sizeof inbox));
+        ns = natsOptions_SetCustomInboxPrefix(o, cx_natsconn_inbox_prefix(name, inbox,
+                                                                          sizeof inbox));
     if (ns == NATS_OK)
         ns = natsOptions_SetMaxReconnect(o, -1);
     if (ns == NATS_OK)

@@ -28,23 +28,63 @@ typedef struct cx_natsconn_cfg {
 } cx_natsconn_cfg;
 
 /* Rows of a daemon's env table for a cx_natsconn_cfg (see cx_daemon.h). */
-#define CX_NATSCONN_VARS(c)                                                                  \
-    {"NATS_URL", CX_CFG_STRING, "nats://127.0.0.1:4222",                                     \
-     "NATS server URL(s), comma-separated", &(c).url, 0, 0, false},                          \
-    {"NATS_USER", CX_CFG_STRING, "", "NATS user of this daemon (with NATS_PASSWORD)",        \
-     &(c).user, 0, 0, false},                                                                \
-    {"NATS_PASSWORD", CX_CFG_STRING, "", "password of NATS_USER (or NATS_PASSWORD_FILE)",     \
-     &(c).password, 0, 0, true},                                                             \
-    {"NATS_NKEY_SEED_FILE", CX_CFG_STRING, "", "file with this daemon's NATS nkey user seed", \
-     &(c).nkey_seed_file, 0, 0, false},                                                      \
-    {"NATS_CREDS", CX_CFG_STRING, "", "NATS .creds file (user JWT and seed)", &(c).creds, 0, \
-     0, false},                                                                              \
-    {"NATS_TLS_CA", CX_CFG_STRING, "", "CA file to verify the NATS server (turns TLS on)",    \
-     &(c).tls_ca, 0, 0, false},                                                              \
-    {"NATS_TLS_CERT", CX_CFG_STRING, "", "client certificate for NATS (with NATS_TLS_KEY)",   \
-     &(c).tls_cert, 0, 0, false},                                                            \
-    {"NATS_TLS_KEY", CX_CFG_STRING, "", "private key file of NATS_TLS_CERT", &(c).tls_key, 0,  \
-     0, false}
+#define CX_NATSCONN_VARS(c)                                                                   \
+    {"NATS_URL",                                                                              \
+     CX_CFG_STRING,                                                                           \
+     "nats://127.0.0.1:4222",                                                                 \
+     "NATS server URL(s), comma-separated",                                                   \
+     &(c).url,                                                                                \
+     0,                                                                                       \
+     0,                                                                                       \
+     false},                                                                                  \
+        {"NATS_USER", CX_CFG_STRING,                                                          \
+         "",          "NATS user of this daemon (with NATS_PASSWORD)",                        \
+         &(c).user,   0,                                                                      \
+         0,           false},                                                                 \
+        {"NATS_PASSWORD",                                                                     \
+         CX_CFG_STRING,                                                                       \
+         "",                                                                                  \
+         "password of NATS_USER (or NATS_PASSWORD_FILE)",                                     \
+         &(c).password,                                                                       \
+         0,                                                                                   \
+         0,                                                                                   \
+         true},                                                                               \
+        {"NATS_NKEY_SEED_FILE",                                                               \
+         CX_CFG_STRING,                                                                       \
+         "",                                                                                  \
+         "file with this daemon's NATS nkey user seed",                                       \
+         &(c).nkey_seed_file,                                                                 \
+         0,                                                                                   \
+         0,                                                                                   \
+         false},                                                                              \
+        {"NATS_CREDS",                                                                        \
+         CX_CFG_STRING,                                                                       \
+         "",                                                                                  \
+         "NATS .creds file (user JWT and seed)",                                              \
+         &(c).creds,                                                                          \
+         0,                                                                                   \
+         0,                                                                                   \
+         false},                                                                              \
+        {"NATS_TLS_CA",                                                                       \
+         CX_CFG_STRING,                                                                       \
+         "",                                                                                  \
+         "CA file to verify the NATS server (turns TLS on)",                                  \
+         &(c).tls_ca,                                                                         \
+         0,                                                                                   \
+         0,                                                                                   \
+         false},                                                                              \
+        {"NATS_TLS_CERT",                                                                     \
+         CX_CFG_STRING,                                                                       \
+         "",                                                                                  \
+         "client certificate for NATS (with NATS_TLS_KEY)",                                   \
+         &(c).tls_cert,                                                                       \
+         0,                                                                                   \
+         0,                                                                                   \
+         false},                                                                              \
+    {                                                                                         \
+        "NATS_TLS_KEY", CX_CFG_STRING, "", "private key file of NATS_TLS_CERT", &(c).tls_key, \
+            0, 0, false                                                                       \
+    }
 
 /* Builds the options of a connection named name ("calixio-auth"). At most
  * one of user/password, nkey seed file and creds may be set. The inbox

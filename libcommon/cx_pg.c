@@ -23,8 +23,8 @@
 struct cx_pg_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int size;          /* most connections, borrowed + idle */
-    int busy;          /* borrowed (or being connected) */
+    int size; /* most connections, borrowed + idle */
+    int busy; /* borrowed (or being connected) */
     int nidle;
     PGconn **idle;     /* size entries, nidle used (a stack) */
     const char **keys; /* NULL-terminated, for PQconnectdbParams */
@@ -287,8 +287,8 @@ void cx_pg_release(cx_pg_pool *pool, PGconn *conn, bool broken)
     if (!pool || !conn)
         return;
     /* A connection left inside a transaction or mid-query is not reusable. */
-    if (!broken && (PQstatus(conn) != CONNECTION_OK ||
-                    PQtransactionStatus(conn) != PQTRANS_IDLE))
+    if (!broken &&
+        (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE))
         broken = true;
     if (broken) {
         PQfinish(conn);
@@ -302,8 +302,8 @@ static bool sqlstate_is_conn_loss(const char *st)
 {
     if (!st)
         return false;
-    return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 ||
-           strcmp(st, "57P02") == 0 || strcmp(st, "57P03") == 0;
+    return strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0 || strcmp(st, "57P02") == 0 ||
+           strcmp(st, "57P03") == 0;
 }
 
 /* Copies msg into buf; for data exceptions (class 22) text in double
@@ -344,8 +344,8 @@ static cx_status classify(PGconn *conn, const PGresult *res, const char *sql, bo
         return CX_ERR_CONFLICT;
     char msg[200];
     redacted(msg, sizeof(msg), PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY), st);
-    cx_log_error(NULL, "pg: statement failed: sqlstate=%s msg=%s sql=%.80s", st ? st : "?",
-                 msg, sql);
+    cx_log_error(NULL, "pg: statement failed: sqlstate=%s msg=%s sql=%.80s", st ? st : "?", msg,
+                 sql);
     return CX_ERR_INTERNAL;
 }
 
@@ -378,7 +378,7 @@ static bool not_prepared(const PGresult *res)
  * executed as the session's prepared statement `name`, prepared from sql
  * first when the session does not have it yet. */
 static PGresult *run(PGconn *conn, const char *name, const char *sql, int nparams,
-                      const char *const *params, bool *sent)
+                     const char *const *params, bool *sent)
 {
     *sent = false;
     if (!name) {
@@ -406,7 +406,7 @@ static PGresult *run(PGconn *conn, const char *name, const char *sql, int nparam
 }
 
 static cx_status query(PGconn *conn, const char *name, const char *sql, int nparams,
-                        const char *const *params, PGresult **out, bool *broken, bool *sent)
+                       const char *const *params, PGresult **out, bool *broken, bool *sent)
 {
     bool dummy = false;
     if (!broken)
@@ -430,8 +430,8 @@ static cx_status query(PGconn *conn, const char *name, const char *sql, int npar
     return s;
 }
 
-cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
-                      const char *const *params, PGresult **out, bool *broken)
+cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      PGresult **out, bool *broken)
 {
     bool sent;
     return query(conn, NULL, sql, nparams, params, out, broken, &sent);
@@ -439,7 +439,7 @@ cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
 
 /* cx_pg_exec and cx_pg_exec_prepared: name NULL runs sql unprepared. */
 static cx_status exec(cx_pg_pool *pool, const char *name, const char *sql, int nparams,
-                       const char *const *params, PGresult **out)
+                      const char *const *params, PGresult **out)
 {
     if (!pool)
         return CX_ERR_INTERNAL;
@@ -460,8 +460,8 @@ static cx_status exec(cx_pg_pool *pool, const char *name, const char *sql, int n
     return s;
 }
 
-cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
-                     const char *const *params, PGresult **out)
+cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams, const char *const *params,
+                     PGresult **out)
 {
     return exec(pool, NULL, sql, nparams, params, out);
 }

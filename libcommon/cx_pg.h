@@ -37,13 +37,13 @@ void cx_pg_release(cx_pg_pool *pool, PGconn *conn, bool broken);
  * connection failure -> CX_ERR_UNAVAILABLE (and *broken=true), other SQL
  * errors -> CX_ERR_INTERNAL (logged with the SQLSTATE, never the values).
  * `out` may be NULL when no result is needed. */
-cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams,
-                      const char *const *params, PGresult **out, bool *broken);
+cx_status cx_pg_query(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                      PGresult **out, bool *broken);
 
 /* acquire + cx_pg_query + release, retrying once on a fresh connection when
  * the pooled one turned out to be dead before the statement was sent. */
-cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams,
-                     const char *const *params, PGresult **out);
+cx_status cx_pg_exec(cx_pg_pool *pool, const char *sql, int nparams, const char *const *params,
+                     PGresult **out);
 
 /* Like cx_pg_exec, but the statement is a server-side prepared statement
  * of the session, so Postgres parses and plans it once per connection

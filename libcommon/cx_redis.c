@@ -128,8 +128,9 @@ cx_status cx_redis_create(cx_redis **out, const char *addr, int timeout_ms, int 
         return CX_ERR_NOMEM;
     cx_status s = CX_ERR_CONFIG;
     if (!_parse_seeds(r, addr)) {
-        cx_log_error(NULL, "redis: invalid address (want host:port, or a comma-separated "
-                           "list of at most %d cluster seeds)",
+        cx_log_error(NULL,
+                     "redis: invalid address (want host:port, or a comma-separated "
+                     "list of at most %d cluster seeds)",
                      RD_MAX_NODES);
         goto out_free;
     }
@@ -270,7 +271,8 @@ static cx_status _auth(cx_redis *r, redisContext *ctx)
 cx_status cx_redis_set_auth(cx_redis *r, const char *user, const char *password)
 {
     if (!r || (user && strlen(user) >= sizeof r->user) ||
-        (password && strlen(password) >= sizeof r->password) || (user && *user && !(password && *password)))
+        (password && strlen(password) >= sizeof r->password) ||
+        (user && *user && !(password && *password)))
         return CX_ERR_CONFIG;
     pthread_mutex_lock(&r->mu);
     snprintf(r->user, sizeof r->user, "%s", user ? user : "");
@@ -385,8 +387,8 @@ static void _detect(cx_redis *r, redisContext *ctx, int i)
             cx_log_info(NULL, "redis: cluster mode (%zu slot ranges)", rep->elements);
     } else if (rep->type == REDIS_REPLY_ERROR) {
         pthread_mutex_lock(&r->map_mu);
-        if (r->mode == RD_MODE_UNKNOWN && (strstr(rep->str, "cluster support disabled") ||
-                                         r->nseeds == 1)) {
+        if (r->mode == RD_MODE_UNKNOWN &&
+            (strstr(rep->str, "cluster support disabled") || r->nseeds == 1)) {
             r->mode = RD_MODE_SINGLE;
             if (!strstr(rep->str, "cluster support disabled"))
                 cx_log_warn(NULL, "redis: CLUSTER SLOTS refused (%.80s): single server",
@@ -617,8 +619,8 @@ static bool _is_error(const redisReply *rep, const char *prefix)
 
 static cx_status _error_status(const redisReply *rep)
 {
-    static const char *const later[] = {"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MOVED",
-                                        "ASK"};
+    static const char *const later[] = {"LOADING",     "BUSY",  "TRYAGAIN",
+                                        "CLUSTERDOWN", "MOVED", "ASK"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (_is_error(rep, later[i]))
             return CX_ERR_UNAVAILABLE;
@@ -752,7 +754,8 @@ bool cx_redis_ping(cx_redis *r)
     redisReply *reply = NULL;
     if (cx_redis_cmd(r, &reply, "PING") != CX_OK)
         return false;
-    bool ok = reply->type == REDIS_REPLY_STATUS && reply->str && strcmp(reply->str, "PONG") == 0;
+    bool ok = reply->type == REDIS_REPLY_STATUS && reply->str &&
+              strcmp(reply->str, "PONG") == 0;
     freeReplyObject(reply);
     return ok;
 }
@@ -846,7 +849,8 @@ static cx_status _load(cx_redis_conn *c, cx_redis_script *sc, char sha[41])
     cx_status s = CX_OK;
     if (rep->type != REDIS_REPLY_STRING || rep->len != 40) {
         cx_log_error(NULL, "redis: SCRIPT LOAD failed: %.120s",
-                     rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str : "unexpected reply");
+                     rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
+                                                                : "unexpected reply");
         s = _error_status(rep);
         goto out_free_reply;
     }

@@ -110,7 +110,10 @@ typedef struct cx_redis_script {
     pthread_mutex_t mu;
     char sha[41]; /* "" until loaded */
 } cx_redis_script;
-#define CX_REDIS_SCRIPT(source) {(source), PTHREAD_MUTEX_INITIALIZER, ""}
+#define CX_REDIS_SCRIPT(source)                 \
+    {                                           \
+        (source), PTHREAD_MUTEX_INITIALIZER, "" \
+    }
 
 /* Runs sc on the borrowed connection c with nkeys keys then nargs
  * arguments (NUL-terminated strings; at most 64 in all): EVALSHA, and on

@@ -71,10 +71,10 @@ bool cx_redis_resp_arg(const char *cmd, size_t len, int i, const char **arg, siz
 /* Commands that take no key (what this code base sends, and the admin
  * commands a test may send): routed to any node. */
 static const char *const _keyless[] = {
-    "PING",  "ECHO",     "SCAN",   "SCRIPT",  "CLUSTER", "CLIENT",   "INFO",    "CONFIG",
-    "TIME",  "DBSIZE",   "FLUSHALL", "FLUSHDB", "KEYS",  "ACL",      "AUTH",    "HELLO",
-    "SELECT", "ASKING",  "READONLY", "COMMAND", "MULTI", "EXEC",     "DISCARD", "PUBLISH",
-    "WAIT",  "RANDOMKEY", "LASTSAVE", "MEMORY", "LATENCY", "SLOWLOG", "DEBUG",  "FUNCTION",
+    "PING",   "ECHO",      "SCAN",     "SCRIPT",  "CLUSTER", "CLIENT",  "INFO",    "CONFIG",
+    "TIME",   "DBSIZE",    "FLUSHALL", "FLUSHDB", "KEYS",    "ACL",     "AUTH",    "HELLO",
+    "SELECT", "ASKING",    "READONLY", "COMMAND", "MULTI",   "EXEC",    "DISCARD", "PUBLISH",
+    "WAIT",   "RANDOMKEY", "LASTSAVE", "MEMORY",  "LATENCY", "SLOWLOG", "DEBUG",   "FUNCTION",
 };
 
 static bool _is(const char *a, size_t n, const char *name)
@@ -93,7 +93,8 @@ bool cx_redis_route_key(const char *cmd, size_t len, const char **key, size_t *n
             return false;
     if (_is(name, nl, "EVAL") || _is(name, nl, "EVALSHA") || _is(name, nl, "EVAL_RO") ||
         _is(name, nl, "EVALSHA_RO") || _is(name, nl, "FCALL") || _is(name, nl, "FCALL_RO")) {
-        if (!cx_redis_resp_arg(cmd, len, 2, &nk, &nkl) || nkl == 0 || (nkl == 1 && nk[0] == '0'))
+        if (!cx_redis_resp_arg(cmd, len, 2, &nk, &nkl) || nkl == 0 ||
+            (nkl == 1 && nk[0] == '0'))
             return false;
         return cx_redis_resp_arg(cmd, len, 3, key, n);
     }

@@ -10,10 +10,8 @@
 
 /* One row per kind: the prefix up to and including the tag's '{'. */
 static const char *const _prefix[CX_RK_N] = {
-    [CX_RK_PRESENCE] = "cx:presence:{",
-    [CX_RK_PRESENCE_TS] = "cx:presence-ts:{",
-    [CX_RK_TRACKS] = "cx:tracks:{",
-    [CX_RK_TRACK_TS] = "cx:track-ts:{",
+    [CX_RK_PRESENCE] = "cx:presence:{",      [CX_RK_PRESENCE_TS] = "cx:presence-ts:{",
+    [CX_RK_TRACKS] = "cx:tracks:{",          [CX_RK_TRACK_TS] = "cx:track-ts:{",
     [CX_RK_FINISHED] = "cx:room-finished:{",
 };
 

@@ -30,7 +30,7 @@ typedef struct ep_state {
     char subject[256];
     natsSubscription *subs[CX_MAX_SUBS];
     int nsubs;
-    pthread_mutex_t mu;  /* guards the counters: $SRV.STATS reads them from another thread */
+    pthread_mutex_t mu; /* guards the counters: $SRV.STATS reads them from another thread */
     uint64_t num_requests;
     uint64_t num_errors;
     int64_t processing_ns;
@@ -74,7 +74,7 @@ struct cx_service {
     tick ticks[CX_MAX_TICKS];
     int nticks;
 
-    volatile sig_atomic_t stop;  /* set by cx_service_stop: this service only */
+    volatile sig_atomic_t stop; /* set by cx_service_stop: this service only */
 };
 
 /* A signal stops the whole process, so it is the one process-wide flag: it
@@ -130,7 +130,7 @@ static const char *hdr(natsMsg *m, const char *key)
  * setting a header or publishing: a reply whose error headers could not be
  * set is not sent at all (without them it would read as a success). */
 static natsStatus publish_reply(cx_service *s, const char *reply, const void *data, size_t len,
-                                 cx_status st, const char *errmsg, bool json)
+                                cx_status st, const char *errmsg, bool json)
 {
     natsMsg *m = NULL;
     char code[8];
@@ -161,8 +161,8 @@ static cx_status encode(const ProtobufCMessage *m, bool json, void **buf, size_t
 
 /* Answers st per the error contract; returns the publish status (a body
  * that cannot be encoded is NATS_NO_MEMORY). */
-static natsStatus reply_error(cx_service *s, const char *reply, const cx_req *req,
-                               cx_status st, bool json)
+static natsStatus reply_error(cx_service *s, const char *reply, const cx_req *req, cx_status st,
+                              bool json)
 {
     Calixio__V1__Error e = CALIXIO__V1__ERROR__INIT;
     Calixio__V1__FieldViolation fv[CX_REQ_MAX_FIELDS];
@@ -200,7 +200,7 @@ static natsStatus reply_error(cx_service *s, const char *reply, const cx_req *re
  * one that failed (e.g. larger than the server's max_payload) the caller
  * still gets a 500 instead of waiting for its timeout. */
 static cx_status answer(cx_service *s, const char *reply, cx_req *req, cx_status st,
-                         const void *buf, size_t len, bool json)
+                        const void *buf, size_t len, bool json)
 {
     natsStatus ns;
     if (!reply || !*reply)
@@ -244,7 +244,7 @@ static void count(ep_state *es, int64_t dt_ns, cx_status st, const cx_req *req)
 }
 
 static cx_status decode(const ep_state *es, natsMsg *msg, bool json, cx_req *req,
-                         ProtobufCMessage **in)
+                        ProtobufCMessage **in)
 {
     const char *data = natsMsg_GetData(msg);
     size_t len = (size_t)natsMsg_GetDataLength(msg);
@@ -394,8 +394,8 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 enum { SRV_PING, SRV_INFO, SRV_STATS };
 static const char *const srv_verbs[] = {"PING", "INFO", "STATS"};
 static const char *const srv_types[] = {"io.nats.micro.v1.ping_response",
-                                         "io.nats.micro.v1.info_response",
-                                         "io.nats.micro.v1.stats_response"};
+                                        "io.nats.micro.v1.info_response",
+                                        "io.nats.micro.v1.stats_response"};
 
 typedef struct srv_closure {
     cx_service *s;
@@ -475,7 +475,10 @@ const char *cx_service_subject(const cx_service *s, const char *rel, char *buf, 
     return buf;
 }
 
-natsConnection *cx_service_conn(cx_service *s) { return s->nc; }
+natsConnection *cx_service_conn(cx_service *s)
+{
+    return s->nc;
+}
 
 cx_status cx_service_publish(cx_service *s, const char *rel, const ProtobufCMessage *m)
 {
@@ -484,8 +487,8 @@ cx_status cx_service_publish(cx_service *s, const char *rel, const ProtobufCMess
     uint8_t *buf = cx_pb_pack(m, &len);
     if (!buf)
         return CX_ERR_NOMEM;
-    natsStatus ns =
-        natsConnection_Publish(s->nc, cx_service_subject(s, rel, subj, sizeof subj), buf, (int)len);
+    natsStatus ns = natsConnection_Publish(s->nc, cx_service_subject(s, rel, subj, sizeof subj),
+                                           buf, (int)len);
     free(buf);
     return ns == NATS_OK ? CX_OK : CX_ERR_UNAVAILABLE;
 }
@@ -543,7 +546,8 @@ static void publish_revoked(const char *sid, void *arg)
     cx_service *s = arg;
     char subj[256];
     natsStatus ns = natsConnection_Publish(
-        s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj), sid, (int)strlen(sid));
+        s->nc, cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj), sid,
+        (int)strlen(sid));
     /* Other copies then learn of it only from the deny-list store. */
     if (ns != NATS_OK)
         cx_log_error(NULL, "%s: revocation event not published: %s", s->micro_name,
@@ -661,7 +665,7 @@ cx_status cx_service_create(cx_service **out, const cx_service_opts *o)
             st = CX_ERR_NOMEM;
             goto out_fail;
         }
-        s->nworkers = i + 1;  /* only started threads are joined */
+        s->nworkers = i + 1; /* only started threads are joined */
     }
 
     cx_natsconn_cfg url_only = {.url = (char *)o->nats_url};
@@ -743,7 +747,7 @@ cx_status cx_service_run(cx_service *s)
             if (left > 0 && natsSubscription_IsValid(s->eps[i].subs[k]))
                 natsSubscription_WaitForDrainCompletion(s->eps[i].subs[k], left);
         }
-    stop_pool(s);  /* pooled requests already queued are answered */
+    stop_pool(s); /* pooled requests already queued are answered */
     natsStatus ns = natsConnection_FlushTimeout(s->nc, 2000);
     if (ns != NATS_OK)
         cx_log_warn(NULL, "%s: final flush failed (%s): replies still buffered are lost",

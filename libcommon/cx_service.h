@@ -40,18 +40,21 @@
  * for the duration of the handler call ("" when the header was absent). */
 typedef struct cx_req {
     const char *subject;
-    const char *request_id;     /* Calixio-Request-Id */
-    const char *authorization;  /* Authorization */
-    const char *client_ip;      /* Calixio-Client-Ip */
-    const char *user_agent;     /* Calixio-User-Agent */
-    cx_caller caller;           /* .authenticated when a valid bearer came */
+    const char *request_id;    /* Calixio-Request-Id */
+    const char *authorization; /* Authorization */
+    const char *client_ip;     /* Calixio-Client-Ip */
+    const char *user_agent;    /* Calixio-User-Agent */
+    cx_caller caller;          /* .authenticated when a valid bearer came */
 
     /* Error details a handler may fill before returning an error status. */
-    char message[256];          /* overrides the status's default message */
-    char reason[96];            /* e.g. "email_email" */
+    char message[256]; /* overrides the status's default message */
+    char reason[96];   /* e.g. "email_email" */
     int n_fields;
-    struct { char field[48]; char rule[32]; } fields[CX_REQ_MAX_FIELDS];
-    int retry_after;            /* seconds, for 429 */
+    struct {
+        char field[48];
+        char rule[32];
+    } fields[CX_REQ_MAX_FIELDS];
+    int retry_after; /* seconds, for 429 */
 } cx_req;
 
 /* Adds a validation failure (field, rule); the first one also sets
@@ -70,35 +73,35 @@ typedef cx_status (*cx_handler_fn)(cx_req *req, const ProtobufCMessage *in,
                                    ProtobufCMessage **out, void *ctx);
 
 typedef enum cx_auth_mode {
-    CX_AUTH_NONE = 0,   /* Authorization header ignored */
-    CX_AUTH_OPTIONAL,   /* verified when present: invalid -> 401, absent -> guest */
-    CX_AUTH_REQUIRED    /* absent -> 401 missing_auth */
+    CX_AUTH_NONE = 0, /* Authorization header ignored */
+    CX_AUTH_OPTIONAL, /* verified when present: invalid -> 401, absent -> guest */
+    CX_AUTH_REQUIRED  /* absent -> 401 missing_auth */
 } cx_auth_mode;
 
 typedef struct cx_endpoint {
-    const char *name;                     /* subject token and $SRV endpoint name */
+    const char *name; /* subject token and $SRV endpoint name */
     const ProtobufCMessageDescriptor *in;
     const ProtobufCMessageDescriptor *out;
     cx_handler_fn fn;
     cx_auth_mode auth;
-    bool pooled;      /* CPU-heavy: run in the bounded worker pool; a full queue is 503 */
+    bool pooled; /* CPU-heavy: run in the bounded worker pool; a full queue is 503 */
 } cx_endpoint;
 
 typedef struct cx_service_opts {
-    const char *name;          /* "auth": subjects <prefix>.auth.*, micro name calixio-auth */
-    const char *version;       /* SemVer, e.g. "0.1.0" */
+    const char *name;    /* "auth": subjects <prefix>.auth.*, micro name calixio-auth */
+    const char *version; /* SemVer, e.g. "0.1.0" */
     const char *description;
-    const char *nats_url;      /* comma-separated list allowed; used when nats is NULL */
+    const char *nats_url;        /* comma-separated list allowed; used when nats is NULL */
     const cx_natsconn_cfg *nats; /* URL list, credentials, TLS (cx_natsconn.h) */
-    const char *prefix;        /* subject prefix, "calixio" */
+    const char *prefix;          /* subject prefix, "calixio" */
     const cx_endpoint *endpoints;
     int n_endpoints;
-    void *ctx;                 /* passed to every handler */
-    const cx_auth_cfg *auth;   /* NULL: no endpoint may use CX_AUTH_* other than NONE */
-    cx_redis *revocation;      /* deny-list store; NULL skips the check */
-    int subs_per_endpoint;     /* parallel delivery threads per endpoint (default 2) */
-    int pool_threads;          /* worker threads for pooled endpoints (default 2) */
-    int pool_queue;            /* max queued pooled requests (default 64) */
+    void *ctx;               /* passed to every handler */
+    const cx_auth_cfg *auth; /* NULL: no endpoint may use CX_AUTH_* other than NONE */
+    cx_redis *revocation;    /* deny-list store; NULL skips the check */
+    int subs_per_endpoint;   /* parallel delivery threads per endpoint (default 2) */
+    int pool_threads;        /* worker threads for pooled endpoints (default 2) */
+    int pool_queue;          /* max queued pooled requests (default 64) */
 } cx_service_opts;
 
 typedef struct cx_service cx_service;

@@ -11,7 +11,8 @@ struct _cx_status_row {
 
 static const struct _cx_status_row _rows[CX_STATUS_COUNT_] = {
     [CX_OK] = {200, "ok", "ok"},
-    [CX_ERR_INVALID_JSON] = {400, "invalid_json", "request body is not valid JSON for this route"},
+    [CX_ERR_INVALID_JSON] = {400, "invalid_json",
+                             "request body is not valid JSON for this route"},
     [CX_ERR_VALIDATION] = {400, "validation_failed", "validation failed"},
     [CX_ERR_BAD_REQUEST] = {400, "bad_request", "bad request"},
     [CX_ERR_REFRESH_REQUIRED] = {400, "refresh_token_required", "refresh token required"},
@@ -26,7 +27,8 @@ static const struct _cx_status_row _rows[CX_STATUS_COUNT_] = {
     [CX_ERR_ROOM_FORBIDDEN] = {403, "room_forbidden", "only the room owner may do this"},
     [CX_ERR_NOT_FOUND] = {404, "not_found", "not found"},
     [CX_ERR_ROOM_NOT_FOUND] = {404, "room_not_found", "room not found"},
-    [CX_ERR_PARTICIPANT_NOT_FOUND] = {404, "participant_not_found", "participant not in the room"},
+    [CX_ERR_PARTICIPANT_NOT_FOUND] = {404, "participant_not_found",
+                                      "participant not in the room"},
     [CX_ERR_MESSAGE_NOT_FOUND] = {404, "message_not_found", "message not found"},
     [CX_ERR_SESSION_NOT_FOUND] = {404, "session_not_found", "session not found"},
     [CX_ERR_PROFILE_NOT_FOUND] = {404, "profile_not_found", "video profile not found"},
@@ -49,8 +51,10 @@ static const struct _cx_status_row _rows[CX_STATUS_COUNT_] = {
     [CX_ERR_PAYLOAD_TOO_LARGE] = {413, "payload_too_large", "request body too large"},
     [CX_ERR_UNSUPPORTED_MEDIA] = {415, "unsupported_media_type", "unsupported content type"},
     [CX_ERR_UNPROCESSABLE] = {422, "unprocessable", "unprocessable request"},
-    [CX_ERR_TOO_MANY_ATTEMPTS] = {429, "too_many_attempts", "too many attempts, try again later"},
-    [CX_ERR_TOO_MANY_MESSAGES] = {429, "too_many_messages", "too many messages, try again later"},
+    [CX_ERR_TOO_MANY_ATTEMPTS] = {429, "too_many_attempts",
+                                  "too many attempts, try again later"},
+    [CX_ERR_TOO_MANY_MESSAGES] = {429, "too_many_messages",
+                                  "too many messages, try again later"},
     [CX_ERR_RATE_LIMITED] = {429, "rate_limited", "too many requests"},
     [CX_ERR_INTERNAL] = {500, "internal", "internal error"},
     [CX_ERR_NOMEM] = {500, "internal", "out of memory"},
@@ -67,11 +71,20 @@ static const struct _cx_status_row *_row(cx_status s)
     return &_rows[s];
 }
 
-int cx_status_http(cx_status s) { return _row(s)->http; }
+int cx_status_http(cx_status s)
+{
+    return _row(s)->http;
+}
 
-const char *cx_status_code(cx_status s) { return _row(s)->code; }
+const char *cx_status_code(cx_status s)
+{
+    return _row(s)->code;
+}
 
-const char *cx_status_message(cx_status s) { return _row(s)->message; }
+const char *cx_status_message(cx_status s)
+{
+    return _row(s)->message;
+}
 
 cx_status cx_status_from_code(const char *code)
 {

@@ -145,8 +145,8 @@ cx_text_rule cx_text_clean(const char *in, unsigned flags, size_t min_chars, siz
 const char *cx_text_rule_name(cx_text_rule r)
 {
     static const char *const names[] = {
-        [CX_TEXT_OK] = "",        [CX_TEXT_REQUIRED] = "required", [CX_TEXT_UTF8] = "utf8",
-        [CX_TEXT_MIN] = "min",    [CX_TEXT_MAX] = "max",           [CX_TEXT_CONTROL] = "control",
+        [CX_TEXT_OK] = "",       [CX_TEXT_REQUIRED] = "required", [CX_TEXT_UTF8] = "utf8",
+        [CX_TEXT_MIN] = "min",   [CX_TEXT_MAX] = "max",           [CX_TEXT_CONTROL] = "control",
         [CX_TEXT_BIDI] = "bidi",
     };
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "";

@@ -7,7 +7,10 @@
 
 #include "cx_log.h"
 
-int64_t cx_now_s(void) { return (int64_t)time(NULL); }
+int64_t cx_now_s(void)
+{
+    return (int64_t)time(NULL);
+}
 
 int64_t cx_now_ms(void)
 {
@@ -23,7 +26,10 @@ int64_t cx_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-int64_t cx_mono_ms(void) { return cx_mono_ns() / 1000000; }
+int64_t cx_mono_ms(void)
+{
+    return cx_mono_ns() / 1000000;
+}
 
 void cx_time_rfc3339(int64_t unix_s, char out[21])
 {

@@ -20,7 +20,7 @@ struct cx_ttlcache {
     size_t value_size;
     int64_t ttl_ms;
     ttl_slot *slots;
-    char *keys;      /* n * (key_max + 1) */
+    char *keys;            /* n * (key_max + 1) */
     unsigned char *values; /* n * value_size */
 };
 
@@ -47,8 +47,8 @@ static unsigned char *value_at(cx_ttlcache *c, size_t i)
     return c->values + i * c->value_size;
 }
 
-cx_status cx_ttlcache_create(cx_ttlcache **out, size_t slots, size_t key_max,
-                             size_t value_size, int64_t ttl_ms)
+cx_status cx_ttlcache_create(cx_ttlcache **out, size_t slots, size_t key_max, size_t value_size,
+                             int64_t ttl_ms)
 {
     if (slots == 0 || value_size == 0 || key_max == 0 || key_max > 65536)
         return CX_ERR_INTERNAL;

@@ -30,7 +30,7 @@ typedef struct cx_ttlcache cx_ttlcache;
 
 /* What a miss hands to cx_ttlcache_put; opaque to callers. */
 typedef struct cx_ttlcache_ticket {
-    size_t slot;        /* SIZE_MAX: nothing may be stored (key too long, ttl 0) */
+    size_t slot; /* SIZE_MAX: nothing may be stored (key too long, ttl 0) */
     uint64_t gen;
     int64_t started_ms; /* monotonic */
 } cx_ttlcache_ticket;
@@ -40,8 +40,8 @@ typedef struct cx_ttlcache_ticket {
  * value_size (> 0) bytes, for ttl_ms (<= 0: nothing is ever stored, every
  * get is a miss). *out is owned by the caller: cx_ttlcache_destroy.
  * CX_ERR_NOMEM, or CX_ERR_INTERNAL on bad sizes. */
-cx_status cx_ttlcache_create(cx_ttlcache **out, size_t slots, size_t key_max,
-                             size_t value_size, int64_t ttl_ms);
+cx_status cx_ttlcache_create(cx_ttlcache **out, size_t slots, size_t key_max, size_t value_size,
+                             int64_t ttl_ms);
 
 /* Frees the cache; NULL is fine. No other call may be in progress. */
 void cx_ttlcache_destroy(cx_ttlcache *c);

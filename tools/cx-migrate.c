@@ -44,21 +44,20 @@ struct migset {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cx-migrate up | down [N] | status | --help\n"
-            "\n"
-            "  up        apply every pending migration, in file-name order\n"
-            "  down [N]  revert the last N applied migrations (default 1)\n"
-            "  status    list every migration as applied or pending\n"
-            "\n"
-            "environment:\n"
-            "  DATABASE_URL    Postgres URL or key=value conninfo (required)\n"
-            "  MIGRATIONS_DIR  directory of NNNN_name.sql files (default ./migrations)\n"
-            "  MIGRATIONS_GRANTS  SQL applied after every up, in one transaction\n"
-            "                  (tools/cx-perms pg: the grants of the permission table)\n"
-            "\n"
-            "Each file holds a '-- +up' section and a '-- +down' section. Applied\n"
-            "versions are kept in the table schema_migrations. Exit status 1 on failure.\n");
+    fprintf(f, "usage: cx-migrate up | down [N] | status | --help\n"
+               "\n"
+               "  up        apply every pending migration, in file-name order\n"
+               "  down [N]  revert the last N applied migrations (default 1)\n"
+               "  status    list every migration as applied or pending\n"
+               "\n"
+               "environment:\n"
+               "  DATABASE_URL    Postgres URL or key=value conninfo (required)\n"
+               "  MIGRATIONS_DIR  directory of NNNN_name.sql files (default ./migrations)\n"
+               "  MIGRATIONS_GRANTS  SQL applied after every up, in one transaction\n"
+               "                  (tools/cx-perms pg: the grants of the permission table)\n"
+               "\n"
+               "Each file holds a '-- +up' section and a '-- +down' section. Applied\n"
+               "versions are kept in the table schema_migrations. Exit status 1 on failure.\n");
 }
 
 static void migset_free(struct migset *set)
@@ -239,9 +238,9 @@ static int read_applied(PGconn *c, struct migset *set, bool must_exist)
             return 0;
     }
     if (query(c,
-           "SELECT version, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-           "FROM schema_migrations ORDER BY version",
-           0, NULL, &res) != 0)
+              "SELECT version, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+              "FROM schema_migrations ORDER BY version",
+              0, NULL, &res) != 0)
         return -1;
     for (int r = 0; r < PQntuples(res); r++) {
         const char *v = PQgetvalue(res, r, 0);
@@ -279,9 +278,9 @@ static int run_one(PGconn *c, const struct migration *m, bool up)
     }
     PQclear(res);
     if (query(c,
-           up ? "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
-              : "DELETE FROM schema_migrations WHERE version = $1",
-           1, params, NULL) != 0)
+              up ? "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())"
+                 : "DELETE FROM schema_migrations WHERE version = $1",
+              1, params, NULL) != 0)
         goto out_rollback;
     if (query(c, "COMMIT", 0, NULL, NULL) != 0)
         return -1;
@@ -324,10 +323,10 @@ out_free:
 static int cmd_up(PGconn *c, struct migset *set)
 {
     if (query(c,
-           "CREATE TABLE IF NOT EXISTS schema_migrations ("
-           " version text PRIMARY KEY,"
-           " applied_at timestamptz NOT NULL DEFAULT now())",
-           0, NULL, NULL) != 0)
+              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+              " version text PRIMARY KEY,"
+              " applied_at timestamptz NOT NULL DEFAULT now())",
+              0, NULL, NULL) != 0)
         return -1;
     if (read_applied(c, set, true) != 0)
         return -1;
@@ -392,7 +391,8 @@ static int with_conn(const char *url, const char *cmd, long count, struct migset
         return -1;
     }
     if (cx_pg_acquire(pool, &c, 5000) != CX_OK) {
-        fprintf(stderr, "cx-migrate: cannot connect to the database (see the log line above)\n");
+        fprintf(stderr,
+                "cx-migrate: cannot connect to the database (see the log line above)\n");
         goto out_destroy;
     }
     /* The pool's 5 s statement_timeout suits requests, not migrations. */
@@ -408,8 +408,7 @@ static int with_conn(const char *url, const char *cmd, long count, struct migset
         rc = cmd_down(c, set, count);
     else
         rc = cmd_status(c, set);
-    if (locking && PQstatus(c) == CONNECTION_OK &&
-        PQtransactionStatus(c) == PQTRANS_IDLE)
+    if (locking && PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) == PQTRANS_IDLE)
         (void)query(c, "SELECT pg_advisory_unlock($1::bigint)", 1, key, NULL);
 out_release:
     /* Never pool it again: the session settings were changed. */

@@ -160,8 +160,8 @@ static cx_status _change_password(const auth_ctx *c, cx_req *req, const auth_use
         return s;
     s = acct_store_tx_set_hash(&tx, u->id, u->hash, new_hash);
     if (s == CX_OK)
-        s = acct_store_tx_revoke_sessions(&tx, u->id, req->caller.session_id,
-                                          "password_change", &ids, &n);
+        s = acct_store_tx_revoke_sessions(&tx, u->id, req->caller.session_id, "password_change",
+                                          &ids, &n);
     if (s == CX_OK)
         s = _denylist(c, ids, n);
     cx_status e = auth_store_tx_end(&tx, s == CX_OK);

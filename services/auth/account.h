@@ -108,8 +108,7 @@ cx_status acct_store_profile_update(cx_pg_pool *pg, const char *id, const char *
 /* Fills out (a malloced message the caller frees with
  * protobuf_c_message_free_unpacked) with the stored settings;
  * CX_ERR_NOT_FOUND when the user never changed one (defaults apply). */
-cx_status acct_store_settings(cx_pg_pool *pg, const char *user_id,
-                              Calixio__V1__Settings *out);
+cx_status acct_store_settings(cx_pg_pool *pg, const char *user_id, Calixio__V1__Settings *out);
 
 /* Upserts the fields present in patch (absent ones kept) and loads the
  * whole result into out. */
@@ -132,8 +131,8 @@ cx_status acct_store_tx_set_hash(auth_tx *tx, const char *user_id, const char *o
  * except_sid (NULL: all of them) and returns their ids: *ids is a malloced
  * array of *n malloced strings (acct_free_ids). */
 cx_status acct_store_tx_revoke_sessions(auth_tx *tx, const char *user_id,
-                                        const char *except_sid, const char *reason,
-                                        char ***ids, int *n);
+                                        const char *except_sid, const char *reason, char ***ids,
+                                        int *n);
 void acct_free_ids(char **ids, int n);
 
 /* Inside tx: deletes the user if its hash is still hash (sessions, refresh
@@ -154,8 +153,8 @@ cx_status acct_store_tx_revoke_one(auth_tx *tx, const char *user_id, const char 
 
 /* The outbox of account-deleted events: up to max unpublished deletions
  * (user ids and times into the arrays), and marking one published. */
-cx_status acct_store_pending_deletions(cx_pg_pool *pg, int max, char (*ids)[37],
-                                       char (*at)[21], int *n);
+cx_status acct_store_pending_deletions(cx_pg_pool *pg, int max, char (*ids)[37], char (*at)[21],
+                                       int *n);
 cx_status acct_store_deletion_published(cx_pg_pool *pg, const char *user_id);
 
 /* ---- profiles_store.c ------------------------------------------------------ */

@@ -96,8 +96,8 @@ cx_status acct_store_profile_update(cx_pg_pool *pg, const char *id, const char *
 /* ---- settings --------------------------------------------------------------- */
 
 /* Column order of every settings statement. */
-#define ACCT_SETTINGS_COLS                                                                  \
-    "microphone_on_join, camera_on_join, video_quality, theme, language, "                 \
+#define ACCT_SETTINGS_COLS                                                 \
+    "microphone_on_join, camera_on_join, video_quality, theme, language, " \
     "camera_device_id, microphone_device_id, speaker_device_id"
 
 static cx_status _settings_row(const PGresult *r, Calixio__V1__Settings *out)
@@ -105,9 +105,12 @@ static cx_status _settings_row(const PGresult *r, Calixio__V1__Settings *out)
     out->has_microphone_on_join = out->has_camera_on_join = 1;
     out->microphone_on_join = PQgetvalue(r, 0, 0)[0] == 't';
     out->camera_on_join = PQgetvalue(r, 0, 1)[0] == 't';
-    char **strs[] = {&out->video_quality,    &out->theme,
-                     &out->language,         &out->camera_device_id,
-                     &out->microphone_device_id, &out->speaker_device_id};
+    char **strs[] = {&out->video_quality,
+                     &out->theme,
+                     &out->language,
+                     &out->camera_device_id,
+                     &out->microphone_device_id,
+                     &out->speaker_device_id};
     for (int i = 0; i < (int)CX_NELEM(strs); i++) {
         *strs[i] = cx_strdup(PQgetvalue(r, 0, 2 + i));
         if (!*strs[i])
@@ -152,11 +155,10 @@ cx_status acct_store_settings_update(cx_pg_pool *pg, const char *user_id,
     PGresult *r = NULL;
     /* The row is created with the table's defaults if missing, then gets
      * the fields present (COALESCE keeps the others). */
-    cx_status s = cx_pg_exec(
-        pg,
-        "INSERT INTO user_settings AS u (user_id) VALUES ($1::uuid) "
-        "ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
-        1, p, NULL);
+    cx_status s = cx_pg_exec(pg,
+                             "INSERT INTO user_settings AS u (user_id) VALUES ($1::uuid) "
+                             "ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id",
+                             1, p, NULL);
     if (s == CX_OK)
         s = cx_pg_exec(pg,
                        "UPDATE user_settings SET "
@@ -237,8 +239,8 @@ static cx_status _ids_of(const PGresult *r, char ***ids, int *n)
 }
 
 cx_status acct_store_tx_revoke_sessions(auth_tx *tx, const char *user_id,
-                                        const char *except_sid, const char *reason,
-                                        char ***ids, int *n)
+                                        const char *except_sid, const char *reason, char ***ids,
+                                        int *n)
 {
     const char *p[] = {user_id, except_sid ? except_sid : "", reason};
     PGresult *r = NULL;
@@ -346,11 +348,12 @@ cx_status acct_store_tx_revoke_one(auth_tx *tx, const char *user_id, const char 
 {
     const char *p[] = {user_id, sid};
     PGresult *r = NULL;
-    cx_status s = cx_pg_query(tx->conn,
-                              "UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked' "
-                              "WHERE id = $2::uuid AND user_id = $1::uuid "
-                              "AND revoked_at IS NULL AND expires_at > now() RETURNING 1",
-                              2, p, &r, &tx->broken);
+    cx_status s = cx_pg_query(
+        tx->conn,
+        "UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked' "
+        "WHERE id = $2::uuid AND user_id = $1::uuid "
+        "AND revoked_at IS NULL AND expires_at > now() RETURNING 1",
+        2, p, &r, &tx->broken);
     if (s != CX_OK)
         return s;
     s = PQntuples(r) == 1 ? CX_OK : CX_ERR_SESSION_NOT_FOUND;
@@ -360,8 +363,8 @@ cx_status acct_store_tx_revoke_one(auth_tx *tx, const char *user_id, const char 
 
 /* ---- account_deletions outbox ----------------------------------------------- */
 
-cx_status acct_store_pending_deletions(cx_pg_pool *pg, int max, char (*ids)[37],
-                                       char (*at)[21], int *n)
+cx_status acct_store_pending_deletions(cx_pg_pool *pg, int max, char (*ids)[37], char (*at)[21],
+                                       int *n)
 {
     char lim[16];
     snprintf(lim, sizeof(lim), "%d", max);

@@ -62,7 +62,7 @@ typedef struct auth_ctx {
     int64_t max_fail_email;
     int64_t max_fail_ip;
     int64_t fail_window_s;
-    cx_service *svc; /* set once serving: publishes account events (account.c) */
+    cx_service *svc;        /* set once serving: publishes account events (account.c) */
     int64_t reuse_grace_ms; /* REFRESH_REUSE_GRACE */
     auth_denylist *denylist;
 } auth_ctx;

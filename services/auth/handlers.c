@@ -70,8 +70,7 @@ static void _maybe_rehash(const auth_ctx *c, const cx_req *req, const auth_user 
     if (s == CX_OK)
         cx_log_info(req->request_id, "re-hashed the password of user %s", u->id);
     else
-        cx_log_warn(req->request_id, "re-hash of user %s failed: %s", u->id,
-                    cx_status_code(s));
+        cx_log_warn(req->request_id, "re-hash of user %s failed: %s", u->id, cx_status_code(s));
     sodium_memzero(hash, sizeof(hash));
 }
 
@@ -157,11 +156,9 @@ cx_status auth_handle_login(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
 
     s = _new_refresh(refresh, refresh_hash);
     if (s == CX_OK)
-        s = auth_store_create_session(c->pg, u.id, ip, ua, c->refresh_ttl_s, refresh_hash,
-                                      sid);
+        s = auth_store_create_session(c->pg, u.id, ip, ua, c->refresh_ttl_s, refresh_hash, sid);
     if (s == CX_OK)
-        s = cx_auth_mint(c->jwt, u.id, u.name, sid, cx_now_s(), c->access_ttl_s, &access,
-                         jti);
+        s = cx_auth_mint(c->jwt, u.id, u.name, sid, cx_now_s(), c->access_ttl_s, &access, jti);
     if (s == CX_OK)
         s = _login_reply(c, &u, access, refresh, out);
     if (s == CX_OK)
@@ -233,8 +230,7 @@ static cx_status _open_token(const auth_ctx *c, cx_req *req, const char *token, 
 }
 
 static cx_status _refresh_reply(const auth_ctx *c, const auth_token_row *row, int64_t version,
-                                const char *access, const char *refresh,
-                                ProtobufCMessage **out)
+                                const char *access, const char *refresh, ProtobufCMessage **out)
 {
     Calixio__V1__RefreshReply *r = malloc(sizeof(*r));
     if (!r)
@@ -342,7 +338,8 @@ cx_status auth_handle_me(cx_req *req, const ProtobufCMessage *in, ProtobufCMessa
         return CX_ERR_INVALID_TOKEN;
     cx_status s = auth_store_user_by_id(c->pg, req->caller.user_id, &u);
     if (s == CX_ERR_NOT_FOUND)
-        return cx_req_fail(req, CX_ERR_INVALID_TOKEN, "the user of this token no longer exists");
+        return cx_req_fail(req, CX_ERR_INVALID_TOKEN,
+                           "the user of this token no longer exists");
     if (s != CX_OK)
         return s;
 

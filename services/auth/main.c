@@ -31,7 +31,8 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (throttle counters, revocation deny-list)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (throttle counters, revocation deny-list)",
+     &redis_addr, 0, 0, false},
     {"ACCESS_TOKEN_TTL", CX_CFG_DURATION, "10m", "lifetime of access tokens", &access_ttl_ms,
      1000, 86400000, false},
     {"REFRESH_TOKEN_TTL", CX_CFG_DURATION, "720h",
@@ -41,10 +42,11 @@ static const cx_cfg_var vars[] = {
      "a refresh token rotated less than this long ago, presented again, gets a new token of "
      "the same session instead of revoking it (0 turns the grace off)",
      &reuse_grace_ms, 0, 3600000, false},
-    {"PASSWORD_OPSLIMIT", CX_CFG_INT, "2", "Argon2id passes (libsodium opslimit)", &opslimit,
-     1, 64, false},
-    {"PASSWORD_MEMLIMIT", CX_CFG_INT, "67108864", "Argon2id memory in bytes (libsodium memlimit)",
-     &memlimit, 8192, INT64_C(4294967296), false},
+    {"PASSWORD_OPSLIMIT", CX_CFG_INT, "2", "Argon2id passes (libsodium opslimit)", &opslimit, 1,
+     64, false},
+    {"PASSWORD_MEMLIMIT", CX_CFG_INT, "67108864",
+     "Argon2id memory in bytes (libsodium memlimit)", &memlimit, 8192, INT64_C(4294967296),
+     false},
     {"LOGIN_MAX_FAILURES_PER_EMAIL", CX_CFG_INT, "5",
      "failed logins per email within the window before 429", &max_fail_email, 1, 1000000,
      false},
@@ -52,10 +54,10 @@ static const cx_cfg_var vars[] = {
      "failed logins per client ip within the window before 429", &max_fail_ip, 1, 1000000,
      false},
     {"LOGIN_FAILURE_WINDOW", CX_CFG_DURATION, "15m",
-     "window of the failure counters (from the first failure)", &fail_window_ms, 1000,
-     86400000, false},
-    {"AUTH_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon",
-     &pg_pool_size, 1, 256, false},
+     "window of the failure counters (from the first failure)", &fail_window_ms, 1000, 86400000,
+     false},
+    {"AUTH_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon", &pg_pool_size,
+     1, 256, false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -79,7 +81,8 @@ static const cx_endpoint endpoints[] = {
     {"settings_update", &calixio__v1__settings__descriptor, &calixio__v1__settings__descriptor,
      acct_handle_settings_update, CX_AUTH_REQUIRED, false},
     {"video_profiles_list", &calixio__v1__empty__descriptor,
-     &calixio__v1__video_profile_list__descriptor, acct_handle_vp_list, CX_AUTH_REQUIRED, false},
+     &calixio__v1__video_profile_list__descriptor, acct_handle_vp_list, CX_AUTH_REQUIRED,
+     false},
     {"video_profile_create", &calixio__v1__create_video_profile_request__descriptor,
      &calixio__v1__video_profile__descriptor, acct_handle_vp_create, CX_AUTH_REQUIRED, false},
     {"video_profile_update", &calixio__v1__update_video_profile_request__descriptor,
@@ -165,7 +168,8 @@ int main(int argc, char **argv)
 
     rc = 1;
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000,
+                                        4);
     if (s != CX_OK)
         goto out_free_config;
     c.pg = st.pg;
@@ -179,7 +183,8 @@ int main(int argc, char **argv)
                      cx_status_code(s));
         goto out_close_stores;
     }
-    cx_log_info(NULL, "auth starting: access ttl %llds, refresh ttl %llds, argon2id t=%llu m=%zu",
+    cx_log_info(NULL,
+                "auth starting: access ttl %llds, refresh ttl %llds, argon2id t=%llu m=%zu",
                 (long long)c.access_ttl_s, (long long)c.refresh_ttl_s, c.pw.opslimit,
                 c.pw.memlimit);
     s = _serve(&c);

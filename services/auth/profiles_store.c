@@ -11,8 +11,8 @@
 #include "cx_log.h"
 #include "cx_time.h"
 
-#define ACCT_VP_COLS                                                                        \
-    "id, name, background, background_image_url, noise_suppression, is_default, "          \
+#define ACCT_VP_COLS                                                              \
+    "id, name, background, background_image_url, noise_suppression, is_default, " \
     "created_at, updated_at"
 
 /* A new VideoProfile from row i of r (ACCT_VP_COLS order). */
@@ -134,11 +134,12 @@ cx_status acct_store_vp_create(cx_pg_pool *pg, cx_req *req, const char *user_id,
     if (s == CX_OK && def)
         s = _clear_default(&tx, user_id, NULL);
     if (s == CX_OK)
-        s = _one(&tx,
-                 "INSERT INTO video_profiles (user_id, name, background, background_image_url, "
-                 "noise_suppression, is_default) VALUES ($1::uuid, $2, $3, $4, $5, $6::boolean) "
-                 "RETURNING " ACCT_VP_COLS,
-                 6, p, CX_ERR_INTERNAL, out);
+        s = _one(
+            &tx,
+            "INSERT INTO video_profiles (user_id, name, background, background_image_url, "
+            "noise_suppression, is_default) VALUES ($1::uuid, $2, $3, $4, $5, $6::boolean) "
+            "RETURNING " ACCT_VP_COLS,
+            6, p, CX_ERR_INTERNAL, out);
     cx_status e = auth_store_tx_end(&tx, s == CX_OK);
     if (s == CX_OK && e != CX_OK) {
         protobuf_c_message_free_unpacked(&(*out)->base, NULL);

@@ -160,8 +160,8 @@ cx_status auth_revocation_start(auth_ctx *c, cx_service *svc, natsSubscription *
 {
     char subj[256];
     cx_service_subject(svc, AUTH_SESSION_STATE, subj, sizeof(subj));
-    if (natsConnection_QueueSubscribe(out, cx_service_conn(svc), subj, "calixio-auth", _on_state,
-                                      c) != NATS_OK)
+    if (natsConnection_QueueSubscribe(out, cx_service_conn(svc), subj, "calixio-auth",
+                                      _on_state, c) != NATS_OK)
         return CX_ERR_UNAVAILABLE;
     return cx_service_every(svc, 1000, auth_denylist_tick, c);
 }

@@ -36,12 +36,12 @@ static cx_status _fill_defaults(Calixio__V1__Settings *s)
 static cx_status _validate(cx_req *req, const Calixio__V1__Settings *p)
 {
     bool bad = false;
-    bad |= acct_validate_oneof(req, "video_quality", p->video_quality,
-                               acct_video_qualities) != CX_OK;
+    bad |= acct_validate_oneof(req, "video_quality", p->video_quality, acct_video_qualities) !=
+           CX_OK;
     bad |= acct_validate_oneof(req, "theme", p->theme, acct_themes) != CX_OK;
     bad |= acct_validate_oneof(req, "language", p->language, acct_languages) != CX_OK;
-    bad |= acct_validate_bytes(req, "camera_device_id", p->camera_device_id,
-                               ACCT_DEVICE_MAX) != CX_OK;
+    bad |= acct_validate_bytes(req, "camera_device_id", p->camera_device_id, ACCT_DEVICE_MAX) !=
+           CX_OK;
     bad |= acct_validate_bytes(req, "microphone_device_id", p->microphone_device_id,
                                ACCT_DEVICE_MAX) != CX_OK;
     bad |= acct_validate_bytes(req, "speaker_device_id", p->speaker_device_id,

@@ -56,8 +56,7 @@ cx_status auth_store_create_user(cx_pg_pool *pg, const char *name, const char *e
 }
 
 /* Runs a one-parameter user SELECT and fills out from its single row. */
-static cx_status _user_query(cx_pg_pool *pg, const char *sql, const char *param,
-                             auth_user *out)
+static cx_status _user_query(cx_pg_pool *pg, const char *sql, const char *param, auth_user *out)
 {
     PGresult *r = NULL;
     cx_status s = cx_pg_exec(pg, sql, 1, &param, &r);
@@ -153,14 +152,15 @@ cx_status auth_store_tx_begin(cx_pg_pool *pg, const char *token_hash_hex, int64_
      * waits here and then sees rotated_at of the committed first one. The
      * grace is judged by clock_timestamp(), not now() (the transaction's
      * start, which may be before that rotation committed). */
-    s = cx_pg_query(tx->conn,
-                    "SELECT s.id, s.user_id, u.name, s.version, rt.rotated_at IS NOT NULL, "
-                    "s.revoked_at IS NOT NULL, s.expires_at <= now(), "
-                    "rt.rotated_at > clock_timestamp() - make_interval(secs => $2::bigint / 1000.0) "
-                    "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id "
-                    "JOIN users u ON u.id = s.user_id "
-                    "WHERE rt.token_hash = decode($1, 'hex') FOR UPDATE OF rt, s",
-                    2, p, &r, &tx->broken);
+    s = cx_pg_query(
+        tx->conn,
+        "SELECT s.id, s.user_id, u.name, s.version, rt.rotated_at IS NOT NULL, "
+        "s.revoked_at IS NOT NULL, s.expires_at <= now(), "
+        "rt.rotated_at > clock_timestamp() - make_interval(secs => $2::bigint / 1000.0) "
+        "FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id "
+        "JOIN users u ON u.id = s.user_id "
+        "WHERE rt.token_hash = decode($1, 'hex') FOR UPDATE OF rt, s",
+        2, p, &r, &tx->broken);
     if (s != CX_OK)
         goto out_release;
     if (PQntuples(r) != 1) {

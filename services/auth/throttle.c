@@ -60,7 +60,8 @@ static cx_status _reserve(const auth_ctx *c, const char *kind, const char *value
     if (s != CX_OK)
         return s;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        r->element[0]->type != REDIS_REPLY_INTEGER ||
+        r->element[1]->type != REDIS_REPLY_INTEGER) {
         s = CX_ERR_INTERNAL;
         goto out_free_reply;
     }

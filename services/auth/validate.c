@@ -137,8 +137,8 @@ cx_status auth_validate_name(cx_req *req, const char *field, const char *name,
 {
     bool bad = false;
     /* The name people see: trimmed, no control or bidi characters. */
-    cx_text_rule tr =
-        cx_text_clean(name, CX_TEXT_NAME, 1, AUTH_NAME_MAX_CHARS, name_out, AUTH_NAME_MAX_BYTES + 1);
+    cx_text_rule tr = cx_text_clean(name, CX_TEXT_NAME, 1, AUTH_NAME_MAX_CHARS, name_out,
+                                    AUTH_NAME_MAX_BYTES + 1);
     if (tr != CX_TEXT_OK)
         _fail(req, field, cx_text_rule_name(tr), &bad);
     return bad ? CX_ERR_VALIDATION : CX_OK;

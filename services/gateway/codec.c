@@ -72,8 +72,8 @@ static cx_status _decode(const ProtobufCMessageDescriptor *d, const gw_req_in *i
 /* The string field `name` of m, as a pointer to its slot (NULL if none). */
 static char **_str_slot(ProtobufCMessage *m, const char *name)
 {
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(m->descriptor, name);
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+        m->descriptor, name);
     if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
         return NULL;
     return (char **)((char *)m + f->offset);
@@ -240,8 +240,8 @@ static cx_status _build_get(const gw_route *rt, const gw_req_in *in, ProtobufCMe
         goto out_nomem;
     for (int i = 0; in->qargs && i < in->qargs->n; i++) {
         const char *key = in->qargs->kv[i].key, *val = in->qargs->kv[i].value;
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field_by_name(rt->in, key);
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+            rt->in, key);
         if (!f || !*val || f->label == PROTOBUF_C_LABEL_REPEATED ||
             f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_BYTES ||
             _path_value(in, f->name))
@@ -367,10 +367,11 @@ static const struct {
     int status;
     const char *code;
 } _generic[] = {
-    {400, "bad_request"}, {401, "invalid_auth"}, {403, "forbidden"},
-    {404, "not_found"},   {405, "method_not_allowed"}, {409, "conflict"},
+    {400, "bad_request"},       {401, "invalid_auth"},           {403, "forbidden"},
+    {404, "not_found"},         {405, "method_not_allowed"},     {409, "conflict"},
     {413, "payload_too_large"}, {415, "unsupported_media_type"}, {422, "unprocessable"},
-    {429, "rate_limited"}, {502, "upstream_error"}, {503, "unavailable"}, {504, "timeout"},
+    {429, "rate_limited"},      {502, "upstream_error"},         {503, "unavailable"},
+    {504, "timeout"},
 };
 
 static const char *_generic_code(int status)
@@ -404,8 +405,8 @@ static void _error_answer(const char *err_code, const char *err_text, const uint
         e = (const Calixio__V1__Error *)m;
     const char *code = (e && e->code && *e->code) ? e->code : _generic_code(status);
     const char *msg = (e && e->message && *e->message) ? e->message
-                      : (err_text && *err_text)       ? err_text
-                                                      : cx_status_message(cx_status_from_code(code));
+                      : (err_text && *err_text)        ? err_text
+                                                : cx_status_message(cx_status_from_code(code));
     json_t *o = json_object();
     if (o) {
         json_object_set_new(o, "error", json_string(code));

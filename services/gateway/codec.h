@@ -19,7 +19,7 @@ typedef struct gw_answer {
     char *body;
     size_t len;
     char *set_cookie;
-    int retry_after;      /* > 0: Retry-After header */
+    int retry_after; /* > 0: Retry-After header */
 } gw_answer;
 
 void gw_answer_free(gw_answer *a);
@@ -47,15 +47,15 @@ void gw_qargs_add(gw_qargs *q, const char *key, const char *value);
 /* The inputs of a request besides the route. */
 typedef struct gw_req_in {
     const char *method;
-    const char *id;             /* lowercased {id}, "" when the route has none */
-    const gw_match *match;      /* GW_K_MSG: the path parameters (NULL: only id) */
-    const gw_qargs *qargs;      /* GW_K_MSG on GET: the query (NULL: none) */
-    const char *body;           /* may be NULL when body_len is 0 */
+    const char *id;        /* lowercased {id}, "" when the route has none */
+    const gw_match *match; /* GW_K_MSG: the path parameters (NULL: only id) */
+    const gw_qargs *qargs; /* GW_K_MSG on GET: the query (NULL: none) */
+    const char *body;      /* may be NULL when body_len is 0 */
     size_t body_len;
-    const char *cookie_token;   /* refresh_token cookie value, NULL when absent */
-    const gw_query *query;      /* GW_K_LIST */
-    const char *authorization;  /* GW_K_WEBHOOK: the raw header */
-    const char *content_type;   /* GW_K_WEBHOOK */
+    const char *cookie_token;  /* refresh_token cookie value, NULL when absent */
+    const gw_query *query;     /* GW_K_LIST */
+    const char *authorization; /* GW_K_WEBHOOK: the raw header */
+    const char *content_type;  /* GW_K_WEBHOOK */
 } gw_req_in;
 
 /* Builds the protobuf request of route rt. On CX_OK *out is malloced (caller

@@ -10,12 +10,13 @@
 #define GW_ORIGIN_MAX 256
 
 typedef struct gw_cors {
-    bool any;                                  /* "*" in the list: reflect any origin */
+    bool any; /* "*" in the list: reflect any origin */
     int n;
     char origins[GW_CORS_MAX_ORIGINS][GW_ORIGIN_MAX + 1];
 } gw_cors;
 
-#define GW_CORS_ALLOW_HEADERS "Authorization, Content-Type, Accept, X-Requested-With, X-Request-Id"
+#define GW_CORS_ALLOW_HEADERS \
+    "Authorization, Content-Type, Accept, X-Requested-With, X-Request-Id"
 
 /* Parses a comma-separated list (spaces around entries ignored, empty
  * entries skipped, a trailing '/' on an origin dropped). CX_ERR_CONFIG when

@@ -11,12 +11,12 @@
 
 /* How the data of a type is built when the publisher sent no data_json. */
 typedef enum gw_ev_shape {
-    GW_EVS_JSON = 0, /* data_json only (chat.*, waiting.*): nothing else known */
-    GW_EVS_ROOM,     /* the Room after the change */
-    GW_EVS_PRESENCE, /* {identity, name, joined_at?} */
-    GW_EVS_ROLE,     /* {identity, role?} */
-    GW_EVS_WAITING,  /* from RoomEventWaiting: {id, name} / {id, reason?} / {id, status} */
-    GW_EVS_MESSAGE,  /* the ChatMessage (the contract's Message) */
+    GW_EVS_JSON = 0,  /* data_json only (chat.*, waiting.*): nothing else known */
+    GW_EVS_ROOM,      /* the Room after the change */
+    GW_EVS_PRESENCE,  /* {identity, name, joined_at?} */
+    GW_EVS_ROLE,      /* {identity, role?} */
+    GW_EVS_WAITING,   /* from RoomEventWaiting: {id, name} / {id, reason?} / {id, status} */
+    GW_EVS_MESSAGE,   /* the ChatMessage (the contract's Message) */
     GW_EVS_MESSAGE_ID /* {id} of the message */
 } gw_ev_shape;
 
@@ -100,7 +100,8 @@ static json_t *_data(const Calixio__V1__RoomEvent *e, gw_ev_shape sh)
         else if (strcmp(e->type, "waiting.approved") == 0)
             json_object_set_new(o, "status", json_string("approved"));
         else
-            json_object_set_new(o, "name", json_string(e->waiting->name ? e->waiting->name : ""));
+            json_object_set_new(o, "name",
+                                json_string(e->waiting->name ? e->waiting->name : ""));
         return o;
     case GW_EVS_MESSAGE:
         return e->message ? cx_json_encode_value(&e->message->base) : NULL;

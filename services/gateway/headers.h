@@ -10,12 +10,12 @@
 
 #include "cx_status.h"
 
-#define GW_RID_MAX 128        /* longest accepted X-Request-Id */
-#define GW_COOKIE_MAX 1024    /* longest accepted refresh_token cookie value */
-#define GW_UA_MAX 256         /* Calixio-User-Agent is truncated to this */
-#define GW_AUTH_MAX 8192      /* longer Authorization headers are not forwarded */
-#define GW_IP_MAX 46          /* INET6_ADDRSTRLEN */
-#define GW_STATUS_MAX 32      /* longest ?status= value */
+#define GW_RID_MAX 128     /* longest accepted X-Request-Id */
+#define GW_COOKIE_MAX 1024 /* longest accepted refresh_token cookie value */
+#define GW_UA_MAX 256      /* Calixio-User-Agent is truncated to this */
+#define GW_AUTH_MAX 8192   /* longer Authorization headers are not forwarded */
+#define GW_IP_MAX 46       /* INET6_ADDRSTRLEN */
+#define GW_STATUS_MAX 32   /* longest ?status= value */
 
 /* True when s (NUL-terminated) is a sane client request id: 1..GW_RID_MAX
  * bytes, each printable ASCII without space, quote or backslash. */
@@ -57,8 +57,8 @@ typedef struct gw_query {
     bool has_limit, has_offset, has_status;
     int32_t limit, offset;
     char status[GW_STATUS_MAX + 1];
-    const char *bad_field;   /* first field that failed ("limit"...), NULL if none */
-    const char *bad_rule;    /* "integer" or "max" */
+    const char *bad_field; /* first field that failed ("limit"...), NULL if none */
+    const char *bad_rule;  /* "integer" or "max" */
 } gw_query;
 
 /* Applies one decoded query pair. Unknown keys are ignored; an empty or

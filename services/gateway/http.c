@@ -35,25 +35,25 @@ struct gw_http {
     gw_http_cfg cfg;
     struct MHD_Daemon *d;
     atomic_int active;
-    atomic_int suspended;         /* requests that were suspended, not yet completed */
+    atomic_int suspended; /* requests that were suspended, not yet completed */
     atomic_bool draining;
 };
 
 typedef enum gw_phase { GW_PH_BODY = 0, GW_PH_WAIT, GW_PH_READY, GW_PH_ANSWERED } gw_phase;
 
 typedef struct gw_req {
-    gw_pending pend;              /* NATS request state */
-    gw_ready_waiter rw;           /* /readyz waiting for a verdict */
+    gw_pending pend;    /* NATS request state */
+    gw_ready_waiter rw; /* /readyz waiting for a verdict */
     gw_http *h;
     struct MHD_Connection *conn;
     atomic_int phase;
-    bool is_ready;                /* waiting on rw rather than pend */
-    bool suspended;               /* counted in gw_http.suspended until completed */
-    cx_status send_failed;        /* CX_OK unless publishing failed */
-    bool secure;                  /* cookie attributes for TLS */
+    bool is_ready;         /* waiting on rw rather than pend */
+    bool suspended;        /* counted in gw_http.suspended until completed */
+    cx_status send_failed; /* CX_OK unless publishing failed */
+    bool secure;           /* cookie attributes for TLS */
     gw_match_rc mrc;
     gw_match m;
-    const char *url;              /* as MHD hands it; valid until completion */
+    const char *url; /* as MHD hands it; valid until completion */
     char method[16];
     char path[GW_LOG_PATH + 1];
     char rid[GW_RID_MAX + 1];
@@ -73,8 +73,8 @@ static const char *_hdr(const gw_req *r, const char *name)
 
 static void _peer_ip(gw_req *r)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     snprintf(r->ip, sizeof(r->ip), "unknown");
     if (r->h->cfg.trust_proxy && gw_xff_client(_hdr(r, "X-Forwarded-For"), r->ip))
         return;
@@ -114,7 +114,8 @@ static enum MHD_Result _queue(gw_req *r, gw_answer *a, const char *ctype, const 
         MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
         if (preflight) {
             MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
-            MHD_add_response_header(resp, "Access-Control-Allow-Headers", GW_CORS_ALLOW_HEADERS);
+            MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                                    GW_CORS_ALLOW_HEADERS);
             MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
         } else {
             MHD_add_response_header(resp, "Access-Control-Expose-Headers",
@@ -307,7 +308,8 @@ static enum MHD_Result _answer_reply(gw_req *r)
     gw_answer a = {0};
     const gw_route *rt = &gw_routes[r->m.route];
     if (r->send_failed == CX_ERR_PAYLOAD_TOO_LARGE) {
-        gw_answer_status(&a, CX_ERR_PAYLOAD_TOO_LARGE, "the request exceeds the NATS message limit");
+        gw_answer_status(&a, CX_ERR_PAYLOAD_TOO_LARGE,
+                         "the request exceeds the NATS message limit");
     } else if (r->send_failed != CX_OK) {
         gw_answer_status(&a, CX_ERR_UNAVAILABLE, "NATS is not reachable");
     } else if (r->pend.outcome == GW_PX_TIMEOUT) {
@@ -545,9 +547,8 @@ static void _take_body(gw_req *r, const char *data, size_t n)
 }
 
 static enum MHD_Result _access(void *cls, struct MHD_Connection *c, const char *url,
-                               const char *method, const char *version,
-                               const char *upload_data, size_t *upload_data_size,
-                               void **con_cls)
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     gw_http *h = cls;
@@ -664,7 +665,8 @@ cx_status gw_http_start(gw_http **out, const gw_http_cfg *cfg)
     bool v6 = false;
     memset(&ss, 0, sizeof(ss));
     if (_parse_addr(cfg->addr, &ss, &v6) != CX_OK) {
-        cx_log_error(NULL, "config: HTTP_ADDR: cannot parse \"%s\" (want host:port)", cfg->addr);
+        cx_log_error(NULL, "config: HTTP_ADDR: cannot parse \"%s\" (want host:port)",
+                     cfg->addr);
         return CX_ERR_CONFIG;
     }
     gw_http *h = calloc(1, sizeof(*h));
@@ -679,10 +681,10 @@ cx_status gw_http_start(gw_http **out, const gw_http_cfg *cfg)
         (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)cfg->connection_timeout_s, MHD_OPTION_NOTIFY_COMPLETED, _completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, gw_slowguard_notify, cfg->guard,
-        MHD_OPTION_URI_LOG_CALLBACK, gw_slowguard_uri, cfg->guard,
-        MHD_OPTION_UNESCAPE_CALLBACK, gw_static_unescape, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER, _mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_URI_LOG_CALLBACK, gw_slowguard_uri, cfg->guard, MHD_OPTION_UNESCAPE_CALLBACK,
+        gw_static_unescape, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)1024,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_EXTERNAL_LOGGER,
+        _mhd_log, NULL, MHD_OPTION_END);
     if (!h->d) {
         cx_log_error(NULL, "http: cannot listen on %s", cfg->addr);
         free(h);

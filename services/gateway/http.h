@@ -22,21 +22,21 @@
 #include "static.h"
 
 typedef struct gw_http_cfg {
-    const char *addr;             /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
-    unsigned threads;             /* thread pool size (>= 1) */
+    const char *addr; /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    unsigned threads; /* thread pool size (>= 1) */
     unsigned max_connections;
     unsigned connection_timeout_s;
-    bool trust_proxy;             /* X-Forwarded-For / X-Forwarded-Proto believed */
-    bool cookie_secure;           /* always SameSite=None; Secure */
-    const gw_cors *cors;          /* borrowed, outlives the server */
-    gw_ratelimit *rl;             /* borrowed */
-    gw_proxy *px;                 /* borrowed */
-    gw_ready *ready;              /* borrowed */
-    gw_slowguard *guard;          /* borrowed: request read deadlines */
-    const char *openapi;          /* borrowed document text */
+    bool trust_proxy;    /* X-Forwarded-For / X-Forwarded-Proto believed */
+    bool cookie_secure;  /* always SameSite=None; Secure */
+    const gw_cors *cors; /* borrowed, outlives the server */
+    gw_ratelimit *rl;    /* borrowed */
+    gw_proxy *px;        /* borrowed */
+    gw_ready *ready;     /* borrowed */
+    gw_slowguard *guard; /* borrowed: request read deadlines */
+    const char *openapi; /* borrowed document text */
     size_t openapi_len;
-    const gw_static *web;         /* borrowed: the web app's files, NULL when off */
-    gw_events *events;            /* borrowed: GET /rooms/{id}/events */
+    const gw_static *web; /* borrowed: the web app's files, NULL when off */
+    gw_events *events;    /* borrowed: GET /rooms/{id}/events */
 } gw_http_cfg;
 
 typedef struct gw_http gw_http;

@@ -12,12 +12,12 @@
 #define GW_MAX_ROUTES GW_METRICS_MAX_ROUTES
 #define GW_ROUTE_SLOTS (GW_MAX_ROUTES + 1) /* last: unmatched */
 
-static const int _codes[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413, 415,
-                             422, 429, 431, 500, 502, 503, 504, 0 /* other */};
+static const int _codes[] = {200, 201, 204, 400, 401, 403, 404, 405, 409, 413,
+                             415, 422, 429, 431, 500, 502, 503, 504, 0 /* other */};
 #define GW_N_CODES ((int)(sizeof(_codes) / sizeof(_codes[0])))
 
 static const double _bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                 0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+                                 0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define GW_N_BOUNDS ((int)(sizeof(_bounds) / sizeof(_bounds[0])))
 
 static _Atomic uint64_t _requests[GW_ROUTE_SLOTS][GW_N_CODES];
@@ -174,28 +174,29 @@ char *gw_metrics_render(size_t *len)
     b.p[0] = '\0';
     _render_requests(&b);
     _render_hist(&b);
-    _printf(&b,
-            "# HELP calixio_gateway_http_requests_in_flight Requests being served.\n"
-            "# TYPE calixio_gateway_http_requests_in_flight gauge\n"
-            "calixio_gateway_http_requests_in_flight %lld\n"
-            "# HELP calixio_gateway_nats_timeouts_total NATS requests that timed out (504).\n"
-            "# TYPE calixio_gateway_nats_timeouts_total counter\n"
-            "calixio_gateway_nats_timeouts_total %llu\n"
-            "# HELP calixio_gateway_nats_no_responders_total NATS requests nobody served (503).\n"
-            "# TYPE calixio_gateway_nats_no_responders_total counter\n"
-            "calixio_gateway_nats_no_responders_total %llu\n"
-            "# HELP calixio_gateway_rate_limited_total Requests refused by the rate limit.\n"
-            "# TYPE calixio_gateway_rate_limited_total counter\n"
-            "calixio_gateway_rate_limited_total %llu\n"
-            "# HELP calixio_gateway_nats_retries_total Repeatable requests published again "
-            "after GATEWAY_RETRY_AFTER without a reply.\n"
-            "# TYPE calixio_gateway_nats_retries_total counter\n"
-            "calixio_gateway_nats_retries_total %llu\n",
-            (long long)atomic_load(&_inflight),
-            (unsigned long long)atomic_load(&_counters[GW_M_NATS_TIMEOUT]),
-            (unsigned long long)atomic_load(&_counters[GW_M_NATS_NO_RESPONDERS]),
-            (unsigned long long)atomic_load(&_counters[GW_M_RATE_LIMITED]),
-            (unsigned long long)atomic_load(&_counters[GW_M_NATS_RETRY]));
+    _printf(
+        &b,
+        "# HELP calixio_gateway_http_requests_in_flight Requests being served.\n"
+        "# TYPE calixio_gateway_http_requests_in_flight gauge\n"
+        "calixio_gateway_http_requests_in_flight %lld\n"
+        "# HELP calixio_gateway_nats_timeouts_total NATS requests that timed out (504).\n"
+        "# TYPE calixio_gateway_nats_timeouts_total counter\n"
+        "calixio_gateway_nats_timeouts_total %llu\n"
+        "# HELP calixio_gateway_nats_no_responders_total NATS requests nobody served (503).\n"
+        "# TYPE calixio_gateway_nats_no_responders_total counter\n"
+        "calixio_gateway_nats_no_responders_total %llu\n"
+        "# HELP calixio_gateway_rate_limited_total Requests refused by the rate limit.\n"
+        "# TYPE calixio_gateway_rate_limited_total counter\n"
+        "calixio_gateway_rate_limited_total %llu\n"
+        "# HELP calixio_gateway_nats_retries_total Repeatable requests published again "
+        "after GATEWAY_RETRY_AFTER without a reply.\n"
+        "# TYPE calixio_gateway_nats_retries_total counter\n"
+        "calixio_gateway_nats_retries_total %llu\n",
+        (long long)atomic_load(&_inflight),
+        (unsigned long long)atomic_load(&_counters[GW_M_NATS_TIMEOUT]),
+        (unsigned long long)atomic_load(&_counters[GW_M_NATS_NO_RESPONDERS]),
+        (unsigned long long)atomic_load(&_counters[GW_M_RATE_LIMITED]),
+        (unsigned long long)atomic_load(&_counters[GW_M_NATS_RETRY]));
     if (b.oom) {
         free(b.p);
         return NULL;

@@ -11,7 +11,7 @@ typedef enum gw_counter {
     GW_M_NATS_TIMEOUT,
     GW_M_NATS_NO_RESPONDERS,
     GW_M_RATE_LIMITED,
-    GW_M_NATS_RETRY,          /* repeatable requests published a second time */
+    GW_M_NATS_RETRY, /* repeatable requests published a second time */
     GW_M_COUNTERS_
 } gw_counter;
 

@@ -111,8 +111,8 @@ static json_t *_error_response(int status)
 static json_t *_success_schema(const gw_route *rt, json_t *schemas)
 {
     if (rt->array_field) {
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field_by_name(rt->out, rt->array_field);
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+            rt->out, rt->array_field);
         const ProtobufCMessageDescriptor *item = f ? f->descriptor : NULL;
         if (!item)
             return json_pack("{s:s}", "type", "array");
@@ -163,14 +163,14 @@ static json_t *_params(const gw_route *rt)
             if (_in_path(rt->pattern, f->name) || f->label == PROTOBUF_C_LABEL_REPEATED ||
                 f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_BYTES)
                 continue;
-            json_array_append_new(ps, json_pack("{s:s,s:s,s:o}", "name", f->name, "in",
-                                                "query", "schema", _scalar(f, NULL)));
+            json_array_append_new(ps, json_pack("{s:s,s:s,s:o}", "name", f->name, "in", "query",
+                                                "schema", _scalar(f, NULL)));
         }
     }
     if (rt->kind == GW_K_LIST) {
-        json_array_append_new(ps, json_pack("{s:s,s:s,s:{s:s,s:s}}", "name", "limit", "in",
-                                            "query", "schema", "type", "integer", "format",
-                                            "int32"));
+        json_array_append_new(ps,
+                              json_pack("{s:s,s:s,s:{s:s,s:s}}", "name", "limit", "in", "query",
+                                        "schema", "type", "integer", "format", "int32"));
         json_array_append_new(ps, json_pack("{s:s,s:s,s:{s:s,s:s}}", "name", "offset", "in",
                                             "query", "schema", "type", "integer", "format",
                                             "int32"));
@@ -186,18 +186,20 @@ static json_t *_request_body(const gw_route *rt, json_t *schemas)
     switch (rt->kind) {
     case GW_K_BODY:
         _add_schema(schemas, rt->in, rt->in->short_name, NULL);
-        return json_pack("{s:b,s:o}", "required", 0, "content", _json_content(_ref(rt->in->short_name)));
+        return json_pack("{s:b,s:o}", "required", 0, "content",
+                         _json_content(_ref(rt->in->short_name)));
     case GW_K_MSG:
         if (strcmp(rt->method, "GET") == 0)
             return NULL;
         _add_schema(schemas, rt->in, rt->in->short_name, rt->pattern);
-        return json_pack("{s:b,s:o}", "required", 0, "content", _json_content(_ref(rt->in->short_name)));
+        return json_pack("{s:b,s:o}", "required", 0, "content",
+                         _json_content(_ref(rt->in->short_name)));
     case GW_K_ROOM_REF:
         if (strcmp(rt->method, "POST") != 0)
             return NULL;
-        return json_pack("{s:b,s:o}", "required", 0, "content",
-                         _json_content(json_pack("{s:s,s:b}", "type", "object",
-                                                 "additionalProperties", 0)));
+        return json_pack(
+            "{s:b,s:o}", "required", 0, "content",
+            _json_content(json_pack("{s:s,s:b}", "type", "object", "additionalProperties", 0)));
     case GW_K_WEBHOOK:
         return json_pack("{s:b,s:{s:{s:{s:s}},s:{s:{s:s}}}}", "required", 1, "content",
                          "application/webhook+json", "schema", "type", "object",
@@ -218,9 +220,10 @@ static json_t *_local_responses(const gw_route *rt)
         return json_pack("{s:{s:s,s:o}}", "200", "description", "OpenAPI document", "content",
                          _json_content(json_pack("{s:s}", "type", "object")));
     case GW_K_EVENTS:
-        return json_pack("{s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description",
-                         "Server-Sent Events: id (stream sequence), event, data (one JSON line)",
-                         "content", "text/event-stream", "schema", "type", "string");
+        return json_pack(
+            "{s:{s:s,s:{s:{s:{s:s}}}}}", "200", "description",
+            "Server-Sent Events: id (stream sequence), event, data (one JSON line)", "content",
+            "text/event-stream", "schema", "type", "string");
     case GW_K_READY:
         return json_pack("{s:{s:s,s:o},s:{s:s,s:o}}", "200", "description", "ready", "content",
                          _json_content(_ref("Status")), "503", "description",
@@ -317,12 +320,12 @@ static void _add_op(json_t *paths, json_t *schemas, const gw_route *rt)
 char *gw_openapi_build(size_t *len)
 {
     json_t *schemas = json_object();
-    json_object_set_new(
-        schemas, "Error",
-        json_pack("{s:s,s:[s],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:{s:s}}}}", "type", "object",
-                  "required", "error", "properties", "error", "type", "string", "message",
-                  "type", "string", "reason", "type", "string", "fields", "type", "object",
-                  "additionalProperties", "type", "string"));
+    json_object_set_new(schemas, "Error",
+                        json_pack("{s:s,s:[s],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:{s:s}}}}",
+                                  "type", "object", "required", "error", "properties", "error",
+                                  "type", "string", "message", "type", "string", "reason",
+                                  "type", "string", "fields", "type", "object",
+                                  "additionalProperties", "type", "string"));
     json_object_set_new(schemas, "Status",
                         json_pack("{s:s,s:{s:{s:s},s:{s:s,s:{s:s}}}}", "type", "object",
                                   "properties", "status", "type", "string", "not_ready", "type",
@@ -336,10 +339,9 @@ char *gw_openapi_build(size_t *len)
         "Every path is also served under /api and /api/v1. Errors are "
         "{error, message[, reason, fields]}; every answer carries X-Request-Id. Behind "
         "TRUST_PROXY=true the client address is the right-most valid X-Forwarded-For entry.",
-        "servers", "url", "/", "url",
-        "/api", "url", "/api/v1", "paths", paths, "components", "schemas", schemas,
-        "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer", "bearerFormat",
-        "JWT");
+        "servers", "url", "/", "url", "/api", "url", "/api/v1", "paths", paths, "components",
+        "schemas", schemas, "securitySchemes", "bearerAuth", "type", "http", "scheme", "bearer",
+        "bearerFormat", "JWT");
     if (!doc)
         return NULL;
     char *txt = json_dumps(doc, JSON_COMPACT);

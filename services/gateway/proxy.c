@@ -20,21 +20,21 @@ struct gw_proxy {
     natsOptions *opts;
     natsConnection *nc;
     natsSubscription *sub;
-    char inbox[96];            /* "_INBOX.<nuid>" */
+    char inbox[96]; /* "_INBOX.<nuid>" */
     char prefix[64];
     int64_t timeout_ms;
-    int64_t retry_ms;          /* 0: repeatable requests are not repeated */
+    int64_t retry_ms; /* 0: repeatable requests are not repeated */
 
     pthread_mutex_t mu;
-    pthread_cond_t cond;       /* wakes the timer */
-    pthread_cond_t idle;       /* signalled when `running` drops to 0 */
+    pthread_cond_t cond; /* wakes the timer */
+    pthread_cond_t idle; /* signalled when `running` drops to 0 */
     gw_pending *buckets[GW_PX_BUCKETS];
     gw_pending *head, *tail;   /* FIFO = deadline order (one timeout for all) */
     gw_pending *rhead, *rtail; /* FIFO = retry order (one budget for all) */
     uint64_t next_token;
     int n_pending;
-    int running;               /* done() callbacks unlinked but not returned */
-    bool closing;              /* gw_proxy_close_requests was called */
+    int running;  /* done() callbacks unlinked but not returned */
+    bool closing; /* gw_proxy_close_requests was called */
     bool stop;
     bool timer_started;
     pthread_t timer;
@@ -303,8 +303,8 @@ out_destroy:
 }
 
 /* A request message with the forwarded headers; *out owned by the caller. */
-static natsStatus _build(natsMsg **out, const char *subject, const char *reply, const void *data,
-                         int len, const gw_px_headers *h)
+static natsStatus _build(natsMsg **out, const char *subject, const char *reply,
+                         const void *data, int len, const gw_px_headers *h)
 {
     natsMsg *m = NULL;
     natsStatus s = natsMsg_Create(&m, subject, reply, data, len);
@@ -324,8 +324,8 @@ static natsStatus _build(natsMsg **out, const char *subject, const char *reply, 
     return s;
 }
 
-cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data,
-                        int len, const gw_px_headers *h)
+cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data, int len,
+                        const gw_px_headers *h)
 {
     if (!gw_proxy_connected(px))
         return CX_ERR_UNAVAILABLE;
@@ -376,7 +376,8 @@ cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void
     if (s == NATS_OK)
         return CX_OK; /* p may already be completed (and freed) */
 
-    cx_log_warn(h->request_id, "nats: publish to %s failed: %s", subject, natsStatus_GetText(s));
+    cx_log_warn(h->request_id, "nats: publish to %s failed: %s", subject,
+                natsStatus_GetText(s));
     pthread_mutex_lock(&px->mu);
     /* looked up by token: if the timer completed p meanwhile, p may be freed */
     bool mine = _find(px, token) == p;

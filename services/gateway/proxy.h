@@ -27,28 +27,28 @@
 
 typedef enum gw_px_outcome {
     GW_PX_NONE = 0,
-    GW_PX_REPLY,          /* pend->reply holds the reply (owned by the entry) */
-    GW_PX_TIMEOUT,        /* nobody answered within the timeout */
-    GW_PX_NO_RESPONDERS,  /* nobody subscribes to the subject */
-    GW_PX_CLOSED          /* cut short by gw_proxy_close_requests (shutdown) */
+    GW_PX_REPLY,         /* pend->reply holds the reply (owned by the entry) */
+    GW_PX_TIMEOUT,       /* nobody answered within the timeout */
+    GW_PX_NO_RESPONDERS, /* nobody subscribes to the subject */
+    GW_PX_CLOSED         /* cut short by gw_proxy_close_requests (shutdown) */
 } gw_px_outcome;
 
 typedef struct gw_pending gw_pending;
 struct gw_pending {
     /* set by the caller before gw_proxy_send */
-    void (*done)(gw_pending *p);  /* called once, on a NATS or timer thread */
-    bool repeatable;              /* may be published twice (see above) */
+    void (*done)(gw_pending *p); /* called once, on a NATS or timer thread */
+    bool repeatable;             /* may be published twice (see above) */
     /* results, valid in and after done() */
     gw_px_outcome outcome;
-    natsMsg *reply;               /* GW_PX_REPLY: owned, free with gw_pending_clear */
+    natsMsg *reply; /* GW_PX_REPLY: owned, free with gw_pending_clear */
     /* private */
     uint64_t token;
     int64_t deadline_ms;
     gw_pending *hnext, *prev, *next;
     bool linked;
-    natsMsg *again;               /* the second publish, owned while queued */
+    natsMsg *again; /* the second publish, owned while queued */
     int64_t retry_at_ms;
-    gw_pending *rprev, *rnext;    /* retry queue (FIFO = retry time order) */
+    gw_pending *rprev, *rnext; /* retry queue (FIFO = retry time order) */
     bool in_retry;
 };
 
@@ -75,8 +75,8 @@ cx_status gw_proxy_create(gw_proxy **out, const cx_natsconn_cfg *nats, const cha
  * this function returns. On error (NATS not connected: CX_ERR_UNAVAILABLE;
  * message beyond the server's max_payload: CX_ERR_PAYLOAD_TOO_LARGE) done is
  * never called. */
-cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data,
-                        int len, const gw_px_headers *h);
+cx_status gw_proxy_send(gw_proxy *px, gw_pending *p, const char *rel, const void *data, int len,
+                        const gw_px_headers *h);
 
 /* Releases what the outcome holds (the reply message). */
 void gw_pending_clear(gw_pending *p);

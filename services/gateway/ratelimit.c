@@ -13,7 +13,7 @@ typedef struct gw_bucket {
     char key[GW_RL_KEY];
     double tokens;
     int64_t last_ms;
-    uint32_t unsent;  /* local takes not yet handed to gw_ratelimit_drain */
+    uint32_t unsent; /* local takes not yet handed to gw_ratelimit_drain */
     bool used;
 } gw_bucket;
 
@@ -30,7 +30,8 @@ struct gw_ratelimit {
 static uint64_t _hash(const char *s)
 {
     uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < GW_RL_KEY - 1 && s[i]; i++) {
+    size_t n = strnlen(s, GW_RL_KEY - 1);
+    for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
         h *= 1099511628211ull;
     }

@@ -17,7 +17,7 @@ struct gw_ready {
     pthread_cond_t cond;
     pthread_t thread;
     bool started, stop, kick;
-    int64_t verdict_at_ms;      /* 0: none yet */
+    int64_t verdict_at_ms; /* 0: none yet */
     unsigned verdict;
     gw_ready_waiter *waiters;
 };
@@ -95,7 +95,8 @@ bool gw_ready_get(gw_ready *r, gw_ready_waiter *w, unsigned *not_ready)
 {
     bool fresh;
     pthread_mutex_lock(&r->mu);
-    fresh = r->stop || (r->verdict_at_ms && cx_mono_ms() - r->verdict_at_ms < GW_READY_CACHE_MS);
+    fresh = r->stop ||
+            (r->verdict_at_ms && cx_mono_ms() - r->verdict_at_ms < GW_READY_CACHE_MS);
     if (r->stop) {
         *not_ready = GW_READY_NATS; /* shutting down: nobody would complete w */
     } else if (fresh) {

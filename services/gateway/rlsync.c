@@ -12,8 +12,8 @@
 #include "cx_log.h"
 #include "cx_time.h"
 
-#define GW_RLS_KEY 64          /* as the limiter's keys */
-#define GW_RLS_PER_MSG 1024    /* takes per message (~25 KiB) */
+#define GW_RLS_KEY 64       /* as the limiter's keys */
+#define GW_RLS_PER_MSG 1024 /* takes per message (~25 KiB) */
 #define GW_RLS_MAX_COUNT 1000000u
 
 typedef struct gw_rls_take {
@@ -57,7 +57,8 @@ static void _on_usage(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     int64_t now = cx_mono_ms();
     for (size_t i = 0; i < u->n_takes; i++) {
         const Calixio__V1__RateLimitTake *t = u->takes[i];
-        if (!t->key || !t->has_count || t->count == 0 || strnlen(t->key, GW_RLS_KEY) >= GW_RLS_KEY)
+        if (!t->key || !t->has_count || t->count == 0 ||
+            strnlen(t->key, GW_RLS_KEY) >= GW_RLS_KEY)
             continue;
         gw_ratelimit_charge(s->rl, t->key,
                             t->count > GW_RLS_MAX_COUNT ? GW_RLS_MAX_COUNT : t->count, now);

@@ -24,7 +24,7 @@ struct gw_slowguard {
     int64_t limit_ms, idle_ms;
     pthread_mutex_t mu; /* guards the list and every deadline */
     pthread_cond_t cv;
-    _conn head;         /* sentinel of a circular list */
+    _conn head; /* sentinel of a circular list */
     bool stop;
     pthread_t reaper;
     atomic_uint_fast64_t cut;
@@ -102,8 +102,8 @@ void gw_slowguard_notify(void *cls, struct MHD_Connection *c, void **socket_cont
 {
     gw_slowguard *g = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+            c, MHD_CONNECTION_INFO_CONNECTION_FD);
         _conn *e = ci ? calloc(1, sizeof *e) : NULL;
         if (!e)
             return; /* unguarded, still bounded by the idle timeout */
@@ -132,8 +132,8 @@ void gw_slowguard_notify(void *cls, struct MHD_Connection *c, void **socket_cont
 
 static _conn *_entry(struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -154,11 +154,17 @@ void *gw_slowguard_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return NULL;
 }
 
-void gw_slowguard_received(struct MHD_Connection *c) { _set(_entry(c), INT64_MAX); }
+void gw_slowguard_received(struct MHD_Connection *c)
+{
+    _set(_entry(c), INT64_MAX);
+}
 
 void gw_slowguard_next(gw_slowguard *g, struct MHD_Connection *c)
 {
     _set(_entry(c), cx_mono_ms() + g->idle_ms + g->limit_ms);
 }
 
-uint64_t gw_slowguard_cut(const gw_slowguard *g) { return atomic_load(&g->cut); }
+uint64_t gw_slowguard_cut(const gw_slowguard *g)
+{
+    return atomic_load(&g->cut);
+}

@@ -19,8 +19,8 @@
 #define GW_CSP_MAX 1024
 
 struct gw_static {
-    int root_fd;           /* O_PATH directory */
-    char csp[GW_CSP_MAX];  /* Content-Security-Policy value */
+    int root_fd;          /* O_PATH directory */
+    char csp[GW_CSP_MAX]; /* Content-Security-Policy value */
 };
 
 /* What each served extension is; any other extension is not served. */
@@ -89,7 +89,9 @@ static cx_status _media_origins(const char *url, char *out, size_t cap)
 {
     static const struct {
         const char *scheme, *twin;
-    } map[] = {{"ws://", "http://"}, {"wss://", "https://"}, {"http://", "ws://"},
+    } map[] = {{"ws://", "http://"},
+               {"wss://", "https://"},
+               {"http://", "ws://"},
                {"https://", "wss://"}};
     if (!url || !*url) {
         out[0] = '\0';

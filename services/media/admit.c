@@ -68,9 +68,9 @@ cx_status media_admit(const media_ctx *c, cx_req *req, const Calixio__V1__JoinRe
     }
     cx_status s = _error_of(reply, req);
     ProtobufCMessage *pm = NULL;
-    if (s == CX_OK &&
-        cx_pb_unpack(&calixio__v1__join_reply__descriptor, (const uint8_t *)natsMsg_GetData(reply),
-                     (size_t)natsMsg_GetDataLength(reply), &pm) != CX_OK)
+    if (s == CX_OK && cx_pb_unpack(&calixio__v1__join_reply__descriptor,
+                                   (const uint8_t *)natsMsg_GetData(reply),
+                                   (size_t)natsMsg_GetDataLength(reply), &pm) != CX_OK)
         s = CX_ERR_UNAVAILABLE;
     natsMsg_Destroy(reply);
     if (s == CX_OK)

@@ -20,7 +20,7 @@
 struct media_cache {
     cx_pg_pool *pg;
     cx_ttlcache *rows;
-    cx_ttlcache *by_code;   /* the same rows keyed by meeting code */
+    cx_ttlcache *by_code; /* the same rows keyed by meeting code */
     cx_room_events *events;
 };
 
@@ -29,10 +29,12 @@ cx_status media_cache_create(media_cache **out, cx_pg_pool *pg, int64_t ttl_ms)
     media_cache *c = calloc(1, sizeof *c);
     if (!c)
         return CX_ERR_NOMEM;
-    cx_status s = cx_ttlcache_create(&c->rows, CACHE_SLOTS, MC_ID_LEN, sizeof(media_room), ttl_ms);
+    cx_status s = cx_ttlcache_create(&c->rows, CACHE_SLOTS, MC_ID_LEN, sizeof(media_room),
+                                     ttl_ms);
     if (s != CX_OK)
         goto out_free_cache;
-    s = cx_ttlcache_create(&c->by_code, CACHE_SLOTS, MEDIA_CODE_LEN, sizeof(media_room), ttl_ms);
+    s = cx_ttlcache_create(&c->by_code, CACHE_SLOTS, MEDIA_CODE_LEN, sizeof(media_room),
+                           ttl_ms);
     if (s != CX_OK)
         goto out_free_rows;
     c->pg = pg;
@@ -75,12 +77,12 @@ static bool _key(const char *id, char key[MC_ID_LEN + 1])
     return true;
 }
 
-#define MC_COLS                                                                          \
-    "SELECT id::text, name, status, owner_user_id::text, livekit_room, code, "       \
-    "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants, "     \
-    "(access <> 'open' OR locked OR has_password OR "                   \
-    " EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id) OR "             \
-    " EXISTS (SELECT 1 FROM room_roles x WHERE x.room_id = rooms.id)) "              \
+#define MC_COLS                                                                 \
+    "SELECT id::text, name, status, owner_user_id::text, livekit_room, code, "  \
+    "COALESCE(extract(epoch from scheduled_at)::bigint, 0), max_participants, " \
+    "(access <> 'open' OR locked OR has_password OR "                           \
+    " EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = rooms.id) OR "        \
+    " EXISTS (SELECT 1 FROM room_roles x WHERE x.room_id = rooms.id)) "         \
     "FROM rooms WHERE deleted_at IS NULL AND "
 
 /* Runs the read-only query sql with one parameter and fills *out. */

@@ -102,7 +102,8 @@ static cx_status _admit(const media_ctx *c, cx_req *req, const media_room *room,
     long long n = 0;
     /* capacity fails open: LiveKit still enforces max_participants itself */
     if (media_presence_count(c, room->livekit_room, &n) != CX_OK) {
-        cx_log_warn(req->request_id, "room %s: presence unknown; room_full not checked", room->id);
+        cx_log_warn(req->request_id, "room %s: presence unknown; room_full not checked",
+                    room->id);
         return CX_OK;
     }
     if (room->max_participants > 0 && n >= room->max_participants)
@@ -166,8 +167,12 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     }
     if ((s = _admit(c, req, &room, owner)) != CX_OK)
         return s;
-    cx_lk_grant g = {.room = room.livekit_room, .room_join = true, .room_admin = owner,
-                     .can_publish = true, .can_subscribe = true, .can_publish_data = true};
+    cx_lk_grant g = {.room = room.livekit_room,
+                     .room_join = true,
+                     .room_admin = owner,
+                     .can_publish = true,
+                     .can_subscribe = true,
+                     .can_publish_data = true};
     int64_t now = cx_now_s();
     s = cx_lk_token(c->api_key, c->api_secret, rc.identity, name, &g, now, c->token_ttl_s,
                     &token);

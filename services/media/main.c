@@ -21,7 +21,8 @@ static const cx_cfg_var vars[] = {
     CX_DAEMON_STORE_VARS(sc, "MEDIA"),
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL,
      "Postgres URL (read-only use of the rooms table)", &db_url, 0, 0, true},
-    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR, "Redis host:port, or Redis Cluster seeds host:port,host:port,... (revocation deny-list)",
+    {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (revocation deny-list)",
      &redis_addr, 0, 0, false},
     {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey", "LiveKit API key (dev default: devkey)",
      &lk_key, 0, 0, false},
@@ -89,11 +90,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(lk_key, "devkey") == 0 && strcmp(lk_secret, "secret") == 0)
         cx_log_warn(NULL, "LiveKit uses the development key pair devkey/secret");
-    media_ctx c = {.api_key = lk_key, .api_secret = lk_secret, .public_url = lk_public_url,
-                   .token_ttl_s = token_ttl_ms / 1000, .early_join_s = early_join_ms / 1000,
+    media_ctx c = {.api_key = lk_key,
+                   .api_secret = lk_secret,
+                   .public_url = lk_public_url,
+                   .token_ttl_s = token_ttl_ms / 1000,
+                   .early_join_s = early_join_ms / 1000,
                    .auth = &dc.auth};
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000,
+                                        4);
     if (s != CX_OK)
         goto out_free_config;
     c.redis = st.redis;

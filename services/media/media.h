@@ -26,9 +26,9 @@ typedef struct media_room {
     char owner_user_id[37];
     char livekit_room[48];
     char code[MEDIA_CODE_LEN + 1];
-    int64_t scheduled_at_s;      /* 0 unless scheduled */
+    int64_t scheduled_at_s; /* 0 unless scheduled */
     int32_t max_participants;
-    bool gated;                  /* not a plain open room: rooms decides the join (issue 17) */
+    bool gated; /* not a plain open room: rooms decides the join (issue 17) */
 } media_room;
 
 typedef struct media_cache media_cache;
@@ -66,10 +66,10 @@ typedef struct media_ctx {
     const char *api_secret;
     const char *public_url;
     int64_t token_ttl_s;
-    int64_t early_join_s;       /* ROOM_EARLY_JOIN */
-    const cx_auth_cfg *auth;    /* room tokens are signed with these settings */
-    cx_redis *redis;            /* live presence counts (room_full) */
-    cx_service *svc;            /* set after cx_service_create: rooms.start requests */
+    int64_t early_join_s;    /* ROOM_EARLY_JOIN */
+    const cx_auth_cfg *auth; /* room tokens are signed with these settings */
+    cx_redis *redis;         /* live presence counts (room_full) */
+    cx_service *svc;         /* set after cx_service_create: rooms.start requests */
 } media_ctx;
 
 /* ---- start.c ---- */

@@ -35,11 +35,10 @@ typedef struct admit_who {
 
 /* ---- password throttling: per room and client, as logins ---------------- */
 
-static const char _incr_lua[] =
-    "local n = redis.call('INCR', KEYS[1]) "
-    "if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then "
-    "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
-    "return n";
+static const char _incr_lua[] = "local n = redis.call('INCR', KEYS[1]) "
+                                "if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then "
+                                "redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
+                                "return n";
 
 static void _pw_key(char out[ADMIT_KEY_MAX], const char *room_id, const cx_req *req,
                     const admit_who *w)
@@ -63,7 +62,8 @@ static cx_status _pw_blocked(rooms_ctx *ctx, cx_req *req, const char *key)
     cx_status s = cx_redis_cmdv(ctx->redis, &r, 4, argv, NULL);
     if (s != CX_OK)
         return s;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer >= ctx->pw_max_fails) {
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->integer >= ctx->pw_max_fails) {
         long long ms = r->element[1]->integer;
         req->retry_after = ms > 0 ? (int)((ms + 999) / 1000) : (int)ctx->pw_fail_window_s;
         s = CX_ERR_TOO_MANY_ATTEMPTS;
@@ -134,7 +134,8 @@ static cx_status _who(rooms_ctx *ctx, cx_req *req, const Calixio__V1__JoinReques
     if (s != CX_OK)
         return s;
     snprintf(w->identity, sizeof w->identity, "guest-%s", hex);
-    snprintf(w->name, sizeof w->name, "%s", in->user_name ? in->user_name : ADMIT_DEFAULT_GUEST);
+    snprintf(w->name, sizeof w->name, "%s",
+             in->user_name ? in->user_name : ADMIT_DEFAULT_GUEST);
     w->role = ROOMS_ROLE_GUEST;
     return CX_OK;
 }
@@ -177,8 +178,12 @@ cx_status rooms_mint_join(rooms_ctx *ctx, const rooms_row *r, const char *identi
     cx_room_claims rc;
     char *token = NULL, *room_token = NULL;
     bool host = strcmp(role, "host") == 0;
-    cx_lk_grant g = {.room = r->livekit_room, .room_join = true, .room_admin = host,
-                     .can_publish = true, .can_subscribe = true, .can_publish_data = true};
+    cx_lk_grant g = {.room = r->livekit_room,
+                     .room_join = true,
+                     .room_admin = host,
+                     .can_publish = true,
+                     .can_subscribe = true,
+                     .can_publish_data = true};
     int64_t now = cx_now_s();
     cx_status s = cx_lk_token(ctx->lk_api_key, ctx->lk_api_secret, identity, name, &g, now,
                               ctx->token_ttl_s, &token);
@@ -283,7 +288,8 @@ static cx_status _decide(rooms_ctx *ctx, cx_req *req, const Calixio__V1__JoinReq
 
     if (strcmp(r->status, "ended") == 0)
         return CX_ERR_ROOM_ENDED;
-    if (!host && (s = rooms_ban_check(ctx->pg, r->id, w->identity, w->user_id, &banned)) != CX_OK)
+    if (!host &&
+        (s = rooms_ban_check(ctx->pg, r->id, w->identity, w->user_id, &banned)) != CX_OK)
         return s;
     if (banned)
         return CX_ERR_BANNED;

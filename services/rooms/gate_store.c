@@ -9,9 +9,9 @@
 #include "cx_time.h"
 #include "rooms.h"
 
-#define INV_COLS                                                                     \
-    "id::text, label, role, expires_at, max_uses, uses, created_at, "                 \
-    "(revoked_at IS NULL), (expires_at IS NULL OR expires_at > now()), "              \
+#define INV_COLS                                                         \
+    "id::text, label, role, expires_at, max_uses, uses, created_at, "    \
+    "(revoked_at IS NULL), (expires_at IS NULL OR expires_at > now()), " \
     "(max_uses IS NULL OR uses < max_uses)"
 
 static void _ts(const PGresult *res, int i, int col, char out[21])
@@ -32,7 +32,8 @@ static void _inv(const PGresult *res, int i, rooms_invite *v)
     v->uses = atoi(PQgetvalue(res, i, 5));
     _ts(res, i, 6, v->created_at);
     v->revoked = PQgetvalue(res, i, 7)[0] != 't';
-    v->usable = !v->revoked && PQgetvalue(res, i, 8)[0] == 't' && PQgetvalue(res, i, 9)[0] == 't';
+    v->usable = !v->revoked && PQgetvalue(res, i, 8)[0] == 't' &&
+                PQgetvalue(res, i, 9)[0] == 't';
 }
 
 /* The code's hash as a bytea parameter in hex form (\x...) into out[67]. */
@@ -53,8 +54,9 @@ cx_status rooms_invite_peek(cx_pg_pool *pg, const char *room_id, const char *cod
     PGresult *res = NULL;
     _code_param(code, hp);
     const char *p[] = {room_id, hp};
-    cx_status s = cx_pg_exec(pg, "SELECT " INV_COLS " FROM room_invites "
-                                 "WHERE room_id = $1 AND code_hash = $2::bytea",
+    cx_status s = cx_pg_exec(pg,
+                             "SELECT " INV_COLS " FROM room_invites "
+                             "WHERE room_id = $1 AND code_hash = $2::bytea",
                              2, p, &res);
     if (s != CX_OK)
         return s;
@@ -74,10 +76,12 @@ cx_status rooms_invite_use(cx_pg_pool *pg, const char *invite_id)
     const char *p[] = {invite_id};
     /* one statement: the row lock makes racing uses of the last one
      * serialise, the second sees uses = max_uses and changes nothing */
-    cx_status s = cx_pg_exec(pg, "UPDATE room_invites SET uses = uses + 1 WHERE id = $1 "
-                                 "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) "
-                                 "AND (max_uses IS NULL OR uses < max_uses) RETURNING id",
-                             1, p, &res);
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE room_invites SET uses = uses + 1 WHERE id = $1 "
+        "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) "
+        "AND (max_uses IS NULL OR uses < max_uses) RETURNING id",
+        1, p, &res);
     if (s != CX_OK)
         return s;
     s = PQntuples(res) == 1 ? CX_OK : CX_ERR_INVITE_EXPIRED;
@@ -119,8 +123,9 @@ cx_status rooms_invite_list(cx_pg_pool *pg, const char *room_id, rooms_invite **
 {
     PGresult *res = NULL;
     const char *p[] = {room_id};
-    cx_status s = cx_pg_exec(pg, "SELECT " INV_COLS " FROM room_invites WHERE room_id = $1 "
-                                 "AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
+    cx_status s = cx_pg_exec(pg,
+                             "SELECT " INV_COLS " FROM room_invites WHERE room_id = $1 "
+                             "AND revoked_at IS NULL ORDER BY created_at DESC, id DESC",
                              1, p, &res);
     if (s != CX_OK)
         return s;
@@ -146,12 +151,13 @@ cx_status rooms_invite_revoke(cx_pg_pool *pg, const char *room_id, const char *i
         return CX_ERR_INVITE_NOT_FOUND;
     const char *p[] = {room_id, invite_id};
     /* the CTE sees the row before the update: revoking twice is 204 */
-    cx_status s = cx_pg_exec(pg,
-                             "WITH cur AS (SELECT revoked_at FROM room_invites WHERE room_id = $1 "
-                             "AND id = $2), upd AS (UPDATE room_invites SET revoked_at = now() "
-                             "WHERE room_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id) "
-                             "SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM upd)",
-                             2, p, &res);
+    cx_status s = cx_pg_exec(
+        pg,
+        "WITH cur AS (SELECT revoked_at FROM room_invites WHERE room_id = $1 "
+        "AND id = $2), upd AS (UPDATE room_invites SET revoked_at = now() "
+        "WHERE room_id = $1 AND id = $2 AND revoked_at IS NULL RETURNING id) "
+        "SELECT (SELECT count(*) FROM cur), (SELECT count(*) FROM upd)",
+        2, p, &res);
     if (s != CX_OK)
         return s;
     if (atoi(PQgetvalue(res, 0, 0)) == 0)
@@ -166,8 +172,9 @@ cx_status rooms_ban_check(cx_pg_pool *pg, const char *room_id, const char *ident
 {
     PGresult *res = NULL;
     const char *p[] = {room_id, identity, user_id && user_id[0] ? user_id : NULL};
-    cx_status s = cx_pg_exec(pg, "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND "
-                                 "(identity = $2 OR user_id = $3::uuid))",
+    cx_status s = cx_pg_exec(pg,
+                             "SELECT EXISTS (SELECT 1 FROM room_bans WHERE room_id = $1 AND "
+                             "(identity = $2 OR user_id = $3::uuid))",
                              3, p, &res);
     if (s != CX_OK)
         return s;
@@ -180,8 +187,9 @@ cx_status rooms_ban_add(cx_pg_pool *pg, const char *room_id, const char *identit
                         const char *user_id)
 {
     const char *p[] = {room_id, identity, user_id && user_id[0] ? user_id : NULL};
-    return cx_pg_exec(pg, "INSERT INTO room_bans (room_id, identity, user_id) "
-                          "VALUES ($1, $2, $3::uuid) ON CONFLICT (room_id, identity) DO NOTHING",
+    return cx_pg_exec(pg,
+                      "INSERT INTO room_bans (room_id, identity, user_id) "
+                      "VALUES ($1, $2, $3::uuid) ON CONFLICT (room_id, identity) DO NOTHING",
                       3, p, NULL);
 }
 
@@ -191,8 +199,8 @@ cx_status rooms_role_stored(cx_pg_pool *pg, const char *room_id, const char *ide
     PGresult *res = NULL;
     role[0] = '\0';
     const char *p[] = {room_id, identity};
-    cx_status s = cx_pg_exec(pg, "SELECT role FROM room_roles WHERE room_id = $1 AND identity = $2",
-                             2, p, &res);
+    cx_status s = cx_pg_exec(
+        pg, "SELECT role FROM room_roles WHERE room_id = $1 AND identity = $2", 2, p, &res);
     if (s != CX_OK)
         return s;
     if (PQntuples(res) == 1)
@@ -205,21 +213,27 @@ cx_status rooms_role_store(cx_pg_pool *pg, const char *room_id, const char *iden
                            const char *user_id, const char *role)
 {
     const char *p[] = {room_id, identity, user_id && user_id[0] ? user_id : NULL, role};
-    return cx_pg_exec(pg, "INSERT INTO room_roles (room_id, identity, user_id, role) "
-                          "VALUES ($1, $2, $3::uuid, $4) "
-                          "ON CONFLICT (room_id, identity) DO UPDATE SET role = EXCLUDED.role",
+    return cx_pg_exec(pg,
+                      "INSERT INTO room_roles (room_id, identity, user_id, role) "
+                      "VALUES ($1, $2, $3::uuid, $4) "
+                      "ON CONFLICT (room_id, identity) DO UPDATE SET role = EXCLUDED.role",
                       4, p, NULL);
 }
 
 cx_status rooms_audit_add(cx_pg_pool *pg, const char *room_id, const rooms_actor *a,
                           const char *action, const char *target, const char *details_json)
 {
-    const char *p[] = {room_id, a->identity[0] ? a->identity : NULL,
-                       a->user_id[0] ? a->user_id : NULL, a->name, action, target,
+    const char *p[] = {room_id,
+                       a->identity[0] ? a->identity : NULL,
+                       a->user_id[0] ? a->user_id : NULL,
+                       a->name,
+                       action,
+                       target,
                        details_json};
-    return cx_pg_exec(pg, "INSERT INTO room_audit (room_id, actor_identity, actor_user_id, "
-                          "actor_name, action, target, details) "
-                          "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb)",
+    return cx_pg_exec(pg,
+                      "INSERT INTO room_audit (room_id, actor_identity, actor_user_id, "
+                      "actor_name, action, target, details) "
+                      "VALUES ($1, $2, $3::uuid, $4, $5, $6, $7::jsonb)",
                       7, p, NULL);
 }
 
@@ -240,7 +254,8 @@ cx_status rooms_store_password_hash(cx_pg_pool *pg, const char *id, char **out)
     cx_status s = cx_pg_exec(pg, "SELECT password_hash FROM rooms WHERE id = $1", 1, p, &res);
     if (s != CX_OK)
         return s;
-    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !(*out = strdup(PQgetvalue(res, 0, 0))))
+    if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+        !(*out = strdup(PQgetvalue(res, 0, 0))))
         s = CX_ERR_NOMEM;
     PQclear(res);
     return s;
@@ -251,8 +266,8 @@ cx_status rooms_roles_load(cx_pg_pool *pg, const char *room_id, rooms_roles *out
     PGresult *res = NULL;
     memset(out, 0, sizeof *out);
     const char *p[] = {room_id};
-    cx_status s = cx_pg_exec(pg, "SELECT identity, role FROM room_roles WHERE room_id = $1", 1, p,
-                             &res);
+    cx_status s = cx_pg_exec(pg, "SELECT identity, role FROM room_roles WHERE room_id = $1", 1,
+                             p, &res);
     if (s != CX_OK)
         return s;
     int n = PQntuples(res);

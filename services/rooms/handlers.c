@@ -16,8 +16,7 @@
 /* The caller's id is the owner key; tokens from auth always carry a UUID. */
 static cx_status _caller(cx_req *req)
 {
-    if (!req->caller.authenticated ||
-        !cx_uuid_valid_str(req->caller.user_id))
+    if (!req->caller.authenticated || !cx_uuid_valid_str(req->caller.user_id))
         return cx_req_fail(req, CX_ERR_INVALID_TOKEN, "token subject is not a user id");
     return CX_OK;
 }
@@ -121,11 +120,13 @@ static cx_status _create(rooms_ctx *ctx, cx_req *req, const rooms_new *n, rooms_
         return cx_req_fail(req, CX_ERR_UNAVAILABLE, "LiveKit could not create the room");
     cx_status s = rooms_store_insert(ctx->pg, n, row);
     if (s != CX_OK && in_livekit) {
-        cx_log_error(req->request_id, "room %s: insert failed after LiveKit created %s; deleting it",
-                     n->id, n->livekit_room);
+        cx_log_error(req->request_id,
+                     "room %s: insert failed after LiveKit created %s; deleting it", n->id,
+                     n->livekit_room);
         if (cx_livekit_delete_room(ctx->lk, n->livekit_room, req->request_id) != CX_OK)
-            cx_log_error(req->request_id, "room %s: LiveKit room %s left behind for the sweeper",
-                         n->id, n->livekit_room);
+            cx_log_error(req->request_id,
+                         "room %s: LiveKit room %s left behind for the sweeper", n->id,
+                         n->livekit_room);
     }
     return s;
 }
@@ -152,14 +153,20 @@ cx_status rooms_h_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     cx_uuid_v4(id);
     snprintf(lk_room, sizeof lk_room, "%s%s", ROOMS_LK_PREFIX, id);
     rooms_new n = {
-        .id = id, .name = name,
-        .owner = req->caller.user_id, .description = in->description, .access = in->access,
-        .metadata = in->metadata, .livekit_room = lk_room, .password_hash = pw_hash,
+        .id = id,
+        .name = name,
+        .owner = req->caller.user_id,
+        .description = in->description,
+        .access = in->access,
+        .metadata = in->metadata,
+        .livekit_room = lk_room,
+        .password_hash = pw_hash,
         .max_participants = in->has_max_participants ? in->max_participants
                                                      : ctx->default_max_participants,
         .empty_timeout_s = in->has_empty_timeout ? in->empty_timeout
                                                  : ctx->default_empty_timeout_s,
-        .locked = in->has_locked && in->locked, .scheduled_at_s = sched,
+        .locked = in->has_locked && in->locked,
+        .scheduled_at_s = sched,
         .scheduled_end_at_s = send,
     };
     s = _create(ctx, req, &n, &row);

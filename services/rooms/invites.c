@@ -53,8 +53,8 @@ static cx_status _validate(cx_req *req, const Calixio__V1__CreateInviteRequest *
     return s;
 }
 
-cx_status rooms_h_invite_create(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
-                                void *ctx_)
+cx_status rooms_h_invite_create(cx_req *req, const ProtobufCMessage *in_,
+                                ProtobufCMessage **out, void *ctx_)
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__CreateInviteRequest *in = (const void *)in_;
@@ -71,13 +71,15 @@ cx_status rooms_h_invite_create(cx_req *req, const ProtobufCMessage *in_, Protob
     s = _validate(req, in);
     if (s == CX_OK && strcmp(role, "moderator") == 0 &&
         who.role < rooms_policy_min_role(ROOMS_ACT_INVITE_MODERATOR))
-        s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "only the host may create moderator invites");
+        s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN,
+                        "only the host may create moderator invites");
     if (s == CX_OK && strcmp(row.status, "ended") == 0)
         s = CX_ERR_ROOM_ENDED;
     if (s != CX_OK)
         goto out;
     randombytes_buf(raw, sizeof raw);
-    sodium_bin2base64(code, sizeof code, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(code, sizeof code, raw, sizeof raw,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof raw);
     s = rooms_invite_insert(ctx->pg, row.id, code, in->label ? in->label : "", role,
                             in->has_expires_in ? in->expires_in : 0,
@@ -138,8 +140,8 @@ cx_status rooms_h_invite_list(cx_req *req, const ProtobufCMessage *in_, Protobuf
     return CX_OK;
 }
 
-cx_status rooms_h_invite_revoke(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
-                                void *ctx_)
+cx_status rooms_h_invite_revoke(cx_req *req, const ProtobufCMessage *in_,
+                                ProtobufCMessage **out, void *ctx_)
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__InviteRef *in = (const void *)in_;

@@ -29,7 +29,8 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, revocation deny-list)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, revocation deny-list)",
+     &redis_addr, 0, 0, false},
     {"LIVEKIT_HOST", CX_CFG_STRING, "",
      "LiveKit server API URL (http(s):// or ws(s)://); empty: LiveKit calls are skipped",
      &lk_host, 0, 0, false},
@@ -52,11 +53,11 @@ static const cx_cfg_var vars[] = {
      "max_participants of a room created without one", &default_maxp, 1, 500, false},
     {"ROOM_MAX_AGE", CX_CFG_DURATION, "24h", "rooms active longer than this are ended",
      &max_age_ms, 1000, INT64_C(31622400000), false},
-    {"ROOMS_SWEEP_INTERVAL", CX_CFG_DURATION, "30s", "period of the sweep task", &sweep_ms,
-     100, 86400000, false},
+    {"ROOMS_SWEEP_INTERVAL", CX_CFG_DURATION, "30s", "period of the sweep task", &sweep_ms, 100,
+     86400000, false},
     {"ROOMS_ORPHAN_GRACE", CX_CFG_DURATION, "60s",
-     "age after which a LiveKit cx- room without a live row is deleted", &orphan_grace_ms,
-     1000, 86400000, false},
+     "age after which a LiveKit cx- room without a live row is deleted", &orphan_grace_ms, 1000,
+     86400000, false},
     {"ROOMS_PG_POOL_SIZE", CX_CFG_INT, "8", "Postgres connections of this daemon",
      &pg_pool_size, 1, 256, false},
     {"ROOM_EARLY_JOIN", CX_CFG_DURATION, "10m",
@@ -69,16 +70,15 @@ static const cx_cfg_var vars[] = {
      INT64_C(1073741824), false},
     /* issue 17: rooms mints the answers of the joins it decides */
     {"LIVEKIT_PUBLIC_URL", CX_CFG_STRING, "ws://127.0.0.1:7880",
-     "LiveKit WebSocket URL handed to clients", &lk_public_url, 0, 0,
-     false},
+     "LiveKit WebSocket URL handed to clients", &lk_public_url, 0, 0, false},
     {"LIVEKIT_TOKEN_TTL", CX_CFG_DURATION, "1h", "lifetime of LiveKit join tokens",
      &token_ttl_ms, 1000, INT64_C(604800000), false},
     {"WAITING_TTL", CX_CFG_DURATION, "10m", "how long a waiting entry waits for a decision",
      &waiting_ttl_ms, 1000, 86400000, false},
     {"ROOM_PASSWORD_MAX_FAILS", CX_CFG_INT, "5",
      "wrong room passwords per room and client before 429", &pw_max_fails, 1, 1000, false},
-    {"ROOM_PASSWORD_FAIL_WINDOW", CX_CFG_DURATION, "15m",
-     "window of ROOM_PASSWORD_MAX_FAILS", &pw_fail_window_ms, 1000, 86400000, false},
+    {"ROOM_PASSWORD_FAIL_WINDOW", CX_CFG_DURATION, "15m", "window of ROOM_PASSWORD_MAX_FAILS",
+     &pw_fail_window_ms, 1000, 86400000, false},
 };
 
 static const cx_endpoint endpoints[] = {
@@ -102,8 +102,8 @@ static const cx_endpoint endpoints[] = {
      rooms_h_leave, CX_AUTH_NONE, false},
     {"by_code", &calixio__v1__code_ref__descriptor, &calixio__v1__room_by_code__descriptor,
      rooms_h_by_code, CX_AUTH_NONE, false},
-    {"start", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor,
-     rooms_h_start, CX_AUTH_OPTIONAL, false},
+    {"start", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor, rooms_h_start,
+     CX_AUTH_OPTIONAL, false},
     /* issue 17: who gets in (admit.c, invites.c, waiting.c) */
     {"admit", &calixio__v1__join_request__descriptor, &calixio__v1__join_reply__descriptor,
      rooms_h_admit, CX_AUTH_OPTIONAL, false},
@@ -113,8 +113,8 @@ static const cx_endpoint endpoints[] = {
      rooms_h_invite_list, CX_AUTH_NONE, false},
     {"invites_revoke", &calixio__v1__invite_ref__descriptor, &calixio__v1__empty__descriptor,
      rooms_h_invite_revoke, CX_AUTH_NONE, false},
-    {"waiting_poll", &calixio__v1__waiting_ref__descriptor, &calixio__v1__join_reply__descriptor,
-     rooms_h_waiting_poll, CX_AUTH_NONE, false},
+    {"waiting_poll", &calixio__v1__waiting_ref__descriptor,
+     &calixio__v1__join_reply__descriptor, rooms_h_waiting_poll, CX_AUTH_NONE, false},
     {"waiting_leave", &calixio__v1__waiting_ref__descriptor, &calixio__v1__empty__descriptor,
      rooms_h_waiting_leave, CX_AUTH_NONE, false},
     {"waiting_list", &calixio__v1__room_ref__descriptor, &calixio__v1__waiting_list__descriptor,
@@ -127,8 +127,8 @@ static const cx_endpoint endpoints[] = {
      rooms_h_remove, CX_AUTH_NONE, false},
     {"mute", &calixio__v1__moderate_request__descriptor, &calixio__v1__empty__descriptor,
      rooms_h_mute, CX_AUTH_NONE, false},
-    {"set_role", &calixio__v1__moderate_request__descriptor, &calixio__v1__role_reply__descriptor,
-     rooms_h_role, CX_AUTH_NONE, false},
+    {"set_role", &calixio__v1__moderate_request__descriptor,
+     &calixio__v1__role_reply__descriptor, rooms_h_role, CX_AUTH_NONE, false},
     /* chat (chat.c): access or room tokens, verified by the handlers */
     {"chat_post", &calixio__v1__post_message_request__descriptor,
      &calixio__v1__chat_message__descriptor, rooms_h_chat_post, CX_AUTH_NONE, false},
@@ -143,15 +143,20 @@ static const cx_endpoint endpoints[] = {
 static cx_status _livekit(rooms_ctx *c)
 {
     if (!lk_host[0]) {
-        cx_log_warn(NULL, "LIVEKIT_HOST is not set: rooms are kept in Postgres only, "
-                          "LiveKit calls (CreateRoom, DeleteRoom, ListParticipants) are skipped");
+        cx_log_warn(NULL,
+                    "LIVEKIT_HOST is not set: rooms are kept in Postgres only, "
+                    "LiveKit calls (CreateRoom, DeleteRoom, ListParticipants) are skipped");
         return CX_OK;
     }
     if (strcmp(lk_key, "devkey") == 0 && strcmp(lk_secret, "secret") == 0)
         cx_log_warn(NULL, "LiveKit uses the development key pair devkey/secret");
-    cx_livekit_opts o = {.host = lk_host, .api_key = lk_key, .api_secret = lk_secret,
-                         .connect_timeout_ms = lk_connect_ms, .timeout_ms = lk_timeout_ms,
-                         .max_attempts = (int)lk_attempts, .backoff_ms = lk_backoff_ms};
+    cx_livekit_opts o = {.host = lk_host,
+                         .api_key = lk_key,
+                         .api_secret = lk_secret,
+                         .connect_timeout_ms = lk_connect_ms,
+                         .timeout_ms = lk_timeout_ms,
+                         .max_attempts = (int)lk_attempts,
+                         .backoff_ms = lk_backoff_ms};
     cx_status s = cx_livekit_create(&c->lk, &o);
     if (s != CX_OK)
         cx_log_error(NULL, "config: LIVEKIT_HOST: \"%s\" is not an http(s):// or ws(s):// URL",
@@ -221,7 +226,8 @@ int main(int argc, char **argv)
 
     rc = 1;
     cx_daemon_stores st;
-    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000, 4);
+    cx_status s = cx_daemon_stores_open(&st, &sc, db_url, (int)pg_pool_size, redis_addr, 2000,
+                                        4);
     if (s != CX_OK)
         goto out_free_config;
     c.pg = st.pg;

@@ -43,7 +43,8 @@ void rooms_after_end(rooms_ctx *ctx, const rooms_row *r, const char *rid)
         if (cx_livekit_delete_room(ctx->lk, r->livekit_room, rid) == CX_OK)
             rooms_store_delete_done(ctx->pg, r->livekit_room);
         else
-            cx_log_warn(rid, "room %s: LiveKit DeleteRoom failed; the sweeper retries it", r->id);
+            cx_log_warn(rid, "room %s: LiveKit DeleteRoom failed; the sweeper retries it",
+                        r->id);
     }
     rooms_presence_drop(ctx, r->livekit_room, rid);
     /* issue 17: whoever still waits is turned away */
@@ -150,7 +151,8 @@ static void _metadata_to_livekit(rooms_ctx *ctx, const rooms_row *r, const char 
                             r->metadata ? r->metadata : "");
     if (!req)
         return;
-    cx_status s = cx_livekit_call(ctx->lk, "UpdateRoomMetadata", r->livekit_room, req, NULL, rid);
+    cx_status s = cx_livekit_call(ctx->lk, "UpdateRoomMetadata", r->livekit_room, req, NULL,
+                                  rid);
     json_decref(req);
     if (s != CX_OK && s != CX_ERR_NOT_FOUND)
         cx_log_warn(rid, "room %s: LiveKit UpdateRoomMetadata failed (%s)", r->id,
@@ -333,7 +335,8 @@ cx_status rooms_h_leave(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessa
     cx_bearer b;
     rooms_row row;
 
-    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_ROOM, &b);
+    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_ROOM,
+                                   &b);
     if (s != CX_OK)
         return s;
     if (!in->id || strcmp(b.room.room_id, in->id) != 0) {

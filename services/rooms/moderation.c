@@ -51,7 +51,8 @@ static cx_status _lk(rooms_ctx *ctx, cx_req *req, const rooms_row *r, const char
 {
     if (!body)
         return CX_ERR_NOMEM;
-    cx_status s = cx_livekit_call(ctx->lk, method, r->livekit_room, body, resp, req->request_id);
+    cx_status s = cx_livekit_call(ctx->lk, method, r->livekit_room, body, resp,
+                                  req->request_id);
     json_decref(body);
     if (s == CX_ERR_NOT_FOUND)
         return CX_ERR_PARTICIPANT_NOT_FOUND;
@@ -61,9 +62,9 @@ static cx_status _lk(rooms_ctx *ctx, cx_req *req, const rooms_row *r, const char
 }
 
 /* Event + audit row of one act. */
-static void _record(rooms_ctx *ctx, const rooms_row *r, const rooms_actor *who, const char *type,
-                    const char *identity, const char *reason, const char *details,
-                    const char *rid)
+static void _record(rooms_ctx *ctx, const rooms_row *r, const rooms_actor *who,
+                    const char *type, const char *identity, const char *reason,
+                    const char *details, const char *rid)
 {
     rooms_publish_participant(ctx, r, type, identity, reason, rid);
     if (rooms_audit_add(ctx->pg, r->id, who, type, identity, details) != CX_OK)
@@ -85,21 +86,23 @@ cx_status rooms_h_remove(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     rooms_row row;
     rooms_actor who;
     if (in->kind || in->role)
-        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"", in->kind ? "kind" : "role");
+        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"",
+                           in->kind ? "kind" : "role");
     cx_status s = _begin(ctx, req, in, ROOMS_ACT_REMOVE, &row, &who);
     if (s != CX_OK)
         return s;
     bool ban = in->has_ban && in->ban;
     s = _lk(ctx, req, &row, "RemoveParticipant",
             json_pack("{s:s,s:s}", "room", row.livekit_room, "identity", in->identity), NULL);
-    if (s == CX_OK && ban && (s = rooms_ban_add(ctx->pg, row.id, in->identity,
-                                                _user_of(in->identity))) == CX_OK)
+    if (s == CX_OK && ban &&
+        (s = rooms_ban_add(ctx->pg, row.id, in->identity, _user_of(in->identity))) == CX_OK)
         rooms_publish_cache(ctx, &row, req->request_id); /* media: the room is gated now */
     if (s == CX_OK) {
         cx_log_info(req->request_id, "room %s: %s removed%s", row.id, in->identity,
                     ban ? " and banned" : "");
-        _record(ctx, &row, &who, "participant.removed", in->identity, ban ? "banned" : "removed",
-                ban ? "{\"ban\":true}" : "{\"ban\":false}", req->request_id);
+        _record(ctx, &row, &who, "participant.removed", in->identity,
+                ban ? "banned" : "removed", ban ? "{\"ban\":true}" : "{\"ban\":false}",
+                req->request_id);
     }
     rooms_row_clear(&row);
     return s == CX_OK ? _empty(out) : s;
@@ -132,7 +135,8 @@ static json_t *_find(json_t *resp, const char *identity)
 {
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(resp, "participants"), i, p) {
+    json_array_foreach(json_object_get(resp, "participants"), i, p)
+    {
         const char *id = json_string_value(json_object_get(p, "identity"));
         if (id && strcmp(id, identity) == 0)
             return p;
@@ -149,7 +153,8 @@ cx_status rooms_h_mute(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     rooms_actor who;
     json_t *resp = NULL;
     if (in->has_ban || in->role)
-        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"", in->role ? "role" : "ban");
+        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"",
+                           in->role ? "role" : "ban");
     if (!in->kind)
         return cx_req_field_error(req, "kind", "required");
     bool audio = strcmp(in->kind, "audio") == 0, video = strcmp(in->kind, "video") == 0;
@@ -158,7 +163,8 @@ cx_status rooms_h_mute(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     cx_status s = _begin(ctx, req, in, ROOMS_ACT_MUTE, &row, &who);
     if (s != CX_OK)
         return s;
-    s = _lk(ctx, req, &row, "ListParticipants", json_pack("{s:s}", "room", row.livekit_room), &resp);
+    s = _lk(ctx, req, &row, "ListParticipants", json_pack("{s:s}", "room", row.livekit_room),
+            &resp);
     json_t *p = s == CX_OK ? _find(resp, in->identity) : NULL;
     if (s == CX_OK && !p)
         s = CX_ERR_PARTICIPANT_NOT_FOUND;
@@ -166,7 +172,8 @@ cx_status rooms_h_mute(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     size_t i;
     json_t *t;
     if (s == CX_OK) {
-        json_array_foreach(json_object_get(p, "tracks"), i, t) {
+        json_array_foreach(json_object_get(p, "tracks"), i, t)
+        {
             const char *sid = json_string_value(json_object_get(t, "sid"));
             if (!sid || (audio && !_is_audio(t)) || (video && !_is_video(t)))
                 continue;
@@ -204,7 +211,8 @@ cx_status rooms_h_role(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     rooms_row row;
     rooms_actor who;
     if (in->has_ban || in->kind)
-        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"", in->kind ? "kind" : "ban");
+        return cx_req_fail(req, CX_ERR_INVALID_JSON, "unknown field \"%s\"",
+                           in->kind ? "kind" : "ban");
     if (!in->role)
         return cx_req_field_error(req, "role", "required");
     bool mod = strcmp(in->role, "moderator") == 0;
@@ -222,9 +230,8 @@ cx_status rooms_h_role(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
                       in->identity, "metadata", meta, "permission", "can_subscribe", 1,
                       "can_publish", 1, "can_publish_data", 1, "can_update_metadata", mod),
             NULL);
-    if (s == CX_OK &&
-        (s = rooms_role_store(ctx->pg, row.id, in->identity, _user_of(in->identity), in->role)) ==
-            CX_OK) {
+    if (s == CX_OK && (s = rooms_role_store(ctx->pg, row.id, in->identity,
+                                            _user_of(in->identity), in->role)) == CX_OK) {
         rooms_publish_cache(ctx, &row, req->request_id);
         _record(ctx, &row, &who, "participant.role_changed", in->identity, in->role, NULL,
                 req->request_id);
@@ -257,7 +264,8 @@ struct rooms_bans_watch {
 static bool _room_of(const char *lk_room, char id[37])
 {
     size_t pl = strlen(ROOMS_LK_PREFIX);
-    if (!lk_room || strncmp(lk_room, ROOMS_LK_PREFIX, pl) != 0 || !cx_uuid_valid_str(lk_room + pl))
+    if (!lk_room || strncmp(lk_room, ROOMS_LK_PREFIX, pl) != 0 ||
+        !cx_uuid_valid_str(lk_room + pl))
         return false;
     snprintf(id, 37, "%s", lk_room + pl);
     return true;
@@ -286,7 +294,8 @@ static void _enforce(rooms_ctx *ctx, const Calixio__V1__LiveKitEvent *e)
     if (s == CX_OK || s == CX_ERR_NOT_FOUND) {
         memset(&sys, 0, sizeof sys);
         snprintf(sys.name, sizeof sys.name, "calixio");
-        cx_log_info(rid, "room %s: banned %s turned up again and was removed", row.id, e->identity);
+        cx_log_info(rid, "room %s: banned %s turned up again and was removed", row.id,
+                    e->identity);
         _record(ctx, &row, &sys, "participant.removed", e->identity, "banned",
                 "{\"ban\":true,\"enforced\":true}", rid);
     } else {

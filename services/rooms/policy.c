@@ -10,19 +10,30 @@
 static const struct {
     rooms_action action;
     rooms_role min_role;
-    const char *why;            /* the 403 message */
+    const char *why; /* the 403 message */
 } _policy[ROOMS_ACT_COUNT_] = {
-    [ROOMS_ACT_UPDATE] = {ROOMS_ACT_UPDATE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may change the room"},
-    [ROOMS_ACT_DELETE] = {ROOMS_ACT_DELETE, ROOMS_ROLE_HOST, "only the host may delete the room"},
-    [ROOMS_ACT_INVITE_CREATE] = {ROOMS_ACT_INVITE_CREATE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may invite"},
-    [ROOMS_ACT_INVITE_MODERATOR] = {ROOMS_ACT_INVITE_MODERATOR, ROOMS_ROLE_HOST, "only the host may create moderator invites"},
-    [ROOMS_ACT_INVITE_LIST] = {ROOMS_ACT_INVITE_LIST, ROOMS_ROLE_MODERATOR, "only the host or a moderator may list invites"},
-    [ROOMS_ACT_INVITE_REVOKE] = {ROOMS_ACT_INVITE_REVOKE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may revoke invites"},
-    [ROOMS_ACT_WAITING_LIST] = {ROOMS_ACT_WAITING_LIST, ROOMS_ROLE_MODERATOR, "only the host or a moderator may see who waits"},
-    [ROOMS_ACT_WAITING_DECIDE] = {ROOMS_ACT_WAITING_DECIDE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may let people in"},
-    [ROOMS_ACT_REMOVE] = {ROOMS_ACT_REMOVE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may remove participants"},
-    [ROOMS_ACT_MUTE] = {ROOMS_ACT_MUTE, ROOMS_ROLE_MODERATOR, "only the host or a moderator may mute participants"},
-    [ROOMS_ACT_SET_ROLE] = {ROOMS_ACT_SET_ROLE, ROOMS_ROLE_HOST, "only the host may change roles"},
+    [ROOMS_ACT_UPDATE] = {ROOMS_ACT_UPDATE, ROOMS_ROLE_MODERATOR,
+                          "only the host or a moderator may change the room"},
+    [ROOMS_ACT_DELETE] = {ROOMS_ACT_DELETE, ROOMS_ROLE_HOST,
+                          "only the host may delete the room"},
+    [ROOMS_ACT_INVITE_CREATE] = {ROOMS_ACT_INVITE_CREATE, ROOMS_ROLE_MODERATOR,
+                                 "only the host or a moderator may invite"},
+    [ROOMS_ACT_INVITE_MODERATOR] = {ROOMS_ACT_INVITE_MODERATOR, ROOMS_ROLE_HOST,
+                                    "only the host may create moderator invites"},
+    [ROOMS_ACT_INVITE_LIST] = {ROOMS_ACT_INVITE_LIST, ROOMS_ROLE_MODERATOR,
+                               "only the host or a moderator may list invites"},
+    [ROOMS_ACT_INVITE_REVOKE] = {ROOMS_ACT_INVITE_REVOKE, ROOMS_ROLE_MODERATOR,
+                                 "only the host or a moderator may revoke invites"},
+    [ROOMS_ACT_WAITING_LIST] = {ROOMS_ACT_WAITING_LIST, ROOMS_ROLE_MODERATOR,
+                                "only the host or a moderator may see who waits"},
+    [ROOMS_ACT_WAITING_DECIDE] = {ROOMS_ACT_WAITING_DECIDE, ROOMS_ROLE_MODERATOR,
+                                  "only the host or a moderator may let people in"},
+    [ROOMS_ACT_REMOVE] = {ROOMS_ACT_REMOVE, ROOMS_ROLE_MODERATOR,
+                          "only the host or a moderator may remove participants"},
+    [ROOMS_ACT_MUTE] = {ROOMS_ACT_MUTE, ROOMS_ROLE_MODERATOR,
+                        "only the host or a moderator may mute participants"},
+    [ROOMS_ACT_SET_ROLE] = {ROOMS_ACT_SET_ROLE, ROOMS_ROLE_HOST,
+                            "only the host may change roles"},
 };
 
 rooms_role rooms_policy_min_role(rooms_action a)
@@ -53,7 +64,7 @@ cx_status rooms_authorize(rooms_ctx *ctx, cx_req *req, const char *id, rooms_act
     if (s == CX_OK && actor->role < rooms_policy_min_role(a))
         s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "%s",
                         rooms_policy_min_role(a) > ROOMS_ROLE_HOST ? "nobody may do this"
-                                                                    : _policy[a].why);
+                                                                   : _policy[a].why);
     if (s != CX_OK) {
         rooms_row_clear(row);
         return s;

@@ -249,5 +249,6 @@ void rooms_presence_drop(rooms_ctx *ctx, const char *livekit_room, const char *r
         argv[1 + k] = keys[k];
     }
     if (cx_redis_cmdv(ctx->redis, NULL, 1 + CX_RK_N, argv, NULL) != CX_OK)
-        cx_log_warn(rid, "presence of %s not dropped (Redis); the sweeper retries", livekit_room);
+        cx_log_warn(rid, "presence of %s not dropped (Redis); the sweeper retries",
+                    livekit_room);
 }

@@ -37,21 +37,21 @@ typedef struct rooms_row {
     char name[ROOMS_NAME_MAX_CHARS * 4 + 1];
     char status[8];
     char created_at[21];
-    char ended_at[21];          /* "" unless ended */
+    char ended_at[21]; /* "" unless ended */
     char owner_user_id[37];
     int32_t max_participants;
     char livekit_room[48];
     char description[ROOMS_DESCRIPTION_MAX_CHARS * 4 + 1];
-    char code[ROOMS_CODE_LEN + 1];   /* ten letters, stored without dashes */
-    char access[8];                  /* open | knock | invite */
+    char code[ROOMS_CODE_LEN + 1]; /* ten letters, stored without dashes */
+    char access[8];                /* open | knock | invite */
     bool locked;
-    char scheduled_at[21];           /* "" unless scheduled */
-    char started_at[21];             /* "" until first active */
-    char scheduled_end_at[21];       /* "" unless set */
-    int64_t scheduled_at_s;          /* unix seconds, 0 unless scheduled */
+    char scheduled_at[21];     /* "" unless scheduled */
+    char started_at[21];       /* "" until first active */
+    char scheduled_end_at[21]; /* "" unless set */
+    int64_t scheduled_at_s;    /* unix seconds, 0 unless scheduled */
     bool has_password;
     int64_t empty_timeout_s;
-    char *metadata;                  /* malloced ("" when none): rooms_row_clear frees it */
+    char *metadata; /* malloced ("" when none): rooms_row_clear frees it */
 } rooms_row;
 
 /* Frees what a filled row owns (metadata); the row may be reused. */
@@ -63,22 +63,22 @@ void rooms_rows_free(rooms_row *rows, int n);
 typedef struct rooms_ctx {
     cx_pg_pool *pg;
     cx_redis *redis;
-    cx_livekit *lk;             /* NULL when LIVEKIT_HOST is unset: LiveKit calls skipped */
-    cx_service *svc;            /* set after cx_service_create, for events */
+    cx_livekit *lk;  /* NULL when LIVEKIT_HOST is unset: LiveKit calls skipped */
+    cx_service *svc; /* set after cx_service_create, for events */
     int64_t default_max_participants;
     int64_t default_empty_timeout_s;
-    int64_t max_age_s;          /* ROOM_MAX_AGE */
-    int64_t orphan_grace_s;     /* LiveKit rooms without a live row older than this go */
-    int64_t early_join_s;       /* ROOM_EARLY_JOIN */
-    const cx_auth_cfg *auth;    /* JWT settings: room tokens are verified in handlers */
-    uint64_t pw_opslimit;       /* Argon2id of room passwords */
+    int64_t max_age_s;       /* ROOM_MAX_AGE */
+    int64_t orphan_grace_s;  /* LiveKit rooms without a live row older than this go */
+    int64_t early_join_s;    /* ROOM_EARLY_JOIN */
+    const cx_auth_cfg *auth; /* JWT settings: room tokens are verified in handlers */
+    uint64_t pw_opslimit;    /* Argon2id of room passwords */
     size_t pw_memlimit;
     /* issue 17: rooms mints the answer of the joins it decides */
     const char *lk_api_key, *lk_api_secret, *lk_public_url;
-    int64_t token_ttl_s;        /* LIVEKIT_TOKEN_TTL, as media */
-    int64_t waiting_ttl_s;      /* WAITING_TTL */
-    int64_t pw_max_fails;       /* ROOM_PASSWORD_MAX_FAILS per room and client */
-    int64_t pw_fail_window_s;   /* ROOM_PASSWORD_FAIL_WINDOW */
+    int64_t token_ttl_s;      /* LIVEKIT_TOKEN_TTL, as media */
+    int64_t waiting_ttl_s;    /* WAITING_TTL */
+    int64_t pw_max_fails;     /* ROOM_PASSWORD_MAX_FAILS per room and client */
+    int64_t pw_fail_window_s; /* ROOM_PASSWORD_FAIL_WINDOW */
 } rooms_ctx;
 
 /* ---- store.c: SQL, parameters only ---- */
@@ -87,7 +87,7 @@ typedef struct rooms_ctx {
 /* What a new room is made of (strings borrowed). */
 typedef struct rooms_new {
     const char *id, *name, *owner, *description, *access, *metadata, *livekit_room;
-    const char *password_hash;  /* NULL: no password */
+    const char *password_hash; /* NULL: no password */
     int64_t max_participants, empty_timeout_s;
     bool locked;
     int64_t scheduled_at_s;     /* 0: not scheduled (the room is active at once) */
@@ -104,7 +104,7 @@ cx_status rooms_store_forget(cx_pg_pool *pg, const char *id);
 /* A patch: has_* / non-NULL fields are set, the rest kept. */
 typedef struct rooms_patch {
     const char *name, *description, *access, *metadata;
-    const char *password_hash;  /* non-NULL: set; "" removes the password */
+    const char *password_hash; /* non-NULL: set; "" removes the password */
     bool has_locked, locked;
     bool has_max_participants;
     int64_t max_participants;
@@ -212,8 +212,13 @@ cx_status rooms_password_hash(const rooms_ctx *ctx, const char *pw, char **out);
 
 /* ---- access.c: who is calling ---- */
 
-typedef enum rooms_role { ROOMS_ROLE_NONE = 0, ROOMS_ROLE_GUEST, ROOMS_ROLE_PARTICIPANT,
-                          ROOMS_ROLE_MODERATOR, ROOMS_ROLE_HOST } rooms_role;
+typedef enum rooms_role {
+    ROOMS_ROLE_NONE = 0,
+    ROOMS_ROLE_GUEST,
+    ROOMS_ROLE_PARTICIPANT,
+    ROOMS_ROLE_MODERATOR,
+    ROOMS_ROLE_HOST
+} rooms_role;
 
 /* "host" -> ROOMS_ROLE_HOST ...; anything else is GUEST. */
 rooms_role rooms_role_parse(const char *r);
@@ -282,7 +287,7 @@ void rooms_after_end(rooms_ctx *ctx, const rooms_row *r, const char *rid);
 /* ---- issue 17: who gets in (policy.c, admit.c, gate_store.c, invites.c,
  * waiting.c) ---- */
 
-#define ROOMS_INVITE_CODE_BYTES 24     /* 192 random bits, 32 base64url chars */
+#define ROOMS_INVITE_CODE_BYTES 24 /* 192 random bits, 32 base64url chars */
 #define ROOMS_INVITE_LABEL_MAX_CHARS 64
 #define ROOMS_INVITE_EXPIRES_MIN_S 60
 #define ROOMS_INVITE_EXPIRES_MAX_S 2592000
@@ -311,8 +316,8 @@ rooms_role rooms_policy_min_role(rooms_action a);
 
 /* Who acts (for events and the audit log). */
 typedef struct rooms_actor {
-    char identity[CX_IDENTITY_MAX + 1];  /* "" for an access token */
-    char user_id[64];                    /* "" for guests */
+    char identity[CX_IDENTITY_MAX + 1]; /* "" for an access token */
+    char user_id[64];                   /* "" for guests */
     char name[256];
     rooms_role role;
 } rooms_actor;
@@ -329,8 +334,8 @@ typedef struct rooms_invite {
     char id[37];
     char label[ROOMS_INVITE_LABEL_MAX_CHARS * 4 + 1];
     char role[16];
-    char expires_at[21];   /* "" unless set */
-    int32_t max_uses;      /* 0 unless set */
+    char expires_at[21]; /* "" unless set */
+    int32_t max_uses;    /* 0 unless set */
     int32_t uses;
     char created_at[21];
     bool revoked, usable;
@@ -406,13 +411,13 @@ typedef struct rooms_waiting {
     char id[37];
     char identity[CX_IDENTITY_MAX + 1];
     char name[256];
-    char user_id[37];        /* "" for guests */
+    char user_id[37]; /* "" for guests */
     char role[16];
-    char status[10];         /* waiting | approved | rejected | expired | left */
+    char status[10]; /* waiting | approved | rejected | expired | left */
     char reason[ROOMS_REASON_MAX_CHARS * 4 + 1];
     char requested_at[21];
     bool has_answer;
-    uint8_t *answer;         /* the packed JoinReply minted at the first poll (get only) */
+    uint8_t *answer; /* the packed JoinReply minted at the first poll (get only) */
     size_t answer_len;
 } rooms_waiting;
 
@@ -481,8 +486,8 @@ cx_status rooms_h_waiting_list(cx_req *req, const ProtobufCMessage *in, Protobuf
                                void *ctx);
 cx_status rooms_h_waiting_approve(cx_req *req, const ProtobufCMessage *in,
                                   ProtobufCMessage **out, void *ctx);
-cx_status rooms_h_waiting_reject(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
-                                 void *ctx);
+cx_status rooms_h_waiting_reject(cx_req *req, const ProtobufCMessage *in,
+                                 ProtobufCMessage **out, void *ctx);
 
 /* Publishes participant.<removed|muted|role_changed> for identity of r
  * (participant.reason: removed / banned, the kind, or the new role). */

@@ -8,10 +8,10 @@
 #include "cx_time.h"
 #include "rooms.h"
 
-#define COLS                                                                           \
-    "id::text, name, status, created_at, ended_at, owner_user_id::text, "             \
-    "max_participants, livekit_room, description, code, access, locked, "             \
-    "scheduled_at, started_at, scheduled_end_at, "                                    \
+#define COLS                                                                             \
+    "id::text, name, status, created_at, ended_at, owner_user_id::text, "                \
+    "max_participants, livekit_room, description, code, access, locked, "                \
+    "scheduled_at, started_at, scheduled_end_at, "                                       \
     "COALESCE(extract(epoch from scheduled_at)::bigint, 0), password_hash IS NOT NULL, " \
     "empty_timeout, metadata"
 #define LIVE "deleted_at IS NULL"
@@ -126,10 +126,20 @@ cx_status rooms_store_insert(cx_pg_pool *pg, const rooms_new *n, rooms_row *out)
     for (int attempt = 0; attempt < ROOMS_CODE_ATTEMPTS && s == CX_ERR_CONFLICT; attempt++) {
         PGresult *res = NULL;
         rooms_code_random(code);
-        const char *p[] = {n->id, n->name, n->owner, mp, et, n->metadata ? n->metadata : "",
-                           n->livekit_room, n->description ? n->description : "",
-                           n->access ? n->access : "open", n->locked ? "true" : "false",
-                           sched, send, n->password_hash, code};
+        const char *p[] = {n->id,
+                           n->name,
+                           n->owner,
+                           mp,
+                           et,
+                           n->metadata ? n->metadata : "",
+                           n->livekit_room,
+                           n->description ? n->description : "",
+                           n->access ? n->access : "open",
+                           n->locked ? "true" : "false",
+                           sched,
+                           send,
+                           n->password_hash,
+                           code};
         /* a scheduled room waits (pending); any other is active from now */
         s = cx_pg_exec(pg,
                        "INSERT INTO rooms (id, name, status, owner_user_id, max_participants, "
@@ -292,7 +302,8 @@ cx_status rooms_store_pending_deletes(cx_pg_pool *pg, int max, char ***out, int 
 cx_status rooms_store_delete_done(cx_pg_pool *pg, const char *livekit_room)
 {
     const char *p[] = {livekit_room};
-    return cx_pg_exec(pg, "UPDATE rooms SET livekit_delete_pending = false WHERE livekit_room = $1",
+    return cx_pg_exec(pg,
+                      "UPDATE rooms SET livekit_delete_pending = false WHERE livekit_room = $1",
                       1, p, NULL);
 }
 
@@ -300,7 +311,8 @@ cx_status rooms_store_status_by_lk(cx_pg_pool *pg, const char *livekit_room, cha
 {
     PGresult *res = NULL;
     const char *p[] = {livekit_room};
-    cx_status s = cx_pg_exec(pg, "SELECT status FROM rooms WHERE livekit_room = $1", 1, p, &res);
+    cx_status s = cx_pg_exec(pg, "SELECT status FROM rooms WHERE livekit_room = $1", 1, p,
+                             &res);
     if (s != CX_OK)
         return s;
     _copy(status, 8, PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "");
@@ -356,11 +368,11 @@ cx_status rooms_store_update(cx_pg_pool *pg, const char *id, const rooms_patch *
     if (s != CX_OK)
         return s;
     const char *what = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) ? PQgetvalue(res, 0, 0)
-                                                                     : NULL;
-    s = !what                          ? CX_ERR_ROOM_NOT_FOUND
-        : strcmp(what, "ok") == 0      ? CX_OK
-        : strcmp(what, "ended") == 0   ? CX_ERR_ROOM_ENDED
-                                       : CX_ERR_CONFLICT; /* scheduled_at of a started room */
+                                                                      : NULL;
+    s = !what                        ? CX_ERR_ROOM_NOT_FOUND
+        : strcmp(what, "ok") == 0    ? CX_OK
+        : strcmp(what, "ended") == 0 ? CX_ERR_ROOM_ENDED
+                                     : CX_ERR_CONFLICT; /* scheduled_at of a started room */
     PQclear(res);
     if (s != CX_OK)
         return s;
@@ -407,7 +419,8 @@ cx_status rooms_store_start(cx_pg_pool *pg, const char *id, rooms_row *out, bool
     const char *p[] = {id};
     cx_status s = cx_pg_exec(pg,
                              "UPDATE rooms SET status = 'active', started_at = now() "
-                             "WHERE id = $1 AND " LIVE " AND status = 'pending' RETURNING " COLS,
+                             "WHERE id = $1 AND " LIVE
+                             " AND status = 'pending' RETURNING " COLS,
                              1, p, &res);
     if (s != CX_OK)
         return s;

@@ -59,7 +59,7 @@ static void _retry_deletes(rooms_ctx *ctx)
         return;
     for (int i = 0; i < n; i++) {
         if (cx_livekit_delete_room(ctx->lk, names[i], NULL) != CX_OK)
-            break;  /* LiveKit still down: next run */
+            break; /* LiveKit still down: next run */
         if (rooms_store_delete_done(ctx->pg, names[i]) == CX_OK)
             cx_log_info(NULL, "LiveKit room %s deleted (retried)", names[i]);
     }
@@ -78,9 +78,9 @@ static void _orphans(rooms_ctx *ctx)
         const char *name = rooms[i].name;
         if (strncmp(name, ROOMS_LK_PREFIX, strlen(ROOMS_LK_PREFIX)) != 0 ||
             !cx_uuid_valid_str(name + strlen(ROOMS_LK_PREFIX)))
-            continue;  /* not ours */
+            continue; /* not ours */
         if (rooms[i].creation_time <= 0 || now - rooms[i].creation_time < ctx->orphan_grace_s)
-            continue;  /* may belong to a create still in flight */
+            continue; /* may belong to a create still in flight */
         if (rooms_store_status_by_lk(ctx->pg, name, status) != CX_OK)
             break;
         if (status[0] && strcmp(status, "ended") != 0)
@@ -145,9 +145,9 @@ static void _waiting(rooms_ctx *ctx)
         return;
     for (int i = 0; i < n; i++) {
         bool rejected = strcmp(v[i].status, "rejected") == 0;
-        rooms_publish_waiting(ctx, v[i].room_id, v[i].livekit_room, rejected ? "rejected" : "left",
-                              v[i].id, v[i].name, v[i].user_id, rejected ? v[i].reason : NULL,
-                              NULL);
+        rooms_publish_waiting(ctx, v[i].room_id, v[i].livekit_room,
+                              rejected ? "rejected" : "left", v[i].id, v[i].name, v[i].user_id,
+                              rejected ? v[i].reason : NULL, NULL);
     }
     free(v);
 }

@@ -32,7 +32,8 @@ static cx_status _status_reply(const char *status, const char *reason, ProtobufC
 static cx_status _stored(const rooms_waiting *w, ProtobufCMessage **out)
 {
     ProtobufCMessage *m = NULL;
-    if (cx_pb_unpack(&calixio__v1__join_reply__descriptor, w->answer, w->answer_len, &m) != CX_OK)
+    if (cx_pb_unpack(&calixio__v1__join_reply__descriptor, w->answer, w->answer_len, &m) !=
+        CX_OK)
         return CX_ERR_INTERNAL;
     *out = m;
     return CX_OK;
@@ -81,7 +82,8 @@ static cx_status _own_entry(rooms_ctx *ctx, cx_req *req, const Calixio__V1__Wait
                             rooms_row *row)
 {
     cx_bearer b;
-    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_WAITING, &b);
+    cx_status s = cx_bearer_verify(ctx->auth, ctx->redis, req->authorization, CX_BEARER_WAITING,
+                                   &b);
     if (s != CX_OK)
         return s;
     if ((s = rooms_store_get(ctx->pg, in->id, row)) != CX_OK)
@@ -89,13 +91,14 @@ static cx_status _own_entry(rooms_ctx *ctx, cx_req *req, const Calixio__V1__Wait
     if (strcmp(b.room.room_id, row->id) != 0 || !in->waiting_id ||
         strcmp(b.room.waiting_id, in->waiting_id) != 0) {
         rooms_row_clear(row);
-        return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "this waiting token is for another entry");
+        return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN,
+                           "this waiting token is for another entry");
     }
     return CX_OK;
 }
 
-cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
-                                void *ctx_)
+cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in_,
+                                ProtobufCMessage **out, void *ctx_)
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__WaitingRef *in = (const void *)in_;
@@ -110,8 +113,8 @@ cx_status rooms_h_waiting_leave(cx_req *req, const ProtobufCMessage *in_, Protob
     s = rooms_waiting_leave(ctx->pg, row.id, in->waiting_id, &w, &changed);
     if (s == CX_OK) {
         if (changed)
-            rooms_publish_waiting(ctx, row.id, row.livekit_room, "left", w.id, w.name, w.user_id,
-                                  NULL, req->request_id);
+            rooms_publish_waiting(ctx, row.id, row.livekit_room, "left", w.id, w.name,
+                                  w.user_id, NULL, req->request_id);
         rooms_waiting_clear(&w);
     }
     rooms_row_clear(&row);
@@ -214,8 +217,9 @@ static cx_status _decide(rooms_ctx *ctx, cx_req *req, const Calixio__V1__Waiting
         return s;
     s = rooms_waiting_decide(ctx->pg, row.id, in->waiting_id, status, in->reason, &w, &changed);
     if (s == CX_OK && changed) {
-        if (rooms_audit_add(ctx->pg, row.id, &who, reject ? "waiting.rejected" : "waiting.approved",
-                            w.id, NULL) != CX_OK)
+        if (rooms_audit_add(ctx->pg, row.id, &who,
+                            reject ? "waiting.rejected" : "waiting.approved", w.id,
+                            NULL) != CX_OK)
             cx_log_warn(req->request_id, "room %s: audit of the decision failed", row.id);
         rooms_publish_waiting(ctx, row.id, row.livekit_room, reject ? "rejected" : "approved",
                               w.id, w.name, w.user_id, reject ? w.reason : NULL,
@@ -247,8 +251,8 @@ cx_status rooms_h_waiting_approve(cx_req *req, const ProtobufCMessage *in,
     return _decide(ctx, req, (const void *)in, "approved", out);
 }
 
-cx_status rooms_h_waiting_reject(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
-                                 void *ctx)
+cx_status rooms_h_waiting_reject(cx_req *req, const ProtobufCMessage *in,
+                                 ProtobufCMessage **out, void *ctx)
 {
     return _decide(ctx, req, (const void *)in, "rejected", out);
 }

@@ -10,8 +10,8 @@
 #include "cx_time.h"
 #include "rooms.h"
 
-#define W_COLS                                                                       \
-    "id::text, identity, name, COALESCE(user_id::text, ''), role, "                   \
+#define W_COLS                                                                              \
+    "id::text, identity, name, COALESCE(user_id::text, ''), role, "                         \
     "CASE WHEN status = 'waiting' AND expires_at <= now() THEN 'expired' ELSE status END, " \
     "COALESCE(reason, ''), requested_at, answer"
 
@@ -44,11 +44,12 @@ cx_status rooms_waiting_insert(cx_pg_pool *pg, const char *room_id, const char *
     char ttl[24];
     cx_uuid_v4(wid);
     snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_s);
-    const char *p[] = {wid, room_id, identity, name, user_id && user_id[0] ? user_id : NULL,
+    const char *p[] = {wid,  room_id, identity, name, user_id && user_id[0] ? user_id : NULL,
                        role, ttl};
-    return cx_pg_exec(pg, "INSERT INTO room_waiting (id, room_id, identity, name, user_id, role, "
-                          "expires_at) VALUES ($1, $2, $3, $4, $5::uuid, $6, "
-                          "now() + make_interval(secs => $7::bigint))",
+    return cx_pg_exec(pg,
+                      "INSERT INTO room_waiting (id, room_id, identity, name, user_id, role, "
+                      "expires_at) VALUES ($1, $2, $3, $4, $5::uuid, $6, "
+                      "now() + make_interval(secs => $7::bigint))",
                       7, p, NULL);
 }
 
@@ -59,8 +60,8 @@ cx_status rooms_waiting_get(cx_pg_pool *pg, const char *room_id, const char *wid
     if (!cx_uuid_valid_str(wid))
         return CX_ERR_WAITING_NOT_FOUND;
     const char *p[] = {room_id, wid};
-    cx_status s = cx_pg_exec(pg, "SELECT " W_COLS " FROM room_waiting WHERE room_id = $1 AND id = $2",
-                             2, p, &res);
+    cx_status s = cx_pg_exec(
+        pg, "SELECT " W_COLS " FROM room_waiting WHERE room_id = $1 AND id = $2", 2, p, &res);
     if (s != CX_OK)
         return s;
     if (PQntuples(res) != 1) {
@@ -93,9 +94,10 @@ cx_status rooms_waiting_list(cx_pg_pool *pg, const char *room_id, rooms_waiting 
 {
     PGresult *res = NULL;
     const char *p[] = {room_id};
-    cx_status s = cx_pg_exec(pg, "SELECT " W_COLS " FROM room_waiting WHERE room_id = $1 AND "
-                                 "status = 'waiting' AND expires_at > now() "
-                                 "ORDER BY requested_at, id",
+    cx_status s = cx_pg_exec(pg,
+                             "SELECT " W_COLS " FROM room_waiting WHERE room_id = $1 AND "
+                             "status = 'waiting' AND expires_at > now() "
+                             "ORDER BY requested_at, id",
                              1, p, &res);
     if (s != CX_OK)
         return s;
@@ -122,9 +124,10 @@ cx_status rooms_waiting_decide(cx_pg_pool *pg, const char *room_id, const char *
     if (!cx_uuid_valid_str(wid))
         return CX_ERR_WAITING_NOT_FOUND;
     const char *p[] = {room_id, wid, status, reason && reason[0] ? reason : NULL};
-    cx_status s = cx_pg_exec(pg, "UPDATE room_waiting SET status = $3, reason = $4, "
-                                 "decided_at = now() WHERE room_id = $1 AND id = $2 AND "
-                                 "status = 'waiting' AND expires_at > now() RETURNING id",
+    cx_status s = cx_pg_exec(pg,
+                             "UPDATE room_waiting SET status = $3, reason = $4, "
+                             "decided_at = now() WHERE room_id = $1 AND id = $2 AND "
+                             "status = 'waiting' AND expires_at > now() RETURNING id",
                              4, p, &res);
     if (s != CX_OK)
         return s;
@@ -155,8 +158,9 @@ cx_status rooms_waiting_set_answer(cx_pg_pool *pg, const char *wid, const uint8_
     for (size_t i = 0; i < len; i++)
         snprintf(hex + 2 + 2 * i, 3, "%02x", buf[i]);
     const char *p[] = {wid, hex};
-    cx_status s = cx_pg_exec(pg, "UPDATE room_waiting SET answer = $2::bytea WHERE id = $1 AND "
-                                 "status = 'approved' AND answer IS NULL RETURNING id",
+    cx_status s = cx_pg_exec(pg,
+                             "UPDATE room_waiting SET answer = $2::bytea WHERE id = $1 AND "
+                             "status = 'approved' AND answer IS NULL RETURNING id",
                              2, p, &res);
     free(hex);
     if (s != CX_OK)
@@ -171,15 +175,18 @@ cx_status rooms_waiting_reject_room(cx_pg_pool *pg, const char *room_id, const c
 {
     PGresult *res = NULL;
     const char *p[] = {room_id, reason};
-    cx_status s = cx_pg_exec(pg, "UPDATE room_waiting SET status = 'rejected', reason = $2, "
-                                 "decided_at = now() WHERE room_id = $1 AND status = 'waiting' "
-                                 "RETURNING " W_COLS,
+    cx_status s = cx_pg_exec(pg,
+                             "UPDATE room_waiting SET status = 'rejected', reason = $2, "
+                             "decided_at = now() WHERE room_id = $1 AND status = 'waiting' "
+                             "RETURNING " W_COLS,
                              2, p, &res);
     if (s != CX_OK)
         return s;
     /* the stored join answers hold tokens of a room that is over: drop them */
-    if (cx_pg_exec(pg, "UPDATE room_waiting SET answer = NULL WHERE room_id = $1 AND answer IS NOT NULL",
-                   1, p, NULL) != CX_OK)
+    if (cx_pg_exec(
+            pg,
+            "UPDATE room_waiting SET answer = NULL WHERE room_id = $1 AND answer IS NOT NULL",
+            1, p, NULL) != CX_OK)
         cx_log_warn(NULL, "room %s: stored join answers not cleared", room_id);
     int cnt = PQntuples(res);
     rooms_waiting *v = calloc(cnt > 0 ? (size_t)cnt : 1, sizeof *v);
@@ -243,9 +250,11 @@ cx_status rooms_waiting_leave(cx_pg_pool *pg, const char *room_id, const char *w
     PGresult *res = NULL;
     *changed = false;
     const char *p[] = {room_id, wid};
-    cx_status s = cx_pg_exec(pg, "UPDATE room_waiting SET status = 'left', decided_at = now() "
-                                 "WHERE room_id = $1 AND id = $2 AND status = 'waiting' RETURNING id",
-                             2, p, &res);
+    cx_status s = cx_pg_exec(
+        pg,
+        "UPDATE room_waiting SET status = 'left', decided_at = now() "
+        "WHERE room_id = $1 AND id = $2 AND status = 'waiting' RETURNING id",
+        2, p, &res);
     if (s != CX_OK)
         return s;
     *changed = PQntuples(res) == 1;

@@ -170,9 +170,9 @@ static void _lead(wh_history *h)
         h->inflight--;
         return;
     }
-    int n = 0;
-    _item *last = NULL;
-    for (_item *it = first; it && n < h->max; it = it->next) {
+    int n = 1;
+    _item *last = first;
+    for (_item *it = first->next; it && n < h->max; it = it->next) {
         last = it;
         n++;
     }

@@ -124,8 +124,11 @@ static cx_status _time(json_t *obj, const char *camel, const char *snake, int64_
  * "other" so a new kind never breaks parsing. */
 static cx_status _kind(json_t *p, const char **out, _perr *e)
 {
-    static const struct { int no; const char *name; } kinds[] = {
-        {0, "standard"}, {1, "ingress"}, {2, "egress"}, {3, "sip"},
+    static const struct {
+        int no;
+        const char *name;
+    } kinds[] = {
+        {0, "standard"}, {1, "ingress"},   {2, "egress"}, {3, "sip"},
         {4, "agent"},    {7, "connector"}, {8, "bridge"},
     };
     json_t *v = p ? _member(p, "kind", NULL) : NULL;
@@ -174,7 +177,10 @@ static cx_status _enum(json_t *obj, const char *field, const char *const *names,
 
 static wh_type _type_of(const char *ev)
 {
-    static const struct { const char *name; wh_type t; } map[] = {
+    static const struct {
+        const char *name;
+        wh_type t;
+    } map[] = {
         {"room_started", WH_EV_ROOM_STARTED},
         {"room_finished", WH_EV_ROOM_FINISHED},
         {"participant_joined", WH_EV_PARTICIPANT_JOINED},

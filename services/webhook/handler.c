@@ -225,7 +225,8 @@ cx_status wh_handle_livekit(cx_req *req, const ProtobufCMessage *in, ProtobufCMe
     s = wh_verify(w->authorization, body, len, &c->keys, cx_now_s(), c->leeway_s, &why);
     if (s != CX_OK) {
         cx_log_warn(req->request_id, "webhook rejected: %s", why ? why : "invalid");
-        return cx_req_fail(req, CX_ERR_INVALID_WEBHOOK, "webhook signature verification failed");
+        return cx_req_fail(req, CX_ERR_INVALID_WEBHOOK,
+                           "webhook signature verification failed");
     }
     s = wh_event_parse(body ? body : (const uint8_t *)"", len, &ev, err, sizeof err);
     if (s != CX_OK)

@@ -190,7 +190,7 @@ static cx_status _entry(const PGresult *r, int i, Calixio__V1__AuditEntry **out)
               _optional(r, i, 3, &a->user_id) && _optional(r, i, 6, &e->target);
     if (ok && (PQgetvalue(r, i, 7)[0] || PQgetvalue(r, i, 8)[0])) {
         Calixio__V1__AuditDetails *d = calloc(1, sizeof *d);
-        if (!(ok = d != NULL))
+        if (!d)
             return CX_ERR_NOMEM;
         calixio__v1__audit_details__init(d);
         e->details = d;

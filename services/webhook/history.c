@@ -33,9 +33,9 @@ cx_status wh_room_lookup(cx_pg_pool *pg, const char *livekit_room, bool *found,
 }
 
 /* The columns of a changed row, in the order _row reads them. */
-#define WHI_COLS                                                                               \
-    "id::text, name, status, extract(epoch FROM created_at)::bigint, "                     \
-    "extract(epoch FROM ended_at)::bigint, owner_user_id::text, max_participants, "       \
+#define WHI_COLS                                                                    \
+    "id::text, name, status, extract(epoch FROM created_at)::bigint, "              \
+    "extract(epoch FROM ended_at)::bigint, owner_user_id::text, max_participants, " \
     "livekit_room"
 
 static void _copy(char *dst, size_t cap, const char *src)

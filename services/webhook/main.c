@@ -27,7 +27,8 @@ static const cx_cfg_var vars[] = {
     {"DATABASE_URL", CX_CFG_STRING, CX_DEFAULT_DATABASE_URL, "Postgres URL", &db_url, 0, 0,
      true},
     {"REDIS_ADDR", CX_CFG_STRING, CX_DEFAULT_REDIS_ADDR,
-     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, webhook de-duplication)", &redis_addr, 0, 0, false},
+     "Redis host:port, or Redis Cluster seeds host:port,host:port,... (presence, webhook de-duplication)",
+     &redis_addr, 0, 0, false},
     {"LIVEKIT_API_KEY", CX_CFG_STRING, "devkey",
      "LiveKit API key; a webhook token's iss must name it", &lk_key, 0, 0, false},
     {"LIVEKIT_API_SECRET", CX_CFG_STRING, "secret",
@@ -73,8 +74,8 @@ static const cx_endpoint endpoints[] = {
      wh_h_audit, CX_AUTH_NONE, false},
     {"stats_add", &calixio__v1__stats_sample__descriptor, &calixio__v1__empty__descriptor,
      wh_h_stats_add, CX_AUTH_NONE, false},
-    {"stats_get", &calixio__v1__stats_request__descriptor, &calixio__v1__stats_reply__descriptor,
-     wh_h_stats_get, CX_AUTH_NONE, false},
+    {"stats_get", &calixio__v1__stats_request__descriptor,
+     &calixio__v1__stats_reply__descriptor, wh_h_stats_get, CX_AUTH_NONE, false},
 };
 
 static cx_status _serve(wh_ctx *c)

@@ -38,86 +38,86 @@
  * the current state). The wrapper returns 0 for a repeat and 3 while
  * another delivery holds the id ("pending", an in-progress claim of an
  * older copy of the daemon). */
-#define WP_WRAP(body)                                                                          \
-    "local K, A = {}, {}\n"                                                                  \
-    "for i = 2, #KEYS do K[i - 1] = KEYS[i] end\n"                                           \
-    "for i = 3, #ARGV do A[i - 2] = ARGV[i] end\n"                                           \
-    "local function apply()\n" body "end\n"                                                  \
-    "if ARGV[1] == '1' then\n"                                                               \
-    "  local v = redis.call('GET', KEYS[1])\n"                                               \
-    "  if v == 'done' then return 0 end\n"                                                   \
-    "  if v then return 3 end\n"                                                             \
-    "end\n"                                                                                  \
-    "local r = apply()\n"                                                                    \
-    "if ARGV[1] == '1' then redis.call('SET', KEYS[1], 'done', 'EX', ARGV[2]) end\n"         \
+#define WP_WRAP(body)                                                                \
+    "local K, A = {}, {}\n"                                                          \
+    "for i = 2, #KEYS do K[i - 1] = KEYS[i] end\n"                                   \
+    "for i = 3, #ARGV do A[i - 2] = ARGV[i] end\n"                                   \
+    "local function apply()\n" body "end\n"                                          \
+    "if ARGV[1] == '1' then\n"                                                       \
+    "  local v = redis.call('GET', KEYS[1])\n"                                       \
+    "  if v == 'done' then return 0 end\n"                                           \
+    "  if v then return 3 end\n"                                                     \
+    "end\n"                                                                          \
+    "local r = apply()\n"                                                            \
+    "if ARGV[1] == '1' then redis.call('SET', KEYS[1], 'done', 'EX', ARGV[2]) end\n" \
     "return r\n"
 
 static cx_redis_script _mark_lua = CX_REDIS_SCRIPT(WP_WRAP("return 1\n"));
 
 /* K presence, presence-ts, tracks, room-finished;
  * A op (join|leave), identity, ts, value, sid, ttl */
-static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(WP_WRAP(
-    "local ts = tonumber(A[3])\n"
-    "local fin = redis.call('GET', K[4])\n"
-    "if fin and ts < tonumber(fin) then return 2 end\n"
-    "local last = redis.call('HGET', K[2], A[2])\n"
-    "if last and ts < tonumber(last) then return 2 end\n"
-    "if A[1] == 'join' then\n"
-    "  redis.call('HSET', K[1], A[2], A[4])\n"
-    "else\n"
-    "  local cur = redis.call('HGET', K[1], A[2])\n"
-    "  if cur and A[5] ~= '' then\n"
-    "    local ok, o = pcall(cjson.decode, cur)\n"
-    "    if ok and type(o) == 'table' and type(o.sid) == 'string' and o.sid ~= ''\n"
-    "       and o.sid ~= A[5] then return 2 end\n" /* leave of an older session */
-    "  end\n"
-    "  redis.call('HDEL', K[1], A[2])\n"
-    "  redis.call('HDEL', K[3], A[2])\n"
-    "end\n"
-    "redis.call('HSET', K[2], A[2], A[3])\n"
-    "for i = 1, 3 do redis.call('EXPIRE', K[i], A[6]) end\n"
-    "return 1\n"));
+static cx_redis_script _presence_lua = CX_REDIS_SCRIPT(
+    WP_WRAP("local ts = tonumber(A[3])\n"
+            "local fin = redis.call('GET', K[4])\n"
+            "if fin and ts < tonumber(fin) then return 2 end\n"
+            "local last = redis.call('HGET', K[2], A[2])\n"
+            "if last and ts < tonumber(last) then return 2 end\n"
+            "if A[1] == 'join' then\n"
+            "  redis.call('HSET', K[1], A[2], A[4])\n"
+            "else\n"
+            "  local cur = redis.call('HGET', K[1], A[2])\n"
+            "  if cur and A[5] ~= '' then\n"
+            "    local ok, o = pcall(cjson.decode, cur)\n"
+            "    if ok and type(o) == 'table' and type(o.sid) == 'string' and o.sid ~= ''\n"
+            "       and o.sid ~= A[5] then return 2 end\n" /* leave of an older session */
+            "  end\n"
+            "  redis.call('HDEL', K[1], A[2])\n"
+            "  redis.call('HDEL', K[3], A[2])\n"
+            "end\n"
+            "redis.call('HSET', K[2], A[2], A[3])\n"
+            "for i = 1, 3 do redis.call('EXPIRE', K[i], A[6]) end\n"
+            "return 1\n"));
 
 /* K tracks, track-ts, room-finished, presence, presence-ts;
  * A op (pub|unpub), identity, track sid, ts, ttl */
-static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(WP_WRAP(
-    "local ts = tonumber(A[4])\n"
-    "local fin = redis.call('GET', K[3])\n"
-    "if fin and ts < tonumber(fin) then return 2 end\n"
-    "local pts = redis.call('HGET', K[5], A[2])\n"
-    "if pts and ts < tonumber(pts) and redis.call('HEXISTS', K[4], A[2]) == 0 then\n"
-    "  return 2\n" /* the participant left after this event */
-    "end\n"
-    "local was = false\n"
-    "local old = redis.call('HGET', K[2], A[3])\n"
-    "if old then\n"
-    "  local ots, st = string.match(old, '^(%d+):(%a)$')\n"
-    "  if ots and ts < tonumber(ots) then return 2 end\n"
-    "  was = (st == 'p')\n"
-    "end\n"
-    "local now = (A[1] == 'pub')\n"
-    "redis.call('HSET', K[2], A[3], A[4] .. ':' .. (now and 'p' or 'u'))\n"
-    "if now and not was then\n"
-    "  redis.call('HINCRBY', K[1], A[2], 1)\n"
-    "elseif was and not now then\n"
-    "  local c = tonumber(redis.call('HGET', K[1], A[2]) or '0')\n"
-    "  if c <= 1 then redis.call('HDEL', K[1], A[2])\n"
-    "  else redis.call('HINCRBY', K[1], A[2], -1) end\n"
-    "end\n"
-    "redis.call('EXPIRE', K[1], A[5])\n"
-    "redis.call('EXPIRE', K[2], A[5])\n"
-    "return 1\n"));
+static cx_redis_script _tracks_lua = CX_REDIS_SCRIPT(
+    WP_WRAP("local ts = tonumber(A[4])\n"
+            "local fin = redis.call('GET', K[3])\n"
+            "if fin and ts < tonumber(fin) then return 2 end\n"
+            "local pts = redis.call('HGET', K[5], A[2])\n"
+            "if pts and ts < tonumber(pts) and redis.call('HEXISTS', K[4], A[2]) == 0 then\n"
+            "  return 2\n" /* the participant left after this event */
+            "end\n"
+            "local was = false\n"
+            "local old = redis.call('HGET', K[2], A[3])\n"
+            "if old then\n"
+            "  local ots, st = string.match(old, '^(%d+):(%a)$')\n"
+            "  if ots and ts < tonumber(ots) then return 2 end\n"
+            "  was = (st == 'p')\n"
+            "end\n"
+            "local now = (A[1] == 'pub')\n"
+            "redis.call('HSET', K[2], A[3], A[4] .. ':' .. (now and 'p' or 'u'))\n"
+            "if now and not was then\n"
+            "  redis.call('HINCRBY', K[1], A[2], 1)\n"
+            "elseif was and not now then\n"
+            "  local c = tonumber(redis.call('HGET', K[1], A[2]) or '0')\n"
+            "  if c <= 1 then redis.call('HDEL', K[1], A[2])\n"
+            "  else redis.call('HINCRBY', K[1], A[2], -1) end\n"
+            "end\n"
+            "redis.call('EXPIRE', K[1], A[5])\n"
+            "redis.call('EXPIRE', K[2], A[5])\n"
+            "return 1\n"));
 
 /* K presence, presence-ts, tracks, track-ts, room-finished; A ts, guard ttl.
  * The room is over: all of its state goes, whatever its times (Calixio
  * never reopens an ended room); only the finish time stays, briefly. */
-static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(WP_WRAP(
-    "local fin = redis.call('GET', K[5])\n"
-    "if not fin or tonumber(A[1]) > tonumber(fin) then\n"
-    "  redis.call('SET', K[5], A[1], 'EX', A[2])\n"
-    "end\n"
-    "redis.call('DEL', K[1], K[2], K[3], K[4])\n"
-    "return 1\n"));
+static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(
+    WP_WRAP("local fin = redis.call('GET', K[5])\n"
+            "if not fin or tonumber(A[1]) > tonumber(fin) then\n"
+            "  redis.call('SET', K[5], A[1], 'EX', A[2])\n"
+            "end\n"
+            "redis.call('DEL', K[1], K[2], K[3], K[4])\n"
+            "return 1\n"));
 
 #define WP_MAX_KEYS 6
 #define WP_MAX_ARGV 8
@@ -127,8 +127,8 @@ static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(WP_WRAP(
 /* Every Redis key of one room's state, plus the event time and state TTL as
  * script arguments: the three room scripts take them in different orders. */
 typedef struct _room_keys {
-    char presence[WP_KEY_MAX], presence_ts[WP_KEY_MAX], tracks[WP_KEY_MAX], track_ts[WP_KEY_MAX],
-        finished[WP_KEY_MAX];
+    char presence[WP_KEY_MAX], presence_ts[WP_KEY_MAX], tracks[WP_KEY_MAX],
+        track_ts[WP_KEY_MAX], finished[WP_KEY_MAX];
     char ts[24], ttl[24];
 } _room_keys;
 
@@ -147,9 +147,9 @@ static bool _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
     return ok;
 }
 
-static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev, const wh_ttls *t,
-                      int nkeys, const char *const *keys, int nargs, const char *const *args,
-                      wh_result *res)
+static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
+                      const wh_ttls *t, int nkeys, const char *const *keys, int nargs,
+                      const char *const *args, wh_result *res)
 {
     const char *k[WP_MAX_KEYS + 1], *a[WP_MAX_ARGV + 2];
     char dk[WP_KEY_MAX], dttl[24];
@@ -205,7 +205,8 @@ static char *_presence_value(const wh_event *ev)
     return txt;
 }
 
-cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
+                            wh_result *res)
 {
     _room_keys k;
     bool join = ev->type == WH_EV_PARTICIPANT_JOINED;
@@ -218,14 +219,15 @@ cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls 
         return CX_ERR_INTERNAL;
     }
     const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.finished};
-    const char *args[] = {join ? "join" : "leave", ev->p_identity, k.ts, value ? value : "",
-                          ev->p_sid, k.ttl};
+    const char *args[] = {join ? "join" : "leave", ev->p_identity, k.ts,
+                          value ? value : "",      ev->p_sid,      k.ttl};
     cx_status s = _run(c, &_presence_lua, ev, t, 4, keys, 6, args, res);
     free(value);
     return s;
 }
 
-cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
+cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
+                          wh_result *res)
 {
     _room_keys k;
     if (!_room_keys_of(&k, ev, t))

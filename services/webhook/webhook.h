@@ -78,20 +78,20 @@ typedef enum wh_type {
 typedef struct wh_event {
     json_t *root;
     wh_type type;
-    const char *id;          /* "" when the event has no id */
-    const char *event;       /* never "" after a successful parse */
-    int64_t created_at;      /* unix seconds; 0 when absent */
+    const char *id;     /* "" when the event has no id */
+    const char *event;  /* never "" after a successful parse */
+    int64_t created_at; /* unix seconds; 0 when absent */
     bool has_created_at;
     const char *room_name;
     const char *room_sid;
     const char *p_sid;
     const char *p_identity;
     const char *p_name;
-    int64_t p_joined_at;     /* unix seconds; 0 when absent */
-    const char *p_kind;      /* lowercase kind name: "standard", "egress", ... */
-    const char *p_state;     /* "JOINING", "ACTIVE", ... */
+    int64_t p_joined_at; /* unix seconds; 0 when absent */
+    const char *p_kind;  /* lowercase kind name: "standard", "egress", ... */
+    const char *p_state; /* "JOINING", "ACTIVE", ... */
     const char *track_sid;
-    const char *track_type;  /* "AUDIO", "VIDEO", "DATA" */
+    const char *track_type; /* "AUDIO", "VIDEO", "DATA" */
 } wh_event;
 
 /* Parses body[0..len) as a LiveKit WebhookEvent in proto3 JSON: camelCase
@@ -153,11 +153,13 @@ cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, w
 
 /* participant_joined/left: presence of the identity unless a newer event
  * for it (or a newer room_finished) was applied. */
-cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
+                            wh_result *res);
 
 /* track_published/unpublished: per-identity track counts (idempotent per
  * track sid, never below 0, older events ignored). */
-cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
+cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
+                          wh_result *res);
 
 /* room_finished: drops every presence/track key of the room and remembers
  * the finish time for WH_FINISH_GUARD_S, so that a participant event older

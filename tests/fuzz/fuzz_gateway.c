@@ -36,12 +36,12 @@
 #include "../../services/gateway/ratelimit.h"
 #include "../../services/gateway/routes.h"
 
-#define CHECK(c)                                                                   \
-    do {                                                                           \
-        if (!(c)) {                                                                \
+#define CHECK(c)                                                                     \
+    do {                                                                             \
+        if (!(c)) {                                                                  \
             fprintf(stderr, "invariant failed %s:%d: %s\n", __FILE__, __LINE__, #c); \
-            abort();                                                               \
-        }                                                                          \
+            abort();                                                                 \
+        }                                                                            \
     } while (0)
 
 #define N_LINES 8
@@ -148,7 +148,8 @@ static void _parse_query(char *q, gw_query *out, gw_qargs *qa)
 {
     memset(out, 0, sizeof(*out));
     memset(qa, 0, sizeof(*qa));
-    for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+    for (char *save = NULL, *kv = strtok_r(q, "&", &save); kv;
+         kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');
         if (eq)
             *eq = '\0';

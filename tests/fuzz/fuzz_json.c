@@ -26,10 +26,10 @@
 #include "cx_json.h"
 
 static const ProtobufCMessageDescriptor *const types[] = {
-    &calixio__v1__codec_probe__descriptor,   &calixio__v1__probe_strict__descriptor,
+    &calixio__v1__codec_probe__descriptor,      &calixio__v1__probe_strict__descriptor,
     &calixio__v1__list_rooms_reply__descriptor, &calixio__v1__refresh_reply__descriptor,
-    &calixio__v1__join_reply__descriptor,    &calixio__v1__error__descriptor,
-    &calixio__v1__webhook_request__descriptor, &calixio__v1__empty__descriptor,
+    &calixio__v1__join_reply__descriptor,       &calixio__v1__error__descriptor,
+    &calixio__v1__webhook_request__descriptor,  &calixio__v1__empty__descriptor,
 };
 
 static void _die(const char *what, const char *a, const char *b)
@@ -50,7 +50,8 @@ static char *_enc(const ProtobufCMessage *m)
     return txt;
 }
 
-static void _json_roundtrip(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t size)
+static void _json_roundtrip(const ProtobufCMessageDescriptor *d, const uint8_t *data,
+                            size_t size)
 {
     ProtobufCMessage *m = NULL, *m2 = NULL, *m3 = NULL;
     char err[256], *t1, *t2, *t3;

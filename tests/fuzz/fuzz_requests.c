@@ -58,11 +58,22 @@
 #define D(x) (&calixio__v1__##x##__descriptor)
 
 static const ProtobufCMessageDescriptor *const _types[] = {
-    D(register_request),   D(login_request), D(refresh_request), D(logout_request),
-    D(empty),              D(create_room_request), D(list_rooms_request), D(room_ref),
-    D(join_request),       D(webhook_request),
-    D(update_profile_request), D(settings), D(create_video_profile_request),
-    D(update_video_profile_request), D(change_password_request), D(delete_account_request),
+    D(register_request),
+    D(login_request),
+    D(refresh_request),
+    D(logout_request),
+    D(empty),
+    D(create_room_request),
+    D(list_rooms_request),
+    D(room_ref),
+    D(join_request),
+    D(webhook_request),
+    D(update_profile_request),
+    D(settings),
+    D(create_video_profile_request),
+    D(update_video_profile_request),
+    D(change_password_request),
+    D(delete_account_request),
 };
 
 static media_cache *_cache; /* over no Postgres: only non-UUID ids reach it */
@@ -209,8 +220,9 @@ static void _auth_token(const char *t, const ProtobufCMessage *m)
             _die("NULL refresh token well-formed", m);
         return;
     }
-    bool want = strlen(t) == AUTH_REFRESH_LEN && strspn(t,
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == AUTH_REFRESH_LEN;
+    bool want = strlen(t) == AUTH_REFRESH_LEN &&
+                strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+                    AUTH_REFRESH_LEN;
     if (wf != want)
         _die("refresh token shape check disagrees", m);
     char san[64];
@@ -323,19 +335,22 @@ static void _media_join(const Calixio__V1__JoinRequest *in)
     if (in->code && !in->id && _code_like(in->code))
         return; /* so does a well-formed meeting code */
     cx_req req = {0};
-    media_ctx ctx = {.cache = _cache, .api_key = "devkey", .api_secret = "secret",
-                     .public_url = "ws://127.0.0.1:7880", .token_ttl_s = 600};
+    media_ctx ctx = {.cache = _cache,
+                     .api_key = "devkey",
+                     .api_secret = "secret",
+                     .public_url = "ws://127.0.0.1:7880",
+                     .token_ttl_s = 600};
     ProtobufCMessage *out = NULL;
     cx_status s = media_h_join(&req, &in->base, &out, &ctx);
     _check_req(&req, s, &in->base);
     if (out)
         _die("media.join answered for a non-UUID room", &in->base);
     /* the name rule is cx_text's (its unit test covers it) */
-    bool name_ok = !in->user_name || cx_text_check(in->user_name, CX_TEXT_NAME, 1,
-                                                   MEDIA_USER_NAME_MAX_CHARS, NULL, NULL) ==
-                                         CX_TEXT_OK;
+    bool name_ok = !in->user_name ||
+                   cx_text_check(in->user_name, CX_TEXT_NAME, 1, MEDIA_USER_NAME_MAX_CHARS,
+                                 NULL, NULL) == CX_TEXT_OK;
     /* user_name first, then exactly one of id and code (issue 16) */
-    cx_status want = !name_ok ? CX_ERR_VALIDATION
+    cx_status want = !name_ok             ? CX_ERR_VALIDATION
                      : in->code && in->id ? CX_ERR_INVALID_JSON
                                           : CX_ERR_ROOM_NOT_FOUND;
     if (s != want)
@@ -499,7 +514,8 @@ static void _decoded(ProtobufCMessage *m)
     char *txt = cx_json_encode(m, NULL);
     ProtobufCMessage *again = NULL;
     char err[256];
-    if (!txt || cx_json_decode(m->descriptor, txt, strlen(txt), &again, err, sizeof err) != CX_OK)
+    if (!txt ||
+        cx_json_decode(m->descriptor, txt, strlen(txt), &again, err, sizeof err) != CX_OK)
         _die("the JSON encoding of a decoded request does not decode", m);
     free(txt);
     protobuf_c_message_free_unpacked(again, NULL);

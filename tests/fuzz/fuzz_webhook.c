@@ -54,9 +54,9 @@ static char *_sign(const uint8_t *body, size_t len, const char *secret)
 
 static void _check_event(const wh_event *ev)
 {
-    const char *strs[] = {ev->id,      ev->event,  ev->room_name, ev->room_sid,
-                          ev->p_sid,   ev->p_identity, ev->p_name, ev->p_kind,
-                          ev->p_state, ev->track_sid, ev->track_type};
+    const char *strs[] = {ev->id,      ev->event,      ev->room_name, ev->room_sid,
+                          ev->p_sid,   ev->p_identity, ev->p_name,    ev->p_kind,
+                          ev->p_state, ev->track_sid,  ev->track_type};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         if (!strs[i])
             abort();
@@ -85,7 +85,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         "MTcwMDAwMDAwMCwiaWF0IjoxNzAwMDAwMDAwLCJzaGEyNTYiOiIvb1p0SE55MFZ5SnZDbUh2NHBnSjZrc2dUZU5i"
         "N0xXemh1UmxBZjZHSW9RPSJ9.W1zXeCAKhdrSzMg4fwWsfpRLOGWzGm1iRbLwg2psp-s";
     size_t n = sizeof body - 1;
-    if (n != 98 || wh_verify(tok, (const uint8_t *)body, n, &keys, 1700000000, 30, NULL) != CX_OK ||
+    if (n != 98 ||
+        wh_verify(tok, (const uint8_t *)body, n, &keys, 1700000000, 30, NULL) != CX_OK ||
         wh_verify(tok, (const uint8_t *)body, n, &keys, 1700000400, 30, NULL) == CX_OK) {
         fprintf(stderr, "fuzz_webhook: FACTS.md webhook vector does not verify\n");
         abort();

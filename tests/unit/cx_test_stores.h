@@ -28,7 +28,8 @@ typedef struct cx_stores {
 } cx_stores;
 
 /* Runs `stores.sh cmd DIR what`; 0 on success. */
-__attribute__((unused)) static int cx_stores_ctl(cx_stores *st, const char *cmd, const char *what)
+__attribute__((unused)) static int cx_stores_ctl(cx_stores *st, const char *cmd,
+                                                 const char *what)
 {
     char line[1400];
     snprintf(line, sizeof(line), "'%s' %s '%s' %s >/dev/null", st->script, cmd, st->dir, what);
@@ -38,7 +39,8 @@ __attribute__((unused)) static int cx_stores_ctl(cx_stores *st, const char *cmd,
     return rc == 0 ? 0 : -1;
 }
 
-__attribute__((unused)) static void cx_stores_copy_val(char *dst, size_t cap, const char *line, const char *key)
+__attribute__((unused)) static void cx_stores_copy_val(char *dst, size_t cap, const char *line,
+                                                       const char *key)
 {
     size_t kl = strlen(key);
     if (strncmp(line, key, kl) == 0 && line[kl] == '=') {

@@ -88,7 +88,8 @@ static void test_waiting_and_access(void)
     free(tok);
 
     CX_CHECK_INT(cx_bearer_verify(&cfg, NULL, NULL, CX_BEARER_ROOM, &b), CX_ERR_MISSING_AUTH);
-    CX_CHECK_INT(cx_bearer_verify(&cfg, NULL, "Basic x", CX_BEARER_ROOM, &b), CX_ERR_INVALID_AUTH);
+    CX_CHECK_INT(cx_bearer_verify(&cfg, NULL, "Basic x", CX_BEARER_ROOM, &b),
+                 CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(cx_bearer_verify(&cfg, NULL, "Bearer a.b.c", CX_BEARER_ROOM, &b),
                  CX_ERR_INVALID_TOKEN);
 }

@@ -22,7 +22,7 @@ static void test_durations(void)
     CX_CHECK_INT(cx_duration_parse("2d", &ms), CX_OK);
     CX_CHECK_INT(ms, 2 * 86400000LL);
     ms = 7;
-    CX_CHECK_INT(cx_duration_parse("10", &ms), CX_ERR_CONFIG);   /* bare number */
+    CX_CHECK_INT(cx_duration_parse("10", &ms), CX_ERR_CONFIG); /* bare number */
     CX_CHECK_INT(cx_duration_parse("10x", &ms), CX_ERR_CONFIG);
     CX_CHECK_INT(cx_duration_parse("-5s", &ms), CX_ERR_CONFIG);
     CX_CHECK_INT(cx_duration_parse("", &ms), CX_ERR_CONFIG);

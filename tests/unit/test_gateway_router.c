@@ -95,12 +95,14 @@ static void test_issue16_routes(void)
 static void test_many_params(void)
 {
     static const gw_route t[] = {
-        {"PATCH", "/rooms/{id}/messages/{message_id}", "x", NULL, NULL, 200, GW_K_MSG, 0, NULL, "", ""},
-        {"POST", "/rooms/{id}/participants/{identity}/remove", "x", NULL, NULL, 204, GW_K_MSG, 0,
-         NULL, "", ""},
-        {"DELETE", "/auth/sessions/{session_id}", "x", NULL, NULL, 204, GW_K_MSG, 0, NULL, "", ""},
-        {"GET", "/users/me/video-profiles/{profile_id}", "x", NULL, NULL, 200, GW_K_MSG, 0, NULL,
+        {"PATCH", "/rooms/{id}/messages/{message_id}", "x", NULL, NULL, 200, GW_K_MSG, 0, NULL,
          "", ""},
+        {"POST", "/rooms/{id}/participants/{identity}/remove", "x", NULL, NULL, 204, GW_K_MSG,
+         0, NULL, "", ""},
+        {"DELETE", "/auth/sessions/{session_id}", "x", NULL, NULL, 204, GW_K_MSG, 0, NULL, "",
+         ""},
+        {"GET", "/users/me/video-profiles/{profile_id}", "x", NULL, NULL, 200, GW_K_MSG, 0,
+         NULL, "", ""},
     };
     const int n = (int)(sizeof t / sizeof t[0]);
     gw_match m;
@@ -115,8 +117,8 @@ static void test_many_params(void)
     CX_CHECK_INT(gw_route_match_in(t, n, "PATCH", "/rooms/" UUID_UP "/messages/x", &m),
                  GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_MESSAGE_NOT_FOUND);
-    CX_CHECK_INT(gw_route_match_in(t, n, "POST", "/rooms/" UUID_UP "/participants/guest-Ab_9/remove",
-                                   &m),
+    CX_CHECK_INT(gw_route_match_in(t, n, "POST",
+                                   "/rooms/" UUID_UP "/participants/guest-Ab_9/remove", &m),
                  GW_MATCH_OK);
     CX_CHECK_STR(gw_match_param(&m, "identity"), "guest-Ab_9");
     char longid[192] = "/rooms/" UUID_UP "/participants/";
@@ -125,13 +127,16 @@ static void test_many_params(void)
     strcpy(longid + k + 65, "/remove");
     CX_CHECK_INT(gw_route_match_in(t, n, "POST", longid, &m), GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_PARTICIPANT_NOT_FOUND);
-    CX_CHECK_INT(gw_route_match_in(t, n, "POST", "/rooms/" UUID_UP "/participants/a.b/remove", &m),
+    CX_CHECK_INT(gw_route_match_in(t, n, "POST", "/rooms/" UUID_UP "/participants/a.b/remove",
+                                   &m),
                  GW_MATCH_BAD_ID);
     CX_CHECK_INT(gw_route_match_in(t, n, "DELETE", "/auth/sessions/nope", &m), GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_SESSION_NOT_FOUND);
-    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/users/me/video-profiles/1", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/users/me/video-profiles/1", &m),
+                 GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_PROFILE_NOT_FOUND);
-    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/auth/sessions/" UUID_LO, &m), GW_MATCH_METHOD);
+    CX_CHECK_INT(gw_route_match_in(t, n, "GET", "/auth/sessions/" UUID_LO, &m),
+                 GW_MATCH_METHOD);
     CX_CHECK_STR(m.allow, "DELETE, OPTIONS");
 }
 
@@ -150,14 +155,27 @@ static char *_as_json(const ProtobufCMessageDescriptor *d, const uint8_t *pb, si
 /* A GET route built from path + typed query, with its errors. */
 static void test_msg_get_query(void)
 {
-    const gw_route rt = {"GET", "/rooms/{id}/t", "t", &calixio__v1__list_rooms_request__descriptor,
-                         &calixio__v1__empty__descriptor, 200, GW_K_MSG, 0, NULL, "", ""};
+    const gw_route rt = {"GET",
+                         "/rooms/{id}/t",
+                         "t",
+                         &calixio__v1__list_rooms_request__descriptor,
+                         &calixio__v1__empty__descriptor,
+                         200,
+                         GW_K_MSG,
+                         0,
+                         NULL,
+                         "",
+                         ""};
     gw_qargs q = {0};
     gw_qargs_add(&q, "limit", "7");
     gw_qargs_add(&q, "status", "ended");
     gw_qargs_add(&q, "unknown", "x");
     gw_qargs_add(&q, "limit", "9"); /* last wins */
-    gw_req_in in = {.method = "GET", .id = UUID_LO, .qargs = &q, .body = "{\"x\":1}", .body_len = 7};
+    gw_req_in in = {.method = "GET",
+                    .id = UUID_LO,
+                    .qargs = &q,
+                    .body = "{\"x\":1}",
+                    .body_len = 7};
     uint8_t *pb = NULL;
     size_t len = 0;
     gw_answer err = {0};
@@ -185,7 +203,10 @@ static void test_msg_body(void)
     CX_CHECK(rt && rt->kind == GW_K_MSG);
     gw_match m;
     CX_CHECK_INT(gw_route_match("POST", "/rooms/" UUID_UP "/join", &m), GW_MATCH_OK);
-    gw_req_in in = {.method = "POST", .id = m.id, .match = &m, .body = "{\"user_name\":\"Ann\"}",
+    gw_req_in in = {.method = "POST",
+                    .id = m.id,
+                    .match = &m,
+                    .body = "{\"user_name\":\"Ann\"}",
                     .body_len = 19};
     uint8_t *pb = NULL;
     size_t len = 0;
@@ -211,8 +232,17 @@ static void test_msg_body(void)
 /* A 204 route answers no body even when the reply has bytes. */
 static void test_204_no_body(void)
 {
-    const gw_route rt = {"DELETE", "/rooms/{id}", "t", &calixio__v1__room_ref__descriptor,
-                         &calixio__v1__empty__descriptor, 204, GW_K_MSG, 0, NULL, "", ""};
+    const gw_route rt = {"DELETE",
+                         "/rooms/{id}",
+                         "t",
+                         &calixio__v1__room_ref__descriptor,
+                         &calixio__v1__empty__descriptor,
+                         204,
+                         GW_K_MSG,
+                         0,
+                         NULL,
+                         "",
+                         ""};
     gw_answer a;
     gw_build_answer(&rt, NULL, NULL, (const uint8_t *)"", 0, false, &a);
     CX_CHECK_INT(a.status, 204);
@@ -232,7 +262,8 @@ static void test_account_routes(void)
     CX_CHECK_INT(gw_route_match("POST", "/users/me", &m), GW_MATCH_METHOD);
     CX_CHECK_INT(gw_route_match("PATCH", "/users/me/video-profiles/" UUID_UP, &m), GW_MATCH_OK);
     CX_CHECK_STR(gw_match_param(&m, "profile_id"), UUID_LO);
-    CX_CHECK_INT(gw_route_match("DELETE", "/users/me/video-profiles/nope", &m), GW_MATCH_BAD_ID);
+    CX_CHECK_INT(gw_route_match("DELETE", "/users/me/video-profiles/nope", &m),
+                 GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_PROFILE_NOT_FOUND);
     CX_CHECK_INT(gw_route_match("DELETE", "/auth/sessions/nope", &m), GW_MATCH_BAD_ID);
     CX_CHECK_INT(m.bad, CX_ERR_SESSION_NOT_FOUND);
@@ -244,8 +275,11 @@ static void test_account_routes(void)
     /* a PATCH of a profile takes its id from the path only */
     rt = _route("PATCH", "/users/me/video-profiles/{profile_id}");
     CX_CHECK_INT(gw_route_match("PATCH", "/users/me/video-profiles/" UUID_LO, &m), GW_MATCH_OK);
-    gw_req_in in = {.method = "PATCH", .id = m.id, .match = &m,
-                    .body = "{\"is_default\":true}", .body_len = 19};
+    gw_req_in in = {.method = "PATCH",
+                    .id = m.id,
+                    .match = &m,
+                    .body = "{\"is_default\":true}",
+                    .body_len = 19};
     uint8_t *pb = NULL;
     size_t len = 0;
     gw_answer err = {0};

@@ -33,8 +33,12 @@ static void test_unusable_auth_status(void)
     memcpy(big, "Bearer ", 7);
     CX_CHECK(!gw_header_value_ok(big, GW_AUTH_MAX));
     CX_CHECK_INT(gw_auth_unusable_status(big), CX_ERR_INVALID_TOKEN);
-    CX_CHECK(!gw_header_value_ok("Bearer ab\x01" "cd", GW_AUTH_MAX));
-    CX_CHECK_INT(gw_auth_unusable_status("Bearer ab\x01" "cd"), CX_ERR_INVALID_TOKEN);
+    CX_CHECK(!gw_header_value_ok("Bearer ab\x01"
+                                 "cd",
+                                 GW_AUTH_MAX));
+    CX_CHECK_INT(gw_auth_unusable_status("Bearer ab\x01"
+                                         "cd"),
+                 CX_ERR_INVALID_TOKEN);
     CX_CHECK_INT(gw_auth_unusable_status("Basic \x7f"), CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(gw_auth_unusable_status("bearer x\x02"), CX_ERR_INVALID_AUTH);
 }

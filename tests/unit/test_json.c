@@ -40,8 +40,8 @@ static ProtobufCMessage *dec_ok(const ProtobufCMessageDescriptor *d, const char 
 
 /* Decodes n bytes and expects status `want` with an error text containing
  * `want_err` (exact match when want_exact); *out must stay untouched. */
-static int dec_fail_n(const ProtobufCMessageDescriptor *d, const char *s, size_t n, cx_status want,
-                      const char *want_err, int want_exact)
+static int dec_fail_n(const ProtobufCMessageDescriptor *d, const char *s, size_t n,
+                      cx_status want, const char *want_err, int want_exact)
 {
     ProtobufCMessage *m = SENTINEL;
     cx_status st = cx_json_decode(d, s, n, &m, err, sizeof err);
@@ -67,14 +67,16 @@ static void check_enc(const ProtobufCMessage *m, const char *want, int line)
     char *txt = cx_json_encode(m, &n);
 
     if (!txt || strcmp(txt, want) != 0 || n != strlen(want))
-        fprintf(stderr, "    line %d:\n    got:  %s\n    want: %s\n", line, txt ? txt : "(null)", want);
+        fprintf(stderr, "    line %d:\n    got:  %s\n    want: %s\n", line,
+                txt ? txt : "(null)", want);
     CX_CHECK(txt && strcmp(txt, want) == 0 && n == strlen(want));
     free(txt);
 }
 #define CHECK_ENC(m, want) check_enc((const ProtobufCMessage *)(m), (want), __LINE__)
 
 /* Decode `in`, encode, compare with `out` (in itself if out is NULL). */
-static void roundtrip(const ProtobufCMessageDescriptor *d, const char *in, const char *out, int line)
+static void roundtrip(const ProtobufCMessageDescriptor *d, const char *in, const char *out,
+                      int line)
 {
     ProtobufCMessage *m = dec_ok(d, in);
 
@@ -88,8 +90,8 @@ static void roundtrip(const ProtobufCMessageDescriptor *d, const char *in, const
 #define ROUNDTRIP(d, in, out) roundtrip((d), (in), (out), __LINE__)
 
 /* All repeated fields of an otherwise empty CodecProbe (always emitted). */
-#define EMPTY_REPEATED                                                                          \
-    "\"r_int32\":[],\"r_int64\":[],\"r_uint64\":[],\"r_double\":[],\"r_bool\":[],"          \
+#define EMPTY_REPEATED                                                             \
+    "\"r_int32\":[],\"r_int64\":[],\"r_uint64\":[],\"r_double\":[],\"r_bool\":[]," \
     "\"r_string\":[],\"r_bytes\":[],\"r_enum\":[],\"r_leaf\":[],\"r_packed\":[]"
 
 static const char full_probe[] =
@@ -143,8 +145,8 @@ static void test_roundtrip_every_type(void)
              memcmp(p->r_bytes[1].data, "foo", 3) == 0);
     CX_CHECK(p->n_r_enum == 2 && p->r_enum[0] == 1 && p->r_enum[1] == 0);
     CX_CHECK(p->n_r_leaf == 2 && strcmp(p->r_leaf[0]->label, "l0") == 0 &&
-             !p->r_leaf[0]->has_weight && p->r_leaf[1]->has_weight && p->r_leaf[1]->weight == -1 &&
-             !p->r_leaf[1]->label);
+             !p->r_leaf[0]->has_weight && p->r_leaf[1]->has_weight &&
+             p->r_leaf[1]->weight == -1 && !p->r_leaf[1]->label);
     CX_CHECK(p->n_r_packed == 3 && p->r_packed[0] == -1 && p->r_packed[2] == 1);
     CX_CHECK_STR(p->f_default, "set");
     /* re-encoding gives the same text byte for byte */
@@ -178,10 +180,11 @@ static void test_encode_from_struct(void)
     p.leaf = &leaf;
     p.n_r_int32 = 2;
     p.r_int32 = ints;
-    CHECK_ENC(&p, "{\"f_int32\":5,\"f_int64\":1700000000000,\"f_bool\":false,\"f_string\":\"s\","
-                  "\"f_bytes\":\"+/8=\",\"f_enum\":99,\"leaf\":{},\"r_int32\":[3,4],"
-                  "\"r_int64\":[],\"r_uint64\":[],\"r_double\":[],\"r_bool\":[],\"r_string\":[],"
-                  "\"r_bytes\":[],\"r_enum\":[],\"r_leaf\":[],\"r_packed\":[]}");
+    CHECK_ENC(&p,
+              "{\"f_int32\":5,\"f_int64\":1700000000000,\"f_bool\":false,\"f_string\":\"s\","
+              "\"f_bytes\":\"+/8=\",\"f_enum\":99,\"leaf\":{},\"r_int32\":[3,4],"
+              "\"r_int64\":[],\"r_uint64\":[],\"r_double\":[],\"r_bool\":[],\"r_string\":[],"
+              "\"r_bytes\":[],\"r_enum\":[],\"r_leaf\":[],\"r_packed\":[]}");
     /* encode_value gives an object with the same members */
     json_t *o = cx_json_encode_value(&p.base);
     CX_CHECK(json_is_object(o));
@@ -221,10 +224,11 @@ static void test_contract_texts(void)
     room2.ended_at = "2024-01-03T00:00:00Z";
     list.n_rooms = 2;
     list.rooms = rooms;
-    CHECK_ENC(&list, "{\"rooms\":[{\"id\":\"r1\",\"name\":\"Standup\",\"status\":\"active\","
-                     "\"created_at\":\"2024-01-02T03:04:05Z\",\"owner_user_id\":\"u1\","
-                     "\"max_participants\":10,\"livekit_room\":\"lk-r1\"},"
-                     "{\"id\":\"r2\",\"status\":\"ended\",\"ended_at\":\"2024-01-03T00:00:00Z\"}]}");
+    CHECK_ENC(&list,
+              "{\"rooms\":[{\"id\":\"r1\",\"name\":\"Standup\",\"status\":\"active\","
+              "\"created_at\":\"2024-01-02T03:04:05Z\",\"owner_user_id\":\"u1\","
+              "\"max_participants\":10,\"livekit_room\":\"lk-r1\"},"
+              "{\"id\":\"r2\",\"status\":\"ended\",\"ended_at\":\"2024-01-03T00:00:00Z\"}]}");
     list.n_rooms = 0;
     list.rooms = NULL;
     CHECK_ENC(&list, "{\"rooms\":[]}");
@@ -239,7 +243,8 @@ static void test_contract_texts(void)
     CHECK_ENC(&rr, "{\"user_id\":\"u\",\"access_token\":\"tok\",\"accessToken\":\"tok\","
                    "\"access_ttl\":900,\"refresh_ttl\":2592000,\"version\":3}");
     /* both spellings are distinct keys on input too */
-    ROUNDTRIP(&calixio__v1__refresh_reply__descriptor, "{\"accessToken\":\"a\",\"access_token\":\"b\"}",
+    ROUNDTRIP(&calixio__v1__refresh_reply__descriptor,
+              "{\"accessToken\":\"a\",\"access_token\":\"b\"}",
               "{\"access_token\":\"b\",\"accessToken\":\"a\"}");
 
     jr.room_id = "r1";
@@ -258,8 +263,10 @@ static void test_contract_texts(void)
     e.fields = fvs;
     e.has_retry_after = 1;
     e.retry_after = 0;
-    CHECK_ENC(&e, "{\"code\":\"validation_failed\",\"fields\":[{\"field\":\"email\",\"rule\":\"email\"}],"
-                  "\"retry_after\":0}");
+    CHECK_ENC(
+        &e,
+        "{\"code\":\"validation_failed\",\"fields\":[{\"field\":\"email\",\"rule\":\"email\"}],"
+        "\"retry_after\":0}");
     CHECK_ENC(&empty, "{}");
 }
 
@@ -270,14 +277,15 @@ static void test_unknown_fields(void)
     /* even with a null value, and names are case sensitive */
     FAIL_EXACT(&calixio__v1__login_request__descriptor, "{\"foo\":null}", CX_ERR_INVALID_JSON,
                "unknown field \"foo\"");
-    FAIL_EXACT(&calixio__v1__login_request__descriptor, "{\"Email\":\"x\"}", CX_ERR_INVALID_JSON,
-               "unknown field \"Email\"");
+    FAIL_EXACT(&calixio__v1__login_request__descriptor, "{\"Email\":\"x\"}",
+               CX_ERR_INVALID_JSON, "unknown field \"Email\"");
     FAIL_EXACT(&calixio__v1__refresh_request__descriptor, "{\"refreshToken\":\"x\"}",
                CX_ERR_INVALID_JSON, "unknown field \"refreshToken\"");
     FAIL_EXACT(&calixio__v1__empty__descriptor, "{\"a\":{}}", CX_ERR_INVALID_JSON,
                "unknown field \"a\"");
     /* nested: the path names where the key is */
-    FAIL_EXACT(PROBE, "{\"leaf\":{\"bogus\":1}}", CX_ERR_INVALID_JSON, "unknown field \"leaf.bogus\"");
+    FAIL_EXACT(PROBE, "{\"leaf\":{\"bogus\":1}}", CX_ERR_INVALID_JSON,
+               "unknown field \"leaf.bogus\"");
     FAIL_EXACT(PROBE, "{\"r_leaf\":[{},{\"zz\":1}]}", CX_ERR_INVALID_JSON,
                "unknown field \"r_leaf[1].zz\"");
     FAIL_EXACT(PROBE, "{\"child\":{\"child\":{\"nope\":true}}}", CX_ERR_INVALID_JSON,
@@ -288,19 +296,26 @@ static void test_wrong_types(void)
 {
     const ProtobufCMessageDescriptor *lr = &calixio__v1__list_rooms_request__descriptor;
 
-    FAIL_EXACT(lr, "{\"limit\":\"abc\"}", CX_ERR_INVALID_JSON, "field \"limit\": expected integer");
-    FAIL_EXACT(lr, "{\"limit\":true}", CX_ERR_INVALID_JSON, "field \"limit\": expected integer");
+    FAIL_EXACT(lr, "{\"limit\":\"abc\"}", CX_ERR_INVALID_JSON,
+               "field \"limit\": expected integer");
+    FAIL_EXACT(lr, "{\"limit\":true}", CX_ERR_INVALID_JSON,
+               "field \"limit\": expected integer");
     FAIL_EXACT(lr, "{\"limit\":[1]}", CX_ERR_INVALID_JSON, "field \"limit\": expected integer");
     FAIL_EXACT(lr, "{\"limit\":{}}", CX_ERR_INVALID_JSON, "field \"limit\": expected integer");
     FAIL_EXACT(lr, "{\"status\":5}", CX_ERR_INVALID_JSON, "field \"status\": expected string");
-    FAIL_EXACT(lr, "{\"status\":false}", CX_ERR_INVALID_JSON, "field \"status\": expected string");
-    FAIL_EXACT(PROBE, "{\"f_bool\":1}", CX_ERR_INVALID_JSON, "field \"f_bool\": expected boolean");
+    FAIL_EXACT(lr, "{\"status\":false}", CX_ERR_INVALID_JSON,
+               "field \"status\": expected string");
+    FAIL_EXACT(PROBE, "{\"f_bool\":1}", CX_ERR_INVALID_JSON,
+               "field \"f_bool\": expected boolean");
     FAIL_EXACT(PROBE, "{\"f_bool\":\"true\"}", CX_ERR_INVALID_JSON,
                "field \"f_bool\": expected boolean");
     FAIL_EXACT(PROBE, "{\"leaf\":[]}", CX_ERR_INVALID_JSON, "field \"leaf\": expected object");
-    FAIL_EXACT(PROBE, "{\"leaf\":\"x\"}", CX_ERR_INVALID_JSON, "field \"leaf\": expected object");
-    FAIL_EXACT(PROBE, "{\"r_int32\":5}", CX_ERR_INVALID_JSON, "field \"r_int32\": expected array");
-    FAIL_EXACT(PROBE, "{\"r_leaf\":{}}", CX_ERR_INVALID_JSON, "field \"r_leaf\": expected array");
+    FAIL_EXACT(PROBE, "{\"leaf\":\"x\"}", CX_ERR_INVALID_JSON,
+               "field \"leaf\": expected object");
+    FAIL_EXACT(PROBE, "{\"r_int32\":5}", CX_ERR_INVALID_JSON,
+               "field \"r_int32\": expected array");
+    FAIL_EXACT(PROBE, "{\"r_leaf\":{}}", CX_ERR_INVALID_JSON,
+               "field \"r_leaf\": expected array");
     FAIL_EXACT(PROBE, "{\"r_int32\":[1,\"x\"]}", CX_ERR_INVALID_JSON,
                "field \"r_int32[1]\": expected integer");
     FAIL_EXACT(PROBE, "{\"r_string\":[\"a\",null]}", CX_ERR_INVALID_JSON,
@@ -309,10 +324,12 @@ static void test_wrong_types(void)
                "field \"r_leaf[0].weight\": expected integer");
     FAIL_EXACT(PROBE, "{\"f_double\":\"1.5\"}", CX_ERR_INVALID_JSON,
                "field \"f_double\": expected number");
-    FAIL_EXACT(PROBE, "{\"f_float\":true}", CX_ERR_INVALID_JSON, "field \"f_float\": expected number");
+    FAIL_EXACT(PROBE, "{\"f_float\":true}", CX_ERR_INVALID_JSON,
+               "field \"f_float\": expected number");
     FAIL_EXACT(PROBE, "{\"f_bytes\":5}", CX_ERR_INVALID_JSON,
                "field \"f_bytes\": expected base64 string");
-    FAIL_EXACT(PROBE, "{\"f_enum\":1.5}", CX_ERR_INVALID_JSON, "field \"f_enum\": expected enum name");
+    FAIL_EXACT(PROBE, "{\"f_enum\":1.5}", CX_ERR_INVALID_JSON,
+               "field \"f_enum\": expected enum name");
 }
 
 static void test_integer_rules(void)
@@ -354,19 +371,27 @@ static void test_integer_rules(void)
                "field \"f_uint64\": expected integer, got a fraction");
     FAIL_EXACT(PROBE, "{\"f_int64\":-1e-3}", CX_ERR_INVALID_JSON,
                "field \"f_int64\": expected integer, got a fraction");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"1.5\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"1.5\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
     /* decimal strings: digits with an optional '-', nothing else */
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"-\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\" 1\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"+1\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"12a\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
-    FAIL_EXACT(PROBE, "{\"f_int64\":\"0x10\"}", CX_ERR_INVALID_JSON, "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"-\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\" 1\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"+1\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"12a\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
+    FAIL_EXACT(PROBE, "{\"f_int64\":\"0x10\"}", CX_ERR_INVALID_JSON,
+               "field \"f_int64\": expected integer");
 
-    p = (Probe *)dec_ok(PROBE, "{\"f_int64\":\"9007199254740993\",\"f_int32\":\"-42\","
-                               "\"f_uint64\":\"18446744073709551615\",\"f_uint32\":\"4294967295\","
-                               "\"f_sint64\":\"-9223372036854775808\",\"f_sint32\":1e3,"
-                               "\"f_fixed64\":1e19,\"f_fixed32\":-0.0,\"f_sfixed64\":\"007\"}");
+    p = (Probe *)dec_ok(PROBE,
+                        "{\"f_int64\":\"9007199254740993\",\"f_int32\":\"-42\","
+                        "\"f_uint64\":\"18446744073709551615\",\"f_uint32\":\"4294967295\","
+                        "\"f_sint64\":\"-9223372036854775808\",\"f_sint32\":1e3,"
+                        "\"f_fixed64\":1e19,\"f_fixed32\":-0.0,\"f_sfixed64\":\"007\"}");
     if (p) {
         CX_CHECK(p->f_int64 == 9007199254740993LL);
         CX_CHECK(p->f_int32 == -42);
@@ -378,10 +403,11 @@ static void test_integer_rules(void)
         CX_CHECK(p->has_f_fixed32 && p->f_fixed32 == 0);
         CX_CHECK(p->f_sfixed64 == 7);
         /* re-encoded as numbers, except uint64 beyond int64 (decimal string) */
-        CHECK_ENC(p, "{\"f_int32\":-42,\"f_sint32\":1000,\"f_int64\":9007199254740993,"
-                     "\"f_sint64\":-9223372036854775808,\"f_sfixed64\":7,\"f_uint32\":4294967295,"
-                     "\"f_fixed32\":0,\"f_uint64\":\"18446744073709551615\","
-                     "\"f_fixed64\":\"10000000000000000000\"," EMPTY_REPEATED "}");
+        CHECK_ENC(p,
+                  "{\"f_int32\":-42,\"f_sint32\":1000,\"f_int64\":9007199254740993,"
+                  "\"f_sint64\":-9223372036854775808,\"f_sfixed64\":7,\"f_uint32\":4294967295,"
+                  "\"f_fixed32\":0,\"f_uint64\":\"18446744073709551615\","
+                  "\"f_fixed64\":\"10000000000000000000\"," EMPTY_REPEATED "}");
         protobuf_c_message_free_unpacked(&p->base, NULL);
     }
 }
@@ -411,17 +437,23 @@ static void test_floats(void)
         free(txt);
         protobuf_c_message_free_unpacked(&p->base, NULL);
     }
-    FAIL_EXACT(PROBE, "{\"f_float\":1e39}", CX_ERR_INVALID_JSON, "field \"f_float\": number out of range");
-    FAIL_EXACT(PROBE, "{\"f_double\":\"nan\"}", CX_ERR_INVALID_JSON, "field \"f_double\": expected number");
+    FAIL_EXACT(PROBE, "{\"f_float\":1e39}", CX_ERR_INVALID_JSON,
+               "field \"f_float\": number out of range");
+    FAIL_EXACT(PROBE, "{\"f_double\":\"nan\"}", CX_ERR_INVALID_JSON,
+               "field \"f_double\": expected number");
     FAIL_HAS(PROBE, "{\"f_double\":1e400}", CX_ERR_INVALID_JSON, "malformed JSON");
 }
 
 static void test_base64(void)
 {
-    static const char *vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                   {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+    static const char *vec[][2] = {{"", ""},
+                                   {"f", "Zg=="},
+                                   {"fo", "Zm8="},
+                                   {"foo", "Zm9v"},
+                                   {"foob", "Zm9vYg=="},
+                                   {"fooba", "Zm9vYmE="},
                                    {"foobar", "Zm9vYmFy"}};
-    static const char *bad[] = {"A",    "AAA*", "AAEC/w=", "A===", "QR==",   "AA==AA==",
+    static const char *bad[] = {"A",    "AAA*", "AAEC/w=", "A===",  "QR==",  "AA==AA==",
                                 "====", "Zg=",  "Zm9v\n",  "Zm 9v", "Zg===", "Zh=="};
     char in[80], want[200];
     size_t i;
@@ -433,13 +465,15 @@ static void test_base64(void)
         if (!p)
             continue;
         CX_CHECK(p->has_f_bytes && p->f_bytes.len == strlen(vec[i][0]));
-        CX_CHECK(p->f_bytes.len == 0 || memcmp(p->f_bytes.data, vec[i][0], p->f_bytes.len) == 0);
+        CX_CHECK(p->f_bytes.len == 0 ||
+                 memcmp(p->f_bytes.data, vec[i][0], p->f_bytes.len) == 0);
         snprintf(want, sizeof want, "{\"f_bytes\":\"%s\"," EMPTY_REPEATED "}", vec[i][1]);
         CHECK_ENC(p, want);
         protobuf_c_message_free_unpacked(&p->base, NULL);
     }
     /* unpadded and URL-safe input is accepted; output is standard, padded */
-    ROUNDTRIP(PROBE, "{\"f_bytes\":\"AAEC_w\"}", "{\"f_bytes\":\"AAEC/w==\"," EMPTY_REPEATED "}");
+    ROUNDTRIP(PROBE, "{\"f_bytes\":\"AAEC_w\"}",
+              "{\"f_bytes\":\"AAEC/w==\"," EMPTY_REPEATED "}");
     ROUNDTRIP(PROBE, "{\"f_bytes\":\"-_8\"}", "{\"f_bytes\":\"+/8=\"," EMPTY_REPEATED "}");
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(in, sizeof in, "{\"f_bytes\":\"%s\"}", bad[i]);
@@ -453,27 +487,33 @@ static void test_base64(void)
 
 static void test_enums(void)
 {
-    Probe *p = (Probe *)dec_ok(PROBE, "{\"f_enum\":\"PROBE_COLOR_RED\",\"r_enum\":[2,-3,\"PROBE_COLOR_GREEN\"]}");
+    Probe *p = (Probe *)dec_ok(
+        PROBE, "{\"f_enum\":\"PROBE_COLOR_RED\",\"r_enum\":[2,-3,\"PROBE_COLOR_GREEN\"]}");
 
     if (p) {
         CX_CHECK(p->has_f_enum && p->f_enum == CALIXIO__V1__PROBE_COLOR__PROBE_COLOR_RED);
-        CX_CHECK(p->n_r_enum == 3 && p->r_enum[0] == 2 && p->r_enum[1] == -3 && p->r_enum[2] == 2);
-        CHECK_ENC(p, "{\"f_enum\":\"PROBE_COLOR_RED\",\"r_int32\":[],\"r_int64\":[],\"r_uint64\":[],"
-                     "\"r_double\":[],\"r_bool\":[],\"r_string\":[],\"r_bytes\":[],"
-                     "\"r_enum\":[\"PROBE_COLOR_GREEN\",\"PROBE_COLOR_NEGATIVE\",\"PROBE_COLOR_GREEN\"],"
-                     "\"r_leaf\":[],\"r_packed\":[]}");
+        CX_CHECK(p->n_r_enum == 3 && p->r_enum[0] == 2 && p->r_enum[1] == -3 &&
+                 p->r_enum[2] == 2);
+        CHECK_ENC(
+            p,
+            "{\"f_enum\":\"PROBE_COLOR_RED\",\"r_int32\":[],\"r_int64\":[],\"r_uint64\":[],"
+            "\"r_double\":[],\"r_bool\":[],\"r_string\":[],\"r_bytes\":[],"
+            "\"r_enum\":[\"PROBE_COLOR_GREEN\",\"PROBE_COLOR_NEGATIVE\",\"PROBE_COLOR_GREEN\"],"
+            "\"r_leaf\":[],\"r_packed\":[]}");
         protobuf_c_message_free_unpacked(&p->base, NULL);
     }
     FAIL_EXACT(PROBE, "{\"f_enum\":\"PROBE_COLOR_BLUE\"}", CX_ERR_INVALID_JSON,
                "field \"f_enum\": unknown enum value");
     FAIL_EXACT(PROBE, "{\"f_enum\":\"probe_color_red\"}", CX_ERR_INVALID_JSON,
                "field \"f_enum\": unknown enum value");
-    FAIL_EXACT(PROBE, "{\"f_enum\":7}", CX_ERR_INVALID_JSON, "field \"f_enum\": unknown enum value");
+    FAIL_EXACT(PROBE, "{\"f_enum\":7}", CX_ERR_INVALID_JSON,
+               "field \"f_enum\": unknown enum value");
     FAIL_EXACT(PROBE, "{\"f_enum\":4294967297}", CX_ERR_INVALID_JSON,
                "field \"f_enum\": expected enum name");
     FAIL_EXACT(PROBE, "{\"r_enum\":[1,\"X\"]}", CX_ERR_INVALID_JSON,
                "field \"r_enum[1]\": unknown enum value");
-    FAIL_EXACT(PROBE, "{\"f_enum\":true}", CX_ERR_INVALID_JSON, "field \"f_enum\": expected enum name");
+    FAIL_EXACT(PROBE, "{\"f_enum\":true}", CX_ERR_INVALID_JSON,
+               "field \"f_enum\": expected enum name");
 }
 
 static void test_null_is_absent(void)
@@ -496,8 +536,8 @@ static void test_empty_input(void)
     ProtobufCMessage *m = NULL;
     Calixio__V1__LoginRequest *lr;
 
-    CX_CHECK(cx_json_decode(&calixio__v1__login_request__descriptor, NULL, 0, &m, err, sizeof err) ==
-             CX_OK);
+    CX_CHECK(cx_json_decode(&calixio__v1__login_request__descriptor, NULL, 0, &m, err,
+                            sizeof err) == CX_OK);
     lr = (Calixio__V1__LoginRequest *)m;
     CX_CHECK(lr && !lr->email && !lr->password);
     if (m) {
@@ -506,7 +546,8 @@ static void test_empty_input(void)
     }
     ROUNDTRIP(&calixio__v1__login_request__descriptor, "{}", NULL);
     ROUNDTRIP(&calixio__v1__login_request__descriptor, " \n\t{ } \r\n", "{}");
-    FAIL_HAS(&calixio__v1__login_request__descriptor, "   ", CX_ERR_INVALID_JSON, "malformed JSON");
+    FAIL_HAS(&calixio__v1__login_request__descriptor, "   ", CX_ERR_INVALID_JSON,
+             "malformed JSON");
     /* required fields are still required in an empty body */
     CX_CHECK(dec_fail_n(STRICT, "", 0, CX_ERR_INVALID_JSON, "field \"key\": required", 1));
 }
@@ -519,11 +560,14 @@ static void test_root_must_be_object(void)
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
         FAIL_EXACT(&calixio__v1__login_request__descriptor, bad[i], CX_ERR_INVALID_JSON,
                    "body is not a JSON object");
-    FAIL_HAS(&calixio__v1__login_request__descriptor, "{", CX_ERR_INVALID_JSON, "malformed JSON");
+    FAIL_HAS(&calixio__v1__login_request__descriptor, "{", CX_ERR_INVALID_JSON,
+             "malformed JSON");
     FAIL_HAS(&calixio__v1__login_request__descriptor, "{\"email\":}", CX_ERR_INVALID_JSON,
              "malformed JSON");
-    FAIL_HAS(&calixio__v1__login_request__descriptor, "{} x", CX_ERR_INVALID_JSON, "malformed JSON");
-    FAIL_HAS(&calixio__v1__login_request__descriptor, "{}{}", CX_ERR_INVALID_JSON, "malformed JSON");
+    FAIL_HAS(&calixio__v1__login_request__descriptor, "{} x", CX_ERR_INVALID_JSON,
+             "malformed JSON");
+    FAIL_HAS(&calixio__v1__login_request__descriptor, "{}{}", CX_ERR_INVALID_JSON,
+             "malformed JSON");
     FAIL_HAS(&calixio__v1__login_request__descriptor, "{'email':'x'}", CX_ERR_INVALID_JSON,
              "malformed JSON");
     /* a NUL byte inside the given length is not the end of the text */
@@ -572,9 +616,11 @@ static void test_depth_limit(void)
         CX_CHECK(levels == CX_JSON_MAX_DEPTH - 1 && c->f_int32 == 9);
         protobuf_c_message_free_unpacked(&p->base, NULL);
     }
-    CX_CHECK(dec_fail_n(PROBE, deep, strlen(deep), CX_ERR_INVALID_JSON, "\": nesting too deep", 0));
+    CX_CHECK(
+        dec_fail_n(PROBE, deep, strlen(deep), CX_ERR_INVALID_JSON, "\": nesting too deep", 0));
     CX_CHECK(strncmp(err, "field \"child.child.child.", 25) == 0);
-    CX_CHECK(dec_fail_n(PROBE, leafy, strlen(leafy), CX_ERR_INVALID_JSON, ".leaf\": nesting too deep", 0));
+    CX_CHECK(dec_fail_n(PROBE, leafy, strlen(leafy), CX_ERR_INVALID_JSON,
+                        ".leaf\": nesting too deep", 0));
 out:
     free(ok);
     free(deep);
@@ -649,14 +695,18 @@ static void test_invalid_utf8(void)
     const ProtobufCMessageDescriptor *d = &calixio__v1__login_request__descriptor;
 
     FAIL_HAS(d, "{\"email\":\"\xff\"}", CX_ERR_INVALID_JSON, "malformed JSON");
-    FAIL_HAS(d, "{\"email\":\"\xc0\xaf\"}", CX_ERR_INVALID_JSON, "malformed JSON");     /* overlong */
-    FAIL_HAS(d, "{\"email\":\"\xed\xa0\x80\"}", CX_ERR_INVALID_JSON, "malformed JSON"); /* surrogate */
-    FAIL_HAS(d, "{\"email\":\"\xe2\x9c\"}", CX_ERR_INVALID_JSON, "malformed JSON");     /* truncated */
+    FAIL_HAS(d, "{\"email\":\"\xc0\xaf\"}", CX_ERR_INVALID_JSON,
+             "malformed JSON"); /* overlong */
+    FAIL_HAS(d, "{\"email\":\"\xed\xa0\x80\"}", CX_ERR_INVALID_JSON,
+             "malformed JSON"); /* surrogate */
+    FAIL_HAS(d, "{\"email\":\"\xe2\x9c\"}", CX_ERR_INVALID_JSON,
+             "malformed JSON"); /* truncated */
     FAIL_HAS(d, "{\"\xff\":1}", CX_ERR_INVALID_JSON, "malformed JSON");
     FAIL_HAS(d, "{\"email\":\"\\ud800\"}", CX_ERR_INVALID_JSON, "malformed JSON");
     FAIL_HAS(d, "{\"email\":\"a\\u0000b\"}", CX_ERR_INVALID_JSON, "malformed JSON");
     /* escaped and raw valid non-ASCII text are fine; output is raw UTF-8 */
-    ROUNDTRIP(d, "{\"email\":\"\\u00e9\\ud83d\\ude00\"}", "{\"email\":\"\xc3\xa9\xf0\x9f\x98\x80\"}");
+    ROUNDTRIP(d, "{\"email\":\"\\u00e9\\ud83d\\ude00\"}",
+              "{\"email\":\"\xc3\xa9\xf0\x9f\x98\x80\"}");
 }
 
 static void test_duplicate_keys(void)
@@ -673,8 +723,10 @@ static void test_required_and_oneof(void)
 
     FAIL_EXACT(STRICT, "{}", CX_ERR_INVALID_JSON, "field \"key\": required");
     FAIL_EXACT(STRICT, "{\"key\":\"k\"}", CX_ERR_INVALID_JSON, "field \"count\": required");
-    FAIL_EXACT(STRICT, "{\"key\":\"k\",\"count\":null}", CX_ERR_INVALID_JSON, "field \"count\": required");
-    s = (Calixio__V1__ProbeStrict *)dec_ok(STRICT, "{\"count\":0,\"key\":\"k\",\"as_text\":\"t\"}");
+    FAIL_EXACT(STRICT, "{\"key\":\"k\",\"count\":null}", CX_ERR_INVALID_JSON,
+               "field \"count\": required");
+    s = (Calixio__V1__ProbeStrict *)dec_ok(STRICT,
+                                           "{\"count\":0,\"key\":\"k\",\"as_text\":\"t\"}");
     if (s) {
         CX_CHECK(s->choice_case == CALIXIO__V1__PROBE_STRICT__CHOICE_AS_TEXT);
         CX_CHECK_STR(s->as_text, "t");
@@ -685,10 +737,12 @@ static void test_required_and_oneof(void)
     ROUNDTRIP(STRICT, "{\"key\":\"k\",\"count\":2,\"as_text\":null,\"as_number\":5}",
               "{\"key\":\"k\",\"count\":2,\"as_number\":5}");
     FAIL_EXACT(STRICT, "{\"key\":\"k\",\"count\":1,\"as_text\":\"t\",\"as_number\":5}",
-               CX_ERR_INVALID_JSON, "field \"as_number\": another field of its oneof is already set");
+               CX_ERR_INVALID_JSON,
+               "field \"as_number\": another field of its oneof is already set");
     /* the string set first must be freed on that failure (ASan checks) */
     FAIL_EXACT(STRICT, "{\"key\":\"k\",\"count\":1,\"as_leaf\":{},\"as_text\":\"t\"}",
-               CX_ERR_INVALID_JSON, "field \"as_text\": another field of its oneof is already set");
+               CX_ERR_INVALID_JSON,
+               "field \"as_text\": another field of its oneof is already set");
     /* required scalars are written even when zero; oneof only the set member */
     st.key = "a";
     CHECK_ENC(&st, "{\"key\":\"a\",\"count\":0}");
@@ -713,7 +767,8 @@ static void test_errors_free_partial_messages(void)
     CX_CHECK(cx_json_decode(PROBE, "{\"x\":1}", 7, &m, NULL, 0) == CX_ERR_INVALID_JSON);
     CX_CHECK(m == SENTINEL);
     char tiny[8];
-    CX_CHECK(cx_json_decode(PROBE, "{\"x\":1}", 7, &m, tiny, sizeof tiny) == CX_ERR_INVALID_JSON);
+    CX_CHECK(cx_json_decode(PROBE, "{\"x\":1}", 7, &m, tiny, sizeof tiny) ==
+             CX_ERR_INVALID_JSON);
     CX_CHECK(strlen(tiny) == sizeof tiny - 1);
 }
 
@@ -725,25 +780,25 @@ static void test_decode_value(void)
     ProtobufCMessage *m = SENTINEL;
 
     /* wrong type: password is a string */
-    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, o, &m, err, sizeof err) ==
-             CX_ERR_INVALID_JSON);
+    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, o, &m, err,
+                                  sizeof err) == CX_ERR_INVALID_JSON);
     CX_CHECK_STR(err, "field \"password\": expected string");
     json_object_set_new(o, "password", json_string("secret"));
-    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, o, &m, err, sizeof err) ==
-             CX_OK);
+    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, o, &m, err,
+                                  sizeof err) == CX_OK);
     if (m != SENTINEL) {
         CX_CHECK_STR(((Calixio__V1__LoginRequest *)m)->password, "secret");
         protobuf_c_message_free_unpacked(m, NULL);
     }
     m = SENTINEL;
-    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, nul, &m, err, sizeof err) ==
-             CX_ERR_INVALID_JSON);
+    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, nul, &m, err,
+                                  sizeof err) == CX_ERR_INVALID_JSON);
     CX_CHECK_STR(err, "field \"email\": string contains a NUL character");
-    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, arr, &m, err, sizeof err) ==
-             CX_ERR_INVALID_JSON);
+    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, arr, &m, err,
+                                  sizeof err) == CX_ERR_INVALID_JSON);
     CX_CHECK_STR(err, "body is not a JSON object");
-    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, NULL, &m, err, sizeof err) ==
-             CX_ERR_INVALID_JSON);
+    CX_CHECK(cx_json_decode_value(&calixio__v1__login_request__descriptor, NULL, &m, err,
+                                  sizeof err) == CX_ERR_INVALID_JSON);
     CX_CHECK(m == SENTINEL);
     json_decref(o);
     json_decref(nul);
@@ -754,8 +809,10 @@ static void test_encode_bad_utf8_string(void)
 {
     Calixio__V1__User u = CALIXIO__V1__USER__INIT;
 
-    u.name = "a\xff" "b\xc3";
-    CHECK_ENC(&u, "{\"name\":\"a\xef\xbf\xbd" "b\xef\xbf\xbd\"}");
+    u.name = "a\xff"
+             "b\xc3";
+    CHECK_ENC(&u, "{\"name\":\"a\xef\xbf\xbd"
+                  "b\xef\xbf\xbd\"}");
 }
 
 static void test_pack_unpack(void)
@@ -782,7 +839,8 @@ static void test_pack_unpack(void)
             protobuf_c_message_free_unpacked(m, NULL);
     }
     m = SENTINEL;
-    CX_CHECK(cx_pb_unpack(PROBE, buf, n - 1, &m) == CX_ERR_BAD_REQUEST); /* cut in r_packed/f_default */
+    CX_CHECK(cx_pb_unpack(PROBE, buf, n - 1, &m) ==
+             CX_ERR_BAD_REQUEST); /* cut in r_packed/f_default */
     CX_CHECK(m == SENTINEL);
     free(buf);
     protobuf_c_message_free_unpacked(&p->base, NULL);
@@ -810,7 +868,8 @@ static void test_pack_unpack(void)
     free(buf);
 }
 
-static void expect_unpack_fail(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t n, int line)
+static void expect_unpack_fail(const ProtobufCMessageDescriptor *d, const uint8_t *b, size_t n,
+                               int line)
 {
     ProtobufCMessage *m = SENTINEL;
     cx_status st = cx_pb_unpack(d, b, n, &m);
@@ -821,10 +880,10 @@ static void expect_unpack_fail(const ProtobufCMessageDescriptor *d, const uint8_
     if (st == CX_OK && m != SENTINEL)
         protobuf_c_message_free_unpacked(m, NULL);
 }
-#define UNPACK_FAIL(d, ...)                                                           \
-    do {                                                                              \
-        static const uint8_t b_[] = {__VA_ARGS__};                                    \
-        expect_unpack_fail((d), b_, sizeof b_, __LINE__);                             \
+#define UNPACK_FAIL(d, ...)                               \
+    do {                                                  \
+        static const uint8_t b_[] = {__VA_ARGS__};        \
+        expect_unpack_fail((d), b_, sizeof b_, __LINE__); \
     } while (0)
 
 static void test_unpack_garbage(void)
@@ -834,14 +893,14 @@ static void test_unpack_garbage(void)
     size_t cap = 300000 * 6, at, len, k;
 
     UNPACK_FAIL(PROBE, 0xff, 0xff, 0xff);
-    UNPACK_FAIL(PROBE, 0x00);                   /* field number 0 */
-    UNPACK_FAIL(PROBE, 0x72, 0x05, 'a');        /* f_string length beyond the end */
-    UNPACK_FAIL(PROBE, 0x72, 0x01, 0xff);       /* f_string not UTF-8 */
+    UNPACK_FAIL(PROBE, 0x00);                    /* field number 0 */
+    UNPACK_FAIL(PROBE, 0x72, 0x05, 'a');         /* f_string length beyond the end */
+    UNPACK_FAIL(PROBE, 0x72, 0x01, 0xff);        /* f_string not UTF-8 */
     UNPACK_FAIL(PROBE, 0x72, 0x03, 'a', 0, 'b'); /* f_string with NUL */
-    UNPACK_FAIL(PROBE, 0x8a, 0x01, 0x02, 0x0a); /* leaf (17) holding a cut field */
-    UNPACK_FAIL(PROBE, 0x08);                   /* f_int32 without a value */
-    UNPACK_FAIL(PROBE, 0x0b, 0x0c);             /* groups */
-    UNPACK_FAIL(PROBE, 0x09, 1, 2, 3);          /* fixed64 cut */
+    UNPACK_FAIL(PROBE, 0x8a, 0x01, 0x02, 0x0a);  /* leaf (17) holding a cut field */
+    UNPACK_FAIL(PROBE, 0x08);                    /* f_int32 without a value */
+    UNPACK_FAIL(PROBE, 0x0b, 0x0c);              /* groups */
+    UNPACK_FAIL(PROBE, 0x09, 1, 2, 3);           /* fixed64 cut */
     UNPACK_FAIL(PROBE, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01);
     UNPACK_FAIL(&calixio__v1__probe_strict__descriptor, 0x10, 0x01); /* required key missing */
     UNPACK_FAIL(&calixio__v1__room__descriptor, 0x0a, 0x02, 0xc3, 0x28);
@@ -861,7 +920,9 @@ static void test_unpack_garbage(void)
         return;
     }
     for (int levels = 0; levels < 3; levels++) {
-        size_t want = levels == 0 ? CX_JSON_MAX_DEPTH - 1 : levels == 1 ? CX_JSON_MAX_DEPTH : 300000;
+        size_t want = levels == 0   ? CX_JSON_MAX_DEPTH - 1
+                      : levels == 1 ? CX_JSON_MAX_DEPTH
+                                    : 300000;
         at = cap;
         len = 0;
         for (k = 0; k < want; k++) {

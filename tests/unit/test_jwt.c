@@ -39,26 +39,31 @@ static char *forge(const char *header, const char *payload, const char *key)
 /* The LiveKit FACTS test vector: libjwt must verify a token minted elsewhere. */
 static void test_known_vector(void)
 {
-    const char *tok = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMzYwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDAsIm5hbWUiOiJBbGljZSIsInZpZGVvIjp7InJvb21Kb2luIjp0cnVlLCJyb29tIjoicjEiLCJjYW5QdWJsaXNoIjp0cnVlLCJjYW5TdWJzY3JpYmUiOnRydWV9fQ.m0HZNhgP-g5DmvUvSYRqr0-Crdudd4ivgkgaTvutDbI";
+    const char *tok =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMzYwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDAsIm5hbWUiOiJBbGljZSIsInZpZGVvIjp7InJvb21Kb2luIjp0cnVlLCJyb29tIjoicjEiLCJjYW5QdWJsaXNoIjp0cnVlLCJjYW5TdWJzY3JpYmUiOnRydWV9fQ.m0HZNhgP-g5DmvUvSYRqr0-Crdudd4ivgkgaTvutDbI";
     json_t *c = NULL;
     CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1700000100, 0, &c), CX_OK);
     CX_CHECK_STR(json_string_value(json_object_get(c, "sub")), "alice");
     json_decref(c);
     c = NULL;
     CX_CHECK_INT(cx_jwt_verify(tok, "wrong", 5, 1700000100, 0, &c), CX_ERR_INVALID_TOKEN);
-    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1700003600, 0, &c), CX_ERR_INVALID_TOKEN); /* expired */
-    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1700003600, 10, &c), CX_OK);               /* leeway */
+    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1700003600, 0, &c),
+                 CX_ERR_INVALID_TOKEN);                                     /* expired */
+    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1700003600, 10, &c), CX_OK); /* leeway */
     json_decref(c);
     c = NULL;
-    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1699999000, 10, &c), CX_ERR_INVALID_TOKEN); /* nbf */
+    CX_CHECK_INT(cx_jwt_verify(tok, SECRET, 6, 1699999000, 10, &c),
+                 CX_ERR_INVALID_TOKEN); /* nbf */
     CX_CHECK(c == NULL);
 }
 
 /* Signing the FACTS payload must give the FACTS token byte for byte. */
 static void test_sign_known_vector(void)
 {
-    const char *payload = "{\"iss\":\"devkey\",\"sub\":\"alice\",\"exp\":1700003600,\"nbf\":1700000000,\"iat\":1700000000,\"name\":\"Alice\",\"video\":{\"roomJoin\":true,\"room\":\"r1\",\"canPublish\":true,\"canSubscribe\":true}}";
-    const char *want = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMzYwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDAsIm5hbWUiOiJBbGljZSIsInZpZGVvIjp7InJvb21Kb2luIjp0cnVlLCJyb29tIjoicjEiLCJjYW5QdWJsaXNoIjp0cnVlLCJjYW5TdWJzY3JpYmUiOnRydWV9fQ.m0HZNhgP-g5DmvUvSYRqr0-Crdudd4ivgkgaTvutDbI";
+    const char *payload =
+        "{\"iss\":\"devkey\",\"sub\":\"alice\",\"exp\":1700003600,\"nbf\":1700000000,\"iat\":1700000000,\"name\":\"Alice\",\"video\":{\"roomJoin\":true,\"room\":\"r1\",\"canPublish\":true,\"canSubscribe\":true}}";
+    const char *want =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJkZXZrZXkiLCJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMzYwMCwibmJmIjoxNzAwMDAwMDAwLCJpYXQiOjE3MDAwMDAwMDAsIm5hbWUiOiJBbGljZSIsInZpZGVvIjp7InJvb21Kb2luIjp0cnVlLCJyb29tIjoicjEiLCJjYW5QdWJsaXNoIjp0cnVlLCJjYW5TdWJzY3JpYmUiOnRydWV9fQ.m0HZNhgP-g5DmvUvSYRqr0-Crdudd4ivgkgaTvutDbI";
     json_t *claims = json_loads(payload, 0, NULL);
     char *tok = NULL;
     CX_CHECK_INT(cx_jwt_sign(claims, SECRET, 6, &tok), CX_OK);
@@ -186,19 +191,22 @@ static void test_key_rotation(void)
     CX_CHECK_STR(kid, new_ring.keys[0].kid);
     CX_CHECK(!cx_jwt_header_kid(tl, kid, sizeof kid));
     snprintf(h, sizeof h, "Bearer %s", ta);
-    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);  /* old token, rotated ring */
-    CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_ERR_INVALID_TOKEN); /* key dropped */
+    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK); /* old token, rotated ring */
+    CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who),
+                 CX_ERR_INVALID_TOKEN); /* key dropped */
     snprintf(h, sizeof h, "Bearer %s", tb);
     CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);
     CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_OK);
-    CX_CHECK_INT(cx_auth_verify_header(&a, NULL, h, &who), CX_ERR_INVALID_TOKEN); /* unknown kid */
+    CX_CHECK_INT(cx_auth_verify_header(&a, NULL, h, &who),
+                 CX_ERR_INVALID_TOKEN); /* unknown kid */
     snprintf(h, sizeof h, "Bearer %s", tl);
-    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK);  /* no kid: every key tried */
+    CX_CHECK_INT(cx_auth_verify_header(&b, NULL, h, &who), CX_OK); /* no kid: every key tried */
     CX_CHECK_INT(cx_auth_verify_header(&d, NULL, h, &who), CX_ERR_INVALID_TOKEN);
     int tries = -1;
     CX_CHECK(cx_jwt_keyring_select(&new_ring, "0000000000000000", &tries) == NULL);
     CX_CHECK_INT(tries, 0);
-    CX_CHECK(cx_jwt_keyring_select(&new_ring, new_ring.keys[2].kid, &tries) == &new_ring.keys[2]);
+    CX_CHECK(cx_jwt_keyring_select(&new_ring, new_ring.keys[2].kid, &tries) ==
+             &new_ring.keys[2]);
     CX_CHECK_INT(tries, 1);
     free(ta);
     free(tb);
@@ -212,7 +220,8 @@ static void test_crypto_helpers(void)
     CX_CHECK_INT(cx_random_token(t2, sizeof t2, 32), CX_OK);
     CX_CHECK_INT(strlen(t1), 43);
     CX_CHECK(strcmp(t1, t2) != 0);
-    CX_CHECK(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
+    CX_CHECK(strspn(t1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+             43);
     CX_CHECK_INT(cx_random_token(t1, 10, 32), CX_ERR_INTERNAL);
     CX_CHECK_INT(cx_random_hex(hex, sizeof hex, 16), CX_OK);
     CX_CHECK_INT(strlen(hex), 32);

@@ -22,7 +22,9 @@ static const char *VECTOR_PAYLOAD =
 /* The claims object serialises to exactly the vector's payload bytes. */
 static void test_claims_match_vector(void)
 {
-    cx_lk_grant g = {.room = "r1", .room_join = true, .can_publish = true,
+    cx_lk_grant g = {.room = "r1",
+                     .room_join = true,
+                     .can_publish = true,
                      .can_subscribe = true};
     json_t *c = cx_lk_claims("devkey", "alice", "Alice", &g, 1700000000, 1700000000,
                              1700003600);
@@ -38,7 +40,9 @@ static void test_claims_match_vector(void)
  * cx_jwt_sign, sorts the payload keys, which no verifier cares about.) */
 static void test_sign_vector(void)
 {
-    cx_lk_grant g = {.room = "r1", .room_join = true, .can_publish = true,
+    cx_lk_grant g = {.room = "r1",
+                     .room_join = true,
+                     .can_publish = true,
                      .can_subscribe = true};
     json_t *c = cx_lk_claims("devkey", "alice", "Alice", &g, 1700000000, 1700000000,
                              1700003600);
@@ -58,15 +62,18 @@ static void test_sign_vector(void)
 /* cx_lk_token back-dates nbf, sets exp = now + ttl and omits unset grants. */
 static void test_token_times_and_grants(void)
 {
-    cx_lk_grant g = {.room = "cx-1", .room_join = true, .room_admin = true,
-                     .can_publish = true, .can_subscribe = true, .can_publish_data = true};
+    cx_lk_grant g = {.room = "cx-1",
+                     .room_join = true,
+                     .room_admin = true,
+                     .can_publish = true,
+                     .can_subscribe = true,
+                     .can_publish_data = true};
     char *tok = NULL;
     CX_CHECK_INT(cx_lk_token("devkey", "secret", "u1", "Ann", &g, 1800000000, 3600, &tok),
                  CX_OK);
     json_t *c = NULL;
     CX_CHECK_INT(cx_jwt_verify(tok, "secret", 6, 1800000000, 0, &c), CX_OK);
-    CX_CHECK_INT(json_integer_value(json_object_get(c, "nbf")),
-                 1800000000 - CX_LK_NBF_SKEW_S);
+    CX_CHECK_INT(json_integer_value(json_object_get(c, "nbf")), 1800000000 - CX_LK_NBF_SKEW_S);
     CX_CHECK_INT(json_integer_value(json_object_get(c, "iat")), 1800000000);
     CX_CHECK_INT(json_integer_value(json_object_get(c, "exp")), 1800003600);
     CX_CHECK_STR(json_string_value(json_object_get(c, "iss")), "devkey");
@@ -111,8 +118,7 @@ static void test_json_helpers(void)
 /* Hosts: ws(s) rewritten to http(s); junk refused. */
 static void test_hosts(void)
 {
-    cx_livekit_opts o = {.host = "wss://lk.example.com/", .api_key = "k",
-                         .api_secret = "s"};
+    cx_livekit_opts o = {.host = "wss://lk.example.com/", .api_key = "k", .api_secret = "s"};
     cx_livekit *lk = NULL;
     CX_CHECK_INT(cx_livekit_create(&lk, &o), CX_OK);
     CX_CHECK_STR(cx_livekit_base_url(lk), "https://lk.example.com");
@@ -130,8 +136,12 @@ static void test_hosts(void)
 /* Nothing listens: the call fails with 503-class status, bounded. */
 static void test_unreachable(void)
 {
-    cx_livekit_opts o = {.host = "http://127.0.0.1:9", .api_key = "k", .api_secret = "s",
-                         .timeout_ms = 1500, .max_attempts = 3, .backoff_ms = 50};
+    cx_livekit_opts o = {.host = "http://127.0.0.1:9",
+                         .api_key = "k",
+                         .api_secret = "s",
+                         .timeout_ms = 1500,
+                         .max_attempts = 3,
+                         .backoff_ms = 50};
     cx_livekit *lk = NULL;
     CX_CHECK_INT(cx_livekit_create(&lk, &o), CX_OK);
     CX_CHECK_INT(cx_livekit_delete_room(lk, "r", NULL), CX_ERR_UNAVAILABLE);

@@ -105,8 +105,9 @@ static void test_time_pg_column(void)
                  CX_OK);
     CX_CHECK_STR(out, "2026-11-23T05:11:19Z");
     CX_CHECK_STR(log, "");
-    const char *bad[] = {"infinity", "-infinity", "2026-11-23 05:11:19+02",
-                         "2026-11-23 05:11:19+00 BC", "", NULL};
+    const char *bad[] = {
+        "infinity", "-infinity", "2026-11-23 05:11:19+02", "2026-11-23 05:11:19+00 BC",
+        "",         NULL};
     for (int i = 0; i < 6; i++) {
         memcpy(out, "xxxxxxxxxxxxxxxxxxxx", 21);
         CX_CHECK_INT(pg_column_logged(bad[i], "rooms.ended_at", out, log, sizeof log),

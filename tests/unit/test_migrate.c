@@ -23,7 +23,7 @@ static cx_pg_pool *pool;
 static char tool[1024];
 static char repo_migrations[1024]; /* the fixed copy of 0001..0003 */
 static char repo_all[1024];        /* the repository's migrations/ */
-static char out[16384]; /* stdout + stderr of the last run */
+static char out[16384];            /* stdout + stderr of the last run */
 
 /* Starts cx-migrate with args (NULL-terminated, without argv[0]);
  * returns its pid, output into fd. */
@@ -130,14 +130,15 @@ static void test_up_applies_all(void)
     CX_CHECK(table_exists("rooms"));
     CX_CHECK(table_exists("participant_events"));
     CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
-                         "FROM schema_migrations"),
+                        "FROM schema_migrations"),
                  "0001,0002,0003");
 }
 
 static void test_up_again_is_noop(void)
 {
     char before[256];
-    snprintf(before, sizeof(before), "%s", scalar("SELECT max(applied_at) FROM schema_migrations"));
+    snprintf(before, sizeof(before), "%s",
+             scalar("SELECT max(applied_at) FROM schema_migrations"));
     CX_CHECK_INT(migrate("up", NULL), 0);
     CX_CHECK(strstr(out, "nothing to apply") != NULL);
     CX_CHECK(strstr(out, "applied  0") == NULL);
@@ -165,7 +166,7 @@ static void test_down_reverts_last_then_up_reapplies(void)
     CX_CHECK(!table_exists("participant_events"));
     CX_CHECK(table_exists("rooms"));
     CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
-                         "FROM schema_migrations"),
+                        "FROM schema_migrations"),
                  "0001,0002");
     CX_CHECK_INT(migrate("status", NULL), 0);
     CX_CHECK(strstr(out, "2 applied, 1 pending") != NULL);
@@ -205,7 +206,7 @@ static void test_concurrent_up(void)
         CX_CHECK_INT(t_wait(pids[i]), 0);
     close(fd);
     CX_CHECK_STR(scalar("SELECT string_agg(version, ',' ORDER BY version) "
-                         "FROM schema_migrations"),
+                        "FROM schema_migrations"),
                  "0001,0002,0003");
     CX_CHECK(table_exists("participant_events"));
 }
@@ -240,7 +241,7 @@ static void test_failing_migration_rolls_back(void)
 {
     char dir[64];
     with_extra(dir, "-- +up\nCREATE TABLE good4 (x int);\nSELECT no_such_function();\n"
-                     "-- +down\nDROP TABLE good4;\n");
+                    "-- +down\nDROP TABLE good4;\n");
     CX_CHECK_INT(migrate("up", NULL), 1);
     CX_CHECK(strstr(out, "0004_extra") != NULL);
     CX_CHECK(strstr(out, "no_such_function") != NULL);
@@ -252,7 +253,7 @@ static void test_failing_migration_rolls_back(void)
 
     /* A well-formed fourth file applies and reverts. */
     with_extra(dir, "-- a header comment\n-- +up\nCREATE TABLE good4 (x int);\n"
-                     "INSERT INTO good4 VALUES (1);\n-- +down\nDROP TABLE good4;\n");
+                    "INSERT INTO good4 VALUES (1);\n-- +down\nDROP TABLE good4;\n");
     CX_CHECK_INT(migrate("up", NULL), 0);
     CX_CHECK(table_exists("good4"));
     CX_CHECK_INT(migrate("down", NULL), 0);
@@ -306,6 +307,8 @@ static void test_grants_after_up(void)
     char path[] = "/tmp/cx-mig-grants-XXXXXX";
     int fd = mkstemp(path);
     CX_CHECK(fd >= 0);
+    if (fd < 0)
+        return;
     const char *sql = "COMMENT ON TABLE users IS 'granted';\n";
     CX_CHECK_INT(write(fd, sql, strlen(sql)), (long long)strlen(sql));
     close(fd);
@@ -346,8 +349,8 @@ int main(void)
     if (!mkdtemp(repo_migrations))
         return 1;
     char cp[4400];
-    snprintf(cp, sizeof(cp), "cp '%s'/0001_*.sql '%s'/0002_*.sql '%s'/0003_*.sql '%s'/", repo_all,
-             repo_all, repo_all, repo_migrations);
+    snprintf(cp, sizeof(cp), "cp '%s'/0001_*.sql '%s'/0002_*.sql '%s'/0003_*.sql '%s'/",
+             repo_all, repo_all, repo_all, repo_migrations);
     if (system(cp) != 0)
         return 1;
     if (cx_stores_start(&st, "pg") != 0) {

@@ -51,7 +51,8 @@ static void test_unique_violation_is_conflict(void)
 {
     const char *p[1] = {"dup@example.com"};
     CX_CHECK_INT(cx_pg_exec(pool, "INSERT INTO t (v) VALUES ($1)", 1, p, NULL), CX_OK);
-    CX_CHECK_INT(cx_pg_exec(pool, "INSERT INTO t (v) VALUES ($1)", 1, p, NULL), CX_ERR_CONFLICT);
+    CX_CHECK_INT(cx_pg_exec(pool, "INSERT INTO t (v) VALUES ($1)", 1, p, NULL),
+                 CX_ERR_CONFLICT);
     CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
 }
 
@@ -85,7 +86,7 @@ static void test_other_errors_internal_logged_without_values(void)
     CX_CHECK(strstr(log, "secret-value-4711") == NULL);
 
     s = capture_failure("SELECT * FROM no_such_table WHERE x = $1", "secret-2", log,
-                         sizeof(log));
+                        sizeof(log));
     CX_CHECK_INT(s, CX_ERR_INTERNAL);
     CX_CHECK(strstr(log, "42P01") != NULL);
     CX_CHECK(strstr(log, "secret-2") == NULL);
@@ -114,8 +115,9 @@ static void test_keyword_conninfo(void)
     cx_pg_pool *p2 = NULL;
     CX_CHECK_INT(cx_pg_pool_create(&p2, ci, 2), CX_OK);
     PGresult *res = NULL;
-    CX_CHECK_INT(cx_pg_exec(p2, "SELECT current_setting('application_name'), "
-                                "current_setting('TimeZone')",
+    CX_CHECK_INT(cx_pg_exec(p2,
+                            "SELECT current_setting('application_name'), "
+                            "current_setting('TimeZone')",
                             0, NULL, &res),
                  CX_OK);
     if (res) {
@@ -268,9 +270,10 @@ static void test_concurrent_threads(void)
     CX_CHECK_INT(fails, 0);
     CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v LIKE 'thread-%'", NULL), "320");
     /* The pool (size 3) never opened more than 3 sessions. */
-    const char *n = scalar("SELECT count(*) FROM pg_stat_activity "
-                            "WHERE datname = current_database() AND backend_type = 'client backend'",
-                            NULL);
+    const char *n = scalar(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND backend_type = 'client backend'",
+        NULL);
     CX_CHECK(n && atoi(n) >= 1 && atoi(n) <= 3);
 }
 
@@ -292,8 +295,8 @@ static void test_restart_recovers(void)
     CX_CHECK_STR(scalar("SELECT count(*) FROM t WHERE v = $1", "dup@example.com"), "1");
     /* A prepared statement is prepared again on the new session. */
     const char *pv[1] = {"prep-after-restart"};
-    cx_status ps = cx_pg_exec_prepared(prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v",
-                                       1, pv, NULL);
+    cx_status ps = cx_pg_exec_prepared(
+        prep, "t_ins", "INSERT INTO t (v) VALUES ($1) RETURNING v", 1, pv, NULL);
     CX_CHECK(ps == CX_OK || ps == CX_ERR_UNAVAILABLE);
     if (ps != CX_OK)
         CX_CHECK_INT(cx_pg_exec_prepared(prep, "t_ins",

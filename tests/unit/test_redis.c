@@ -307,8 +307,8 @@ static void test_acquire_after_restart_is_alive(void)
 
 /* ---- scripts by SHA (cx_redis_evalsha) -------------------------------- */
 
-static cx_redis_script incr_lua =
-    CX_REDIS_SCRIPT("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+static cx_redis_script incr_lua = CX_REDIS_SCRIPT(
+    "return redis.call('INCRBY', KEYS[1], ARGV[1])");
 static cx_redis_script bad_lua = CX_REDIS_SCRIPT("return redis.call('NOSUCHCOMMAND')");
 
 /* Runs incr_lua on key by n with a borrowed connection; -1 on error. */

@@ -194,9 +194,9 @@ static void test_routes_by_slot_from_one_seed(void)
     cx_redis_destroy(r);
 }
 
-static cx_redis_script _two_keys =
-    CX_REDIS_SCRIPT("redis.call('SET', KEYS[1], ARGV[1]) redis.call('SET', KEYS[2], ARGV[1]) "
-                    "return redis.call('GET', KEYS[2])");
+static cx_redis_script _two_keys = CX_REDIS_SCRIPT(
+    "redis.call('SET', KEYS[1], ARGV[1]) redis.call('SET', KEYS[2], ARGV[1]) "
+    "return redis.call('GET', KEYS[2])");
 
 /* Scripts run on the node of their keys' slot (NOSCRIPT there first). */
 static void test_scripts_on_hash_tagged_keys(void)

@@ -26,7 +26,8 @@ static pthread_t g_thread;
 
 #define BIG_REPLY (3 * 1024 * 1024)
 
-static cx_status echo(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out, void *ctx)
+static cx_status echo(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                      void *ctx)
 {
     const Calixio__V1__RoomRef *r = (const Calixio__V1__RoomRef *)in;
     (void)ctx;
@@ -50,7 +51,8 @@ static cx_status echo(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage 
     return CX_OK;
 }
 
-static cx_status whoami(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out, void *ctx)
+static cx_status whoami(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                        void *ctx)
 {
     (void)in;
     (void)ctx;
@@ -61,7 +63,8 @@ static cx_status whoami(cx_req *req, const ProtobufCMessage *in, ProtobufCMessag
     return CX_OK;
 }
 
-static cx_status heavy(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out, void *ctx)
+static cx_status heavy(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
+                       void *ctx)
 {
     usleep(200 * 1000);
     return echo(req, in, out, ctx);
@@ -80,9 +83,16 @@ static const cx_endpoint g_eps[] = {
 
 static const cx_auth_cfg g_auth = {"unit-secret", "calixio", "calixio", 5, NULL};
 static cx_service_opts g_opts = {
-    .name = "unittest", .version = "1.2.3", .description = "runtime under test",
-    .prefix = "cxt", .endpoints = g_eps, .n_endpoints = 4, .auth = &g_auth,
-    .subs_per_endpoint = 2, .pool_threads = 1, .pool_queue = 1,
+    .name = "unittest",
+    .version = "1.2.3",
+    .description = "runtime under test",
+    .prefix = "cxt",
+    .endpoints = g_eps,
+    .n_endpoints = 4,
+    .auth = &g_auth,
+    .subs_per_endpoint = 2,
+    .pool_threads = 1,
+    .pool_queue = 1,
 };
 
 static void *run_thread(void *arg)
@@ -168,15 +178,19 @@ static void test_validation_error(void)
 static void test_bad_json_and_internal(void)
 {
     natsMsg *r = request("cxt.unittest.echo", "{\"nope\":1}", true, NULL);
-    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") && strcmp(hdr(r, "Nats-Service-Error-Code"), "400") == 0);
-    CX_CHECK(r && strstr(natsMsg_GetData(r), "invalid_json") && strstr(natsMsg_GetData(r), "nope"));
+    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") &&
+             strcmp(hdr(r, "Nats-Service-Error-Code"), "400") == 0);
+    CX_CHECK(r && strstr(natsMsg_GetData(r), "invalid_json") &&
+             strstr(natsMsg_GetData(r), "nope"));
     natsMsg_Destroy(r);
     r = request("cxt.unittest.echo", "{\"id\":\"boom\"}", true, NULL);
-    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") && strcmp(hdr(r, "Nats-Service-Error-Code"), "500") == 0);
+    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") &&
+             strcmp(hdr(r, "Nats-Service-Error-Code"), "500") == 0);
     natsMsg_Destroy(r);
     /* protobuf garbage is a 400, not a crash */
     r = request("cxt.unittest.echo", "\xff\xff\xff", false, NULL);
-    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") && strcmp(hdr(r, "Nats-Service-Error-Code"), "400") == 0);
+    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") &&
+             strcmp(hdr(r, "Nats-Service-Error-Code"), "400") == 0);
     natsMsg_Destroy(r);
 }
 
@@ -202,7 +216,8 @@ static void check_auth(const char *authz, const char *want_code, const char *wan
 static void test_bearer(void)
 {
     char *tok = NULL, jti[64], authz[2048];
-    CX_CHECK_INT(cx_auth_mint(&g_auth, "user-1", "Ann", "sess-1", cx_now_s(), 60, &tok, jti), CX_OK);
+    CX_CHECK_INT(cx_auth_mint(&g_auth, "user-1", "Ann", "sess-1", cx_now_s(), 60, &tok, jti),
+                 CX_OK);
     snprintf(authz, sizeof authz, "Bearer %s", tok);
     check_auth(authz, NULL, "user-1");
     check_auth(NULL, "401", "missing_auth");
@@ -212,7 +227,9 @@ static void test_bearer(void)
     check_auth(authz, "401", "invalid_token");
     free(tok);
     /* expired beyond the leeway */
-    CX_CHECK_INT(cx_auth_mint(&g_auth, "user-1", "Ann", "sess-1", cx_now_s() - 100, 60, &tok, jti), CX_OK);
+    CX_CHECK_INT(cx_auth_mint(&g_auth, "user-1", "Ann", "sess-1", cx_now_s() - 100, 60, &tok,
+                              jti),
+                 CX_OK);
     snprintf(authz, sizeof authz, "Bearer %s", tok);
     check_auth(authz, "401", "invalid_token");
     free(tok);
@@ -221,7 +238,8 @@ static void test_bearer(void)
     CX_CHECK(r && strstr(natsMsg_GetData(r), "guest"));
     natsMsg_Destroy(r);
     r = request("cxt.unittest.maybe", "{}", true, "Bearer x.y.z");
-    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") && strcmp(hdr(r, "Nats-Service-Error-Code"), "401") == 0);
+    CX_CHECK(r && hdr(r, "Nats-Service-Error-Code") &&
+             strcmp(hdr(r, "Nats-Service-Error-Code"), "401") == 0);
     natsMsg_Destroy(r);
 }
 
@@ -256,17 +274,21 @@ static void test_pool_full_is_503(void)
 static void test_srv_discovery(void)
 {
     natsMsg *r = NULL;
-    CX_CHECK(natsConnection_RequestString(&r, g_nc, "$SRV.INFO.calixio-unittest", "", 2000) == NATS_OK);
+    CX_CHECK(natsConnection_RequestString(&r, g_nc, "$SRV.INFO.calixio-unittest", "", 2000) ==
+             NATS_OK);
     if (!r)
         return;
     json_t *j = json_loads(natsMsg_GetData(r), 0, NULL);
-    CX_CHECK_STR(json_string_value(json_object_get(j, "type")), "io.nats.micro.v1.info_response");
+    CX_CHECK_STR(json_string_value(json_object_get(j, "type")),
+                 "io.nats.micro.v1.info_response");
     CX_CHECK_STR(json_string_value(json_object_get(j, "name")), "calixio-unittest");
     CX_CHECK_STR(json_string_value(json_object_get(j, "version")), "1.2.3");
     json_t *eps = json_object_get(j, "endpoints");
     CX_CHECK_INT(json_array_size(eps), 4);
-    CX_CHECK_STR(json_string_value(json_object_get(json_array_get(eps, 0), "subject")), "cxt.unittest.echo");
-    CX_CHECK_STR(json_string_value(json_object_get(json_array_get(eps, 0), "queue_group")), "calixio-unittest");
+    CX_CHECK_STR(json_string_value(json_object_get(json_array_get(eps, 0), "subject")),
+                 "cxt.unittest.echo");
+    CX_CHECK_STR(json_string_value(json_object_get(json_array_get(eps, 0), "queue_group")),
+                 "calixio-unittest");
     const char *id = json_string_value(json_object_get(j, "id"));
     char subj[256];
     snprintf(subj, sizeof subj, "$SRV.STATS.calixio-unittest.%s", id ? id : "x");
@@ -278,7 +300,8 @@ static void test_srv_discovery(void)
     if (!r)
         return;
     j = json_loads(natsMsg_GetData(r), 0, NULL);
-    CX_CHECK_STR(json_string_value(json_object_get(j, "type")), "io.nats.micro.v1.stats_response");
+    CX_CHECK_STR(json_string_value(json_object_get(j, "type")),
+                 "io.nats.micro.v1.stats_response");
     json_t *e0 = json_array_get(json_object_get(j, "endpoints"), 0);
     CX_CHECK(json_integer_value(json_object_get(e0, "num_requests")) >= 5);
     CX_CHECK(json_integer_value(json_object_get(e0, "num_errors")) >= 3);
@@ -301,7 +324,8 @@ static void test_srv_discovery(void)
 static json_t *endpoint_stats(int ep)
 {
     natsMsg *r = NULL;
-    if (natsConnection_RequestString(&r, g_nc, "$SRV.STATS.calixio-unittest", "", 2000) != NATS_OK)
+    if (natsConnection_RequestString(&r, g_nc, "$SRV.STATS.calixio-unittest", "", 2000) !=
+        NATS_OK)
         return NULL;
     json_t *j = json_loads(natsMsg_GetData(r), 0, NULL);
     natsMsg_Destroy(r);
@@ -360,8 +384,13 @@ static const cx_endpoint g_eps2[] = {
 static void test_two_services_stop_separately(void)
 {
     cx_service_opts o2 = {
-        .name = "second", .version = "1.0.0", .description = "second service",
-        .prefix = "cxt", .nats_url = g_url, .endpoints = g_eps2, .n_endpoints = 1,
+        .name = "second",
+        .version = "1.0.0",
+        .description = "second service",
+        .prefix = "cxt",
+        .nats_url = g_url,
+        .endpoints = g_eps2,
+        .n_endpoints = 1,
     };
     cx_service *b = NULL;
     pthread_t tb;
@@ -394,8 +423,7 @@ static void test_drain_finishes_inflight(void)
 {
     natsSubscription *sub = NULL;
     natsConnection_SubscribeSync(&sub, g_nc, "_INBOX.draintest");
-    natsConnection_PublishRequestString(g_nc, "cxt.unittest.echo", "_INBOX.draintest",
-                                        "");
+    natsConnection_PublishRequestString(g_nc, "cxt.unittest.echo", "_INBOX.draintest", "");
     /* JSON would need a header; send protobuf: id "slow" */
     Calixio__V1__RoomRef in = CALIXIO__V1__ROOM_REF__INIT;
     in.id = "slow";
@@ -435,7 +463,8 @@ int main(void)
         fprintf(stderr, "CX_SOURCE_DIR not set or mkdtemp failed\n");
         return 1;
     }
-    snprintf(cmd, sizeof cmd, "%s/tests/harness/stores.sh start %s nats >/dev/null", src, g_dir);
+    snprintf(cmd, sizeof cmd, "%s/tests/harness/stores.sh start %s nats >/dev/null", src,
+             g_dir);
     if (system(cmd) != 0)
         return 1;
     snprintf(cmd, sizeof cmd, "%s/nats.port", g_dir);
@@ -467,7 +496,8 @@ int main(void)
     cx_service_destroy(g_svc);
     natsConnection_Destroy(g_nc);
     nats_CloseAndWait(2000);
-    snprintf(cmd, sizeof cmd, "%s/tests/harness/stores.sh stop %s; rm -rf %s", src, g_dir, g_dir);
+    snprintf(cmd, sizeof cmd, "%s/tests/harness/stores.sh stop %s; rm -rf %s", src, g_dir,
+             g_dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cleanup failed\n");
     return CX_DONE();

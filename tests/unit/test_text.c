@@ -18,9 +18,10 @@ static void test_trim(void)
     CX_CHECK_INT(cx_text_clean("  Ann  ", CX_TEXT_NAME, 1, 8, out, sizeof out), CX_TEXT_OK);
     CX_CHECK_STR(out, "Ann");
     /* tabs, line breaks, no-break and ideographic spaces, BOM at the ends */
-    CX_CHECK_INT(cx_text_clean("\t\r\n\xC2\xA0\xE3\x80\x80\xEF\xBB\xBFZo\xC3\xAB Q\xE2\x80\x83\n",
-                               CX_TEXT_NAME, 1, 8, out, sizeof out),
-                 CX_TEXT_OK);
+    CX_CHECK_INT(
+        cx_text_clean("\t\r\n\xC2\xA0\xE3\x80\x80\xEF\xBB\xBFZo\xC3\xAB Q\xE2\x80\x83\n",
+                      CX_TEXT_NAME, 1, 8, out, sizeof out),
+        CX_TEXT_OK);
     CX_CHECK_STR(out, "Zo\xC3\xAB Q");
     /* an inner space stays */
     CX_CHECK_INT(cx_text_clean("a  b", CX_TEXT_NAME, 1, 8, out, sizeof out), CX_TEXT_OK);
@@ -45,24 +46,36 @@ static void test_required(void)
 
 static void test_control(void)
 {
-    CX_CHECK_STR(_rule("a\x01" "b"), "control");
+    CX_CHECK_STR(_rule("a\x01"
+                       "b"),
+                 "control");
     CX_CHECK_STR(_rule("a\tb"), "control");
     CX_CHECK_STR(_rule("a\nb"), "control");
     CX_CHECK_STR(_rule("a\rb"), "control");
-    CX_CHECK_STR(_rule("a\x7f" "b"), "control");
-    CX_CHECK_STR(_rule("a\xC2\x85" "b"), "control");  /* NEL, C1 */
-    CX_CHECK_STR(_rule("a\xC2\x9F" "b"), "control");  /* C1 */
-    CX_CHECK_STR(_rule("a\xE2\x80\xA8" "b"), "control"); /* U+2028 */
-    CX_CHECK_STR(_rule("a\xE2\x80\xA9" "b"), "control"); /* U+2029 */
+    CX_CHECK_STR(_rule("a\x7f"
+                       "b"),
+                 "control");
+    CX_CHECK_STR(_rule("a\xC2\x85"
+                       "b"),
+                 "control"); /* NEL, C1 */
+    CX_CHECK_STR(_rule("a\xC2\x9F"
+                       "b"),
+                 "control"); /* C1 */
+    CX_CHECK_STR(_rule("a\xE2\x80\xA8"
+                       "b"),
+                 "control"); /* U+2028 */
+    CX_CHECK_STR(_rule("a\xE2\x80\xA9"
+                       "b"),
+                 "control"); /* U+2029 */
 }
 
 static void test_bidi(void)
 {
     /* every embedding, override and isolate, and the invisible marks */
     static const char *const bidi[] = {
-        "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE",
-        "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9",
-        "\xE2\x80\x8E", "\xE2\x80\x8F", "\xD8\x9C",
+        "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD",
+        "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8",
+        "\xE2\x81\xA9", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xD8\x9C",
     };
     for (size_t i = 0; i < sizeof bidi / sizeof bidi[0]; i++) {
         char buf[32];
@@ -79,9 +92,15 @@ static void test_bidi(void)
     CX_CHECK_STR(_rule("\xE2\x80\xAEnimda"), "bidi");
     /* neighbours that are fine: U+202F (narrow no-break space) inside,
      * U+2065, U+206A, ZWJ in an emoji sequence, Hebrew and Arabic letters */
-    CX_CHECK_STR(_rule("a\xE2\x80\xAF" "b"), "");
-    CX_CHECK_STR(_rule("a\xE2\x81\xA5" "b"), "");
-    CX_CHECK_STR(_rule("a\xE2\x81\xAA" "b"), "");
+    CX_CHECK_STR(_rule("a\xE2\x80\xAF"
+                       "b"),
+                 "");
+    CX_CHECK_STR(_rule("a\xE2\x81\xA5"
+                       "b"),
+                 "");
+    CX_CHECK_STR(_rule("a\xE2\x81\xAA"
+                       "b"),
+                 "");
     CX_CHECK_STR(_rule("\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9"), "");
     CX_CHECK_STR(_rule("\xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D"), "");
     CX_CHECK_STR(_rule("\xD8\xB3\xD9\x84\xD8\xA7\xD9\x85"), "");
@@ -90,15 +109,16 @@ static void test_bidi(void)
 static void test_utf8_and_lengths(void)
 {
     CX_CHECK_STR(_rule("a\xC3"), "utf8");
-    CX_CHECK_STR(_rule("\xC0\xAF"), "utf8");       /* overlong */
-    CX_CHECK_STR(_rule("\xED\xA0\x80"), "utf8");   /* surrogate */
+    CX_CHECK_STR(_rule("\xC0\xAF"), "utf8");         /* overlong */
+    CX_CHECK_STR(_rule("\xED\xA0\x80"), "utf8");     /* surrogate */
     CX_CHECK_STR(_rule("\xF4\x90\x80\x80"), "utf8"); /* above U+10FFFF */
-    CX_CHECK_STR(_rule("  \xFF"), "utf8");         /* even where it would be trimmed */
+    CX_CHECK_STR(_rule("  \xFF"), "utf8");           /* even where it would be trimmed */
     CX_CHECK_STR(_rule("12345678"), "");
     CX_CHECK_STR(_rule("123456789"), "max");
     CX_CHECK_STR(_rule("  12345678  "), ""); /* counted after the trim */
-    CX_CHECK_STR(_rule("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xF0\x9F\x98\x80"),
-                 ""); /* 8 code points, 18 bytes */
+    CX_CHECK_STR(
+        _rule("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xF0\x9F\x98\x80"),
+        ""); /* 8 code points, 18 bytes */
     CX_CHECK_INT(cx_text_check(" a ", CX_TEXT_NAME, 2, 8, NULL, NULL), CX_TEXT_MIN);
     CX_CHECK_INT(cx_text_check("ab", CX_TEXT_NAME, 2, 8, NULL, NULL), CX_TEXT_OK);
     CX_CHECK_INT(cx_text_check("a very long text", CX_TEXT_NAME, 0, 0, NULL, NULL), CX_TEXT_OK);
@@ -118,7 +138,9 @@ static void test_multiline(void)
     CX_CHECK_INT(cx_text_check("a\rb", CX_TEXT_MULTILINE, 1, 0, NULL, NULL), CX_TEXT_CONTROL);
     CX_CHECK_INT(cx_text_check("a\x1b[31mb", CX_TEXT_MULTILINE, 1, 0, NULL, NULL),
                  CX_TEXT_CONTROL);
-    CX_CHECK_INT(cx_text_check("a\n\xE2\x80\xAE" "b", CX_TEXT_MULTILINE, 1, 0, NULL, NULL),
+    CX_CHECK_INT(cx_text_check("a\n\xE2\x80\xAE"
+                               "b",
+                               CX_TEXT_MULTILINE, 1, 0, NULL, NULL),
                  CX_TEXT_BIDI);
     CX_CHECK_INT(cx_text_check("\n\n", CX_TEXT_MULTILINE, 1, 0, NULL, NULL), CX_TEXT_REQUIRED);
 }
