@@ -65,7 +65,8 @@ fi
 python3 - "$ROOT" >"$TMP/vars" <<'PY' || fail "could not extract the env tables"
 import glob, os, re, sys
 root = sys.argv[1]
-entry = re.compile(r'\{\s*"([A-Z][A-Z0-9_]*)"\s*,\s*CX_CFG_[A-Z]+\s*,(.*?)\}', re.S)
+# (rows may span lines, inside macros too: backslash line continuations)
+entry = re.compile(r'\{[\s\\]*"([A-Z][A-Z0-9_]*)"[\s\\]*,[\s\\]*CX_CFG_[A-Z]+[\s\\]*,(.*?)\}', re.S)
 getenv = re.compile(r'getenv\(\s*"([A-Z][A-Z0-9_]*)"\s*\)')
 out = {}
 def add(name, owner, secret):
