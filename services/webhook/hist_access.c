@@ -16,7 +16,7 @@
 #include "cx_time.h"
 #include "hist.h"
 
-#define _ROOMS_TIMEOUT_MS 2000
+#define WH_ACCESS_ROOMS_TIMEOUT_MS 2000
 
 /* Asks rooms.get for room_id with req's Authorization; *owner receives the
  * owner's user id. */
@@ -26,7 +26,8 @@ static cx_status _room_owner(wh_ctx *c, cx_req *req, const char *room_id, char o
     ProtobufCMessage *rm = NULL;
     ref.id = (char *)room_id;
     cx_status s = cx_svcreq_call(atomic_load(&c->svc), "rooms.get", req, 0, &ref.base,
-                                 &calixio__v1__room__descriptor, _ROOMS_TIMEOUT_MS, &rm);
+                                 &calixio__v1__room__descriptor, WH_ACCESS_ROOMS_TIMEOUT_MS,
+                                 &rm);
     if (s == CX_OK) {
         const Calixio__V1__Room *r = (const void *)rm;
         snprintf(owner, 64, "%s", r->owner_user_id ? r->owner_user_id : "");
