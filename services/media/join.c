@@ -20,48 +20,13 @@
 #include "calixio/v1/media.pb-c.h"
 #include "cx_bearer.h"
 #include "cx_crypto.h"
+#include "cx_join.h"
 #include "cx_json.h"
 #include "cx_livekit.h"
 #include "cx_log.h"
 #include "cx_text.h"
 #include "cx_time.h"
 #include "media.h"
-
-static cx_status _reply(const media_ctx *c, const media_room *r, const char *identity,
-                        const char *role, char *token, char *room_token,
-                        Calixio__V1__JoinReply **out)
-{
-    Calixio__V1__JoinReply *m = malloc(sizeof *m);
-    Calixio__V1__JoinState *st = malloc(sizeof *st);
-    if (!m || !st) {
-        free(m);
-        free(st);
-        free(token);
-        free(room_token);
-        return CX_ERR_NOMEM;
-    }
-    calixio__v1__join_reply__init(m);
-    calixio__v1__join_state__init(st);
-    m->state = st;
-    st->mode = cx_strdup("conference");
-    m->token = token;
-    m->room_id = cx_strdup(r->id);
-    m->room_name = cx_strdup(r->name);
-    m->livekit_room = cx_strdup(r->livekit_room);
-    m->has_expires_in = 1;
-    m->expires_in = c->token_ttl_s;
-    m->url = cx_strdup(c->public_url);
-    m->identity = cx_strdup(identity);
-    m->role = cx_strdup(role);
-    m->room_token = room_token;
-    if (!st->mode || !m->room_id || !m->room_name || !m->livekit_room || !m->url ||
-        !m->identity || !m->role) {
-        protobuf_c_message_free_unpacked(&m->base, NULL);
-        return CX_ERR_NOMEM;
-    }
-    *out = m;
-    return CX_OK;
-}
 
 /* The room of the request: by id, or by code (exactly one of them). */
 static cx_status _room(const media_ctx *c, cx_req *req, const Calixio__V1__JoinRequest *in,
@@ -120,7 +85,6 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     cx_room_claims rc;
     char uname[MEDIA_USER_NAME_MAX_CHARS * 4 + 1];
     const char *name, *role;
-    char *token = NULL, *room_token = NULL;
 
     if (in->user_name) {
         /* trimmed; empty stays rule "min" as the contract has it */
@@ -167,27 +131,16 @@ cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     }
     if ((s = _admit(c, req, &room, owner)) != CX_OK)
         return s;
-    cx_lk_grant g = {.room = room.livekit_room,
-                     .room_join = true,
-                     .room_admin = owner,
-                     .can_publish = true,
-                     .can_subscribe = true,
-                     .can_publish_data = true};
-    int64_t now = cx_now_s();
-    s = cx_lk_token(c->api_key, c->api_secret, rc.identity, name, &g, now, c->token_ttl_s,
-                    &token);
-    if (s != CX_OK)
-        return s;
-    snprintf(rc.room_id, sizeof rc.room_id, "%s", room.id);
-    snprintf(rc.name, sizeof rc.name, "%s", name);
-    snprintf(rc.role, sizeof rc.role, "%s", role);
-    s = cx_room_token_mint(c->auth, &rc, now, c->token_ttl_s, &room_token);
-    if (s != CX_OK) {
-        free(token);
-        return s;
-    }
+    const cx_join_keys k = {.auth = c->auth,
+                            .lk_api_key = c->api_key,
+                            .lk_api_secret = c->api_secret,
+                            .lk_public_url = c->public_url,
+                            .token_ttl_s = c->token_ttl_s};
+    const cx_join_room jr = {.id = room.id,
+                             .name = room.name,
+                             .livekit_room = room.livekit_room};
     Calixio__V1__JoinReply *m = NULL;
-    s = _reply(c, &room, rc.identity, role, token, room_token, &m);
+    s = cx_join_mint(&k, &jr, rc.identity, name, role, rc.user_id, &m);
     if (s == CX_OK)
         *out = &m->base;
     return s;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cx_crypto.h"
+#include "cx_join.h"
 #include "cx_json.h"
 #include "cx_livekit.h"
 #include "cx_log.h"
@@ -175,60 +176,13 @@ cx_status rooms_mint_join(rooms_ctx *ctx, const rooms_row *r, const char *identi
                           const char *name, const char *role, const char *user_id,
                           Calixio__V1__JoinReply **out)
 {
-    cx_room_claims rc;
-    char *token = NULL, *room_token = NULL;
-    bool host = strcmp(role, "host") == 0;
-    cx_lk_grant g = {.room = r->livekit_room,
-                     .room_join = true,
-                     .room_admin = host,
-                     .can_publish = true,
-                     .can_subscribe = true,
-                     .can_publish_data = true};
-    int64_t now = cx_now_s();
-    cx_status s = cx_lk_token(ctx->lk_api_key, ctx->lk_api_secret, identity, name, &g, now,
-                              ctx->token_ttl_s, &token);
-    if (s != CX_OK)
-        return s;
-    memset(&rc, 0, sizeof rc);
-    snprintf(rc.room_id, sizeof rc.room_id, "%s", r->id);
-    snprintf(rc.identity, sizeof rc.identity, "%s", identity);
-    snprintf(rc.name, sizeof rc.name, "%s", name);
-    snprintf(rc.role, sizeof rc.role, "%s", role);
-    snprintf(rc.user_id, sizeof rc.user_id, "%s", user_id ? user_id : "");
-    if ((s = cx_room_token_mint(ctx->auth, &rc, now, ctx->token_ttl_s, &room_token)) != CX_OK) {
-        free(token);
-        return s;
-    }
-    Calixio__V1__JoinReply *m = malloc(sizeof *m);
-    Calixio__V1__JoinState *st = malloc(sizeof *st);
-    if (!m || !st) {
-        free(m);
-        free(st);
-        free(token);
-        free(room_token);
-        return CX_ERR_NOMEM;
-    }
-    calixio__v1__join_reply__init(m);
-    calixio__v1__join_state__init(st);
-    m->state = st;
-    st->mode = cx_strdup("conference");
-    m->token = token;
-    m->room_token = room_token;
-    m->room_id = cx_strdup(r->id);
-    m->room_name = cx_strdup(r->name);
-    m->livekit_room = cx_strdup(r->livekit_room);
-    m->has_expires_in = 1;
-    m->expires_in = ctx->token_ttl_s;
-    m->url = cx_strdup(ctx->lk_public_url);
-    m->identity = cx_strdup(identity);
-    m->role = cx_strdup(role);
-    if (!st->mode || !m->room_id || !m->room_name || !m->livekit_room || !m->url ||
-        !m->identity || !m->role) {
-        protobuf_c_message_free_unpacked(&m->base, NULL);
-        return CX_ERR_NOMEM;
-    }
-    *out = m;
-    return CX_OK;
+    const cx_join_keys k = {.auth = ctx->auth,
+                            .lk_api_key = ctx->lk_api_key,
+                            .lk_api_secret = ctx->lk_api_secret,
+                            .lk_public_url = ctx->lk_public_url,
+                            .token_ttl_s = ctx->token_ttl_s};
+    const cx_join_room jr = {.id = r->id, .name = r->name, .livekit_room = r->livekit_room};
+    return cx_join_mint(&k, &jr, identity, name, role, user_id, out);
 }
 
 /* The 202 answer: a waiting entry and its token. */

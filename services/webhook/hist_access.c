@@ -12,70 +12,27 @@
 #include "calixio/v1/rooms.pb-c.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_svcreq.h"
 #include "cx_time.h"
 #include "hist.h"
 
-#define _ROOMS_TIMEOUT_MS 2000
-
-/* The status of an error reply of rooms: its Error.code. */
-static cx_status _reply_status(natsMsg *reply)
-{
-    const char *code = NULL;
-    if (natsMsgHeader_Get(reply, "Nats-Service-Error-Code", &code) != NATS_OK || !code)
-        return CX_OK;
-    ProtobufCMessage *m = NULL;
-    cx_status s = CX_ERR_UNAVAILABLE;
-    if (cx_pb_unpack(&calixio__v1__error__descriptor, (const uint8_t *)natsMsg_GetData(reply),
-                     (size_t)natsMsg_GetDataLength(reply), &m) == CX_OK) {
-        const Calixio__V1__Error *e = (const void *)m;
-        if (e->code && *e->code)
-            s = cx_status_from_code(e->code);
-        protobuf_c_message_free_unpacked(m, NULL);
-    }
-    return s == CX_ERR_INTERNAL ? CX_ERR_UNAVAILABLE : s;
-}
+#define WH_ACCESS_ROOMS_TIMEOUT_MS 2000
 
 /* Asks rooms.get for room_id with req's Authorization; *owner receives the
  * owner's user id. */
 static cx_status _room_owner(wh_ctx *c, cx_req *req, const char *room_id, char owner[64])
 {
-    char subj[256];
-    natsMsg *m = NULL, *reply = NULL;
     Calixio__V1__RoomRef ref = CALIXIO__V1__ROOM_REF__INIT;
-    cx_service *svc = atomic_load(&c->svc);
-    size_t len = 0;
-    if (!svc)
-        return CX_ERR_UNAVAILABLE;
-    ref.id = (char *)room_id;
-    uint8_t *buf = cx_pb_pack(&ref.base, &len);
-    if (!buf)
-        return CX_ERR_NOMEM;
-    cx_service_subject(svc, "rooms.get", subj, sizeof subj);
-    natsStatus ns = natsMsg_Create(&m, subj, NULL, (const char *)buf, (int)len);
-    free(buf);
-    if (ns == NATS_OK && req->request_id && req->request_id[0])
-        ns = natsMsgHeader_Set(m, "Calixio-Request-Id", req->request_id);
-    if (ns == NATS_OK)
-        ns = natsMsgHeader_Set(m, "Authorization", req->authorization);
-    if (ns == NATS_OK)
-        ns = natsConnection_RequestMsg(&reply, cx_service_conn(svc), m, _ROOMS_TIMEOUT_MS);
-    natsMsg_Destroy(m);
-    if (ns != NATS_OK) {
-        cx_log_warn(req->request_id, "rooms.get for %s: %s", room_id, natsStatus_GetText(ns));
-        return CX_ERR_UNAVAILABLE;
-    }
-    cx_status s = _reply_status(reply);
     ProtobufCMessage *rm = NULL;
-    if (s == CX_OK)
-        s = cx_pb_unpack(&calixio__v1__room__descriptor,
-                         (const uint8_t *)natsMsg_GetData(reply),
-                         (size_t)natsMsg_GetDataLength(reply), &rm);
+    ref.id = (char *)room_id;
+    cx_status s = cx_svcreq_call(atomic_load(&c->svc), "rooms.get", req, 0, &ref.base,
+                                 &calixio__v1__room__descriptor, WH_ACCESS_ROOMS_TIMEOUT_MS,
+                                 &rm);
     if (s == CX_OK) {
         const Calixio__V1__Room *r = (const void *)rm;
         snprintf(owner, 64, "%s", r->owner_user_id ? r->owner_user_id : "");
         protobuf_c_message_free_unpacked(rm, NULL);
     }
-    natsMsg_Destroy(reply);
     return s;
 }
 

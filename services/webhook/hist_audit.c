@@ -15,19 +15,19 @@
 #include "cx_log.h"
 #include "hist.h"
 
-#define _AUDIT_DEFAULT 50
-#define _AUDIT_MAX 100
+#define WH_AUDIT_DEFAULT 50
+#define WH_AUDIT_MAX 100
 
 /* What an event's participant is to the entry. */
 typedef enum _target {
-    _T_NONE = 0,   /* no target (room.*) */
-    _T_PARTICIPANT /* the participant's identity */
+    WH_AUDIT_T_NONE = 0,   /* no target (room.*) */
+    WH_AUDIT_T_PARTICIPANT /* the participant's identity */
 } _target;
 
 /* Flags of a row. */
-#define _F_NOT_SELF 0x01u      /* skipped when the actor is the target (own message) */
-#define _F_VISIT_REMOVED 0x02u /* the target's latest visit ended as "removed" */
-#define _F_VISIT_ROLE 0x04u    /* the target's latest visit takes participant.role */
+#define WH_AUDIT_F_NOT_SELF 0x01u      /* skipped when the actor is the target (own message) */
+#define WH_AUDIT_F_VISIT_REMOVED 0x02u /* the target's latest visit ended as "removed" */
+#define WH_AUDIT_F_VISIT_ROLE 0x04u    /* the target's latest visit takes participant.role */
 
 typedef struct _action {
     const char *type;   /* RoomEvent.type */
@@ -39,20 +39,23 @@ typedef struct _action {
 
 /* The contract's actions (API-ROOMS.md "History, audit, call quality"). */
 static const _action _actions[] = {
-    {"room.created", NULL, "room.created", _T_NONE, 0},
-    {"room.updated", NULL, "room.updated", _T_NONE, 0},
-    {"room.ended", NULL, "room.ended", _T_NONE, 0},
-    {"room.deleted", NULL, "room.deleted", _T_NONE, 0},
-    {"participant.left", "removed", "participant.removed", _T_PARTICIPANT, _F_VISIT_REMOVED},
-    {"participant.removed", NULL, "participant.removed", _T_PARTICIPANT, _F_VISIT_REMOVED},
-    {"participant.muted", NULL, "participant.muted", _T_PARTICIPANT, 0},
-    {"participant.role_changed", NULL, "participant.role_changed", _T_PARTICIPANT,
-     _F_VISIT_ROLE},
-    {"invite.created", NULL, "invite.created", _T_NONE, 0},
-    {"invite.revoked", NULL, "invite.revoked", _T_NONE, 0},
-    {"waiting.approved", NULL, "waiting.approved", _T_PARTICIPANT, 0},
-    {"waiting.rejected", NULL, "waiting.rejected", _T_PARTICIPANT, 0},
-    {"chat.message_deleted", NULL, "chat.message_deleted", _T_PARTICIPANT, _F_NOT_SELF},
+    {"room.created", NULL, "room.created", WH_AUDIT_T_NONE, 0},
+    {"room.updated", NULL, "room.updated", WH_AUDIT_T_NONE, 0},
+    {"room.ended", NULL, "room.ended", WH_AUDIT_T_NONE, 0},
+    {"room.deleted", NULL, "room.deleted", WH_AUDIT_T_NONE, 0},
+    {"participant.left", "removed", "participant.removed", WH_AUDIT_T_PARTICIPANT,
+     WH_AUDIT_F_VISIT_REMOVED},
+    {"participant.removed", NULL, "participant.removed", WH_AUDIT_T_PARTICIPANT,
+     WH_AUDIT_F_VISIT_REMOVED},
+    {"participant.muted", NULL, "participant.muted", WH_AUDIT_T_PARTICIPANT, 0},
+    {"participant.role_changed", NULL, "participant.role_changed", WH_AUDIT_T_PARTICIPANT,
+     WH_AUDIT_F_VISIT_ROLE},
+    {"invite.created", NULL, "invite.created", WH_AUDIT_T_NONE, 0},
+    {"invite.revoked", NULL, "invite.revoked", WH_AUDIT_T_NONE, 0},
+    {"waiting.approved", NULL, "waiting.approved", WH_AUDIT_T_PARTICIPANT, 0},
+    {"waiting.rejected", NULL, "waiting.rejected", WH_AUDIT_T_PARTICIPANT, 0},
+    {"chat.message_deleted", NULL, "chat.message_deleted", WH_AUDIT_T_PARTICIPANT,
+     WH_AUDIT_F_NOT_SELF},
 };
 
 static const _action *_find(const Calixio__V1__RoomEvent *e)
@@ -84,7 +87,7 @@ static const char *_uuid(const char *s)
     return s;
 }
 
-#define _INSERT_SQL                                                                        \
+#define WH_AUDIT_INSERT_SQL                                                                \
     "INSERT INTO audit_entries (room_id, event_id, at, actor_identity, actor_user_id, "    \
     "actor_name, action, target, reason, role) VALUES ($1::uuid, $2, "                     \
     "to_timestamp($3::bigint / 1000.0), COALESCE($4, ''), $5::uuid, "                      \
@@ -92,12 +95,12 @@ static const char *_uuid(const char *s)
     "THEN 'Deleted user' ELSE COALESCE($6, '') END, $7, "                                  \
     "COALESCE($8, ''), COALESCE($9, ''), COALESCE($10, '')) ON CONFLICT (event_id) DO NOTHING"
 
-#define _REMOVED_SQL                                                                \
+#define WH_AUDIT_REMOVED_SQL                                                        \
     "UPDATE visits SET leave_reason = 'removed' WHERE id = (SELECT id FROM visits " \
     "WHERE room_id = $1::uuid AND identity = $2 AND joined_at IS NOT NULL "         \
     "ORDER BY joined_at DESC, id DESC LIMIT 1) AND (left_at IS NULL OR closed_by = 'event')"
 
-#define _ROLE_SQL                                                                             \
+#define WH_AUDIT_ROLE_SQL                                                                     \
     "UPDATE visits SET role = $3 WHERE id = (SELECT id FROM visits WHERE room_id = $1::uuid " \
     "AND identity = $2 AND joined_at IS NOT NULL ORDER BY joined_at DESC, id DESC LIMIT 1)"
 
@@ -114,15 +117,15 @@ cx_status wh_audit_store(wh_ctx *c, const void *data, int len)
     const Calixio__V1__RoomEventParticipant *p = e->participant, *act = e->actor;
     if (!a || !_uuid(e->room_id) || !_s(e->event_id) || !e->has_at_ms)
         goto out_free; /* not audited */
-    const char *target = a->target == _T_PARTICIPANT && p ? _s(p->identity) : NULL;
+    const char *target = a->target == WH_AUDIT_T_PARTICIPANT && p ? _s(p->identity) : NULL;
     /* the actor: the event's when it says; else the room's owner for room
      * changes (only the host and moderators change a room) */
     const char *aid = act ? _s(act->identity) : NULL;
     const char *auid = act ? _uuid(act->user_id) : NULL;
     const char *aname = act ? _s(act->name) : NULL;
-    if (!act && e->room && a->target == _T_NONE)
+    if (!act && e->room && a->target == WH_AUDIT_T_NONE)
         auid = _uuid(e->room->owner_user_id);
-    if ((a->flags & _F_NOT_SELF) && aid && target && strcmp(aid, target) == 0)
+    if ((a->flags & WH_AUDIT_F_NOT_SELF) && aid && target && strcmp(aid, target) == 0)
         goto out_free;
     snprintf(at, sizeof at, "%lld", (long long)e->at_ms);
     const char *params[] = {e->room_id,
@@ -135,18 +138,18 @@ cx_status wh_audit_store(wh_ctx *c, const void *data, int len)
                             target,
                             p ? _s(p->reason) : NULL,
                             p ? _s(p->role) : NULL};
-    s = cx_pg_exec_prepared(c->pg, "wh_audit_insert", _INSERT_SQL, 10, params, &res);
+    s = cx_pg_exec_prepared(c->pg, "wh_audit_insert", WH_AUDIT_INSERT_SQL, 10, params, &res);
     PQclear(res);
     res = NULL;
-    if (s == CX_OK && (a->flags & _F_VISIT_REMOVED) && target) {
+    if (s == CX_OK && (a->flags & WH_AUDIT_F_VISIT_REMOVED) && target) {
         const char *vp[] = {e->room_id, target};
-        s = cx_pg_exec_prepared(c->pg, "wh_audit_removed", _REMOVED_SQL, 2, vp, &res);
+        s = cx_pg_exec_prepared(c->pg, "wh_audit_removed", WH_AUDIT_REMOVED_SQL, 2, vp, &res);
         PQclear(res);
     }
-    if (s == CX_OK && (a->flags & _F_VISIT_ROLE) && target && p && p->role &&
+    if (s == CX_OK && (a->flags & WH_AUDIT_F_VISIT_ROLE) && target && p && p->role &&
         (strcmp(p->role, "moderator") == 0 || strcmp(p->role, "participant") == 0)) {
         const char *vp[] = {e->room_id, target, p->role};
-        s = cx_pg_exec_prepared(c->pg, "wh_audit_role", _ROLE_SQL, 3, vp, &res);
+        s = cx_pg_exec_prepared(c->pg, "wh_audit_role", WH_AUDIT_ROLE_SQL, 3, vp, &res);
         PQclear(res);
     }
 out_free:
@@ -156,7 +159,7 @@ out_free:
 
 /* ---- GET /rooms/{id}/audit ------------------------------------------------ */
 
-#define _LIST_SQL                                                                      \
+#define WH_AUDIT_LIST_SQL                                                              \
     "SELECT id, extract(epoch FROM at)::bigint, actor_identity, actor_user_id::text, " \
     "actor_name, action, target, reason, role FROM audit_entries "                     \
     "WHERE room_id = $1::uuid AND id < COALESCE($2::bigint, 9223372036854775807) "     \
@@ -214,18 +217,19 @@ cx_status wh_h_audit(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage 
     cx_status s = wh_hist_caller_for_room(c, req, in->id, allowed, &who);
     if (s != CX_OK)
         return s;
-    if (in->has_limit && (in->limit < 1 || in->limit > _AUDIT_MAX))
+    if (in->has_limit && (in->limit < 1 || in->limit > WH_AUDIT_MAX))
         return cx_req_field_error(req, "limit", in->limit < 1 ? "min" : "max");
     bool has_cursor = in->cursor && in->cursor[0];
     if (has_cursor &&
         (strlen(in->cursor) > 24 || sscanf(in->cursor, "a1.%lld%n", &after, &n) != 1 ||
          in->cursor[n] != '\0' || after < 0))
         return cx_req_field_error(req, "cursor", "invalid");
-    int want = in->has_limit ? in->limit : _AUDIT_DEFAULT;
+    int want = in->has_limit ? in->limit : WH_AUDIT_DEFAULT;
     snprintf(lim, sizeof lim, "%d", want + 1);
     snprintf(cur, sizeof cur, "%lld", after);
     const char *params[] = {in->id, has_cursor ? cur : NULL, lim};
-    if ((s = cx_pg_exec_prepared(c->pg, "wh_audit_list", _LIST_SQL, 3, params, &res)) != CX_OK)
+    if ((s = cx_pg_exec_prepared(c->pg, "wh_audit_list", WH_AUDIT_LIST_SQL, 3, params, &res)) !=
+        CX_OK)
         return s;
     int rows = PQntuples(res), shown = rows > want ? want : rows;
     Calixio__V1__AuditReply *m = calloc(1, sizeof *m);

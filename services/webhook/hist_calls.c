@@ -17,9 +17,9 @@
 #include "cx_json.h"
 #include "hist.h"
 
-#define _CALLS_DEFAULT 20
-#define _VISITS_DEFAULT 100
-#define _PAGE_MAX 100
+#define WH_CALLS_DEFAULT 20
+#define WH_CALLS_VISITS_DEFAULT 100
+#define WH_CALLS_PAGE_MAX 100
 
 /* The key of a row as the opaque cursor "v1.<joined_at unix us>.<id>". */
 static char *_cursor(const PGresult *r, int row, int us_col, int id_col)
@@ -47,7 +47,7 @@ static bool _cursor_parse(const char *c, char us[24], char id[24])
 static cx_status _page(cx_req *req, bool has_limit, int32_t limit, const char *cursor, int def,
                        char lim[12], char us[24], char id[24], bool *has_cursor)
 {
-    if (has_limit && (limit < 1 || limit > _PAGE_MAX))
+    if (has_limit && (limit < 1 || limit > WH_CALLS_PAGE_MAX))
         return cx_req_field_error(req, "limit", limit < 1 ? "min" : "max");
     snprintf(lim, 12, "%d", has_limit ? (int)limit : def);
     *has_cursor = cursor && cursor[0];
@@ -67,7 +67,7 @@ static bool _opt(const PGresult *r, int row, int col, char **dst)
 
 /* ---- /users/me/calls ------------------------------------------------------- */
 
-#define _CALLS_SQL                                                                     \
+#define WH_CALLS_SQL                                                                   \
     "SELECT v.room_id::text, COALESCE(hr.name, ''), "                                  \
     "CASE WHEN v.user_id = hr.owner_user_id THEN 'host' ELSE v.role END, "             \
     "extract(epoch FROM v.joined_at)::bigint, extract(epoch FROM v.left_at)::bigint, " \
@@ -136,14 +136,14 @@ cx_status wh_h_calls(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage 
         return cx_req_field_error(req, "from", "rfc3339");
     if (in->to && !wh_hist_rfc3339_valid(in->to))
         return cx_req_field_error(req, "to", "rfc3339");
-    if ((s = _page(req, in->has_limit, in->limit, in->cursor, _CALLS_DEFAULT, lim, us, id,
+    if ((s = _page(req, in->has_limit, in->limit, in->cursor, WH_CALLS_DEFAULT, lim, us, id,
                    &has_cursor)) != CX_OK)
         return s;
     int want = atoi(lim);
     snprintf(lim1, sizeof lim1, "%d", want + 1); /* one more: is there a next page? */
     const char *params[] = {b.caller.user_id,       in->from, in->to, has_cursor ? us : NULL,
                             has_cursor ? id : NULL, lim1};
-    s = cx_pg_exec_prepared(c->pg, "wh_calls", _CALLS_SQL, 6, params, &res);
+    s = cx_pg_exec_prepared(c->pg, "wh_calls", WH_CALLS_SQL, 6, params, &res);
     if (s != CX_OK)
         return s;
     Calixio__V1__CallsReply *m = NULL;
@@ -156,7 +156,7 @@ cx_status wh_h_calls(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage 
 
 /* ---- /rooms/{id}/history ---------------------------------------------------- */
 
-#define _VISITS_SQL                                                                    \
+#define WH_CALLS_VISITS_SQL                                                            \
     "SELECT v.identity, v.name, v.user_id::text, "                                     \
     "CASE WHEN v.user_id = hr.owner_user_id THEN 'host' ELSE v.role END, "             \
     "extract(epoch FROM v.joined_at)::bigint, extract(epoch FROM v.left_at)::bigint, " \
@@ -168,7 +168,7 @@ cx_status wh_h_calls(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage 
     "interval '1 microsecond', 'infinity'), COALESCE($3::bigint, 0)) "                 \
     "ORDER BY v.joined_at DESC, v.id DESC LIMIT $4::int"
 
-#define _ROOM_SQL                                                                           \
+#define WH_CALLS_ROOM_SQL                                                                   \
     "SELECT extract(epoch FROM started_at)::bigint, extract(epoch FROM ended_at)::bigint, " \
     "participants, total_seconds FROM history_rooms WHERE room_id = $1::uuid"
 
@@ -243,16 +243,17 @@ cx_status wh_h_history(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
     cx_status s = wh_hist_caller_for_room(c, req, in->id, allowed, &who);
     if (s != CX_OK)
         return s;
-    if ((s = _page(req, in->has_limit, in->limit, in->cursor, _VISITS_DEFAULT, lim, us, id,
-                   &has_cursor)) != CX_OK)
+    if ((s = _page(req, in->has_limit, in->limit, in->cursor, WH_CALLS_VISITS_DEFAULT, lim, us,
+                   id, &has_cursor)) != CX_OK)
         return s;
     int want = atoi(lim);
     snprintf(lim1, sizeof lim1, "%d", want + 1);
     const char *rp[] = {in->id};
     const char *params[] = {in->id, has_cursor ? us : NULL, has_cursor ? id : NULL, lim1};
-    s = cx_pg_exec_prepared(c->pg, "wh_history_room", _ROOM_SQL, 1, rp, &room);
+    s = cx_pg_exec_prepared(c->pg, "wh_history_room", WH_CALLS_ROOM_SQL, 1, rp, &room);
     if (s == CX_OK)
-        s = cx_pg_exec_prepared(c->pg, "wh_history_visits", _VISITS_SQL, 4, params, &res);
+        s = cx_pg_exec_prepared(c->pg, "wh_history_visits", WH_CALLS_VISITS_SQL, 4, params,
+                                &res);
     Calixio__V1__RoomHistory *m = NULL;
     if (s == CX_OK)
         s = _history_reply(in->id, room, res, want, &m);

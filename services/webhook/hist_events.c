@@ -24,8 +24,8 @@
 #include "cx_log.h"
 #include "hist.h"
 
-#define _QUEUE "calixio-webhook-history"
-#define _DRAIN_WAIT_MS 2000
+#define WH_HISTEV_QUEUE "calixio-webhook-history"
+#define WH_HISTEV_DRAIN_WAIT_MS 2000
 
 struct wh_hist_subs {
     wh_ctx *c;
@@ -73,7 +73,7 @@ static void _on_room_event(natsConnection *nc, natsSubscription *sub, natsMsg *m
     natsMsg_Destroy(msg);
 }
 
-#define _ROOM_SEEN_SQL                                                               \
+#define WH_HISTEV_ROOM_SEEN_SQL                                                      \
     "SELECT history_room_seen($1::uuid, NULLIF($2, '')::uuid, $3, $4::timestamptz, " \
     "$5::timestamptz)"
 
@@ -89,22 +89,23 @@ static cx_status _room_seen(wh_ctx *c, const void *data, int len)
     if (r && _s(r->id) && strlen(r->id) == 36) {
         const char *params[] = {r->id, r->owner_user_id ? r->owner_user_id : "", r->name,
                                 _s(r->started_at), _s(r->ended_at)};
-        s = cx_pg_exec_prepared(c->pg, "wh_hist_room_seen", _ROOM_SEEN_SQL, 5, params, &res);
+        s = cx_pg_exec_prepared(c->pg, "wh_hist_room_seen", WH_HISTEV_ROOM_SEEN_SQL, 5, params,
+                                &res);
         PQclear(res);
     }
     protobuf_c_message_free_unpacked(m, NULL);
     return s;
 }
 
-/* Runs fn up to _ATTEMPTS times while it fails with anything but an
+/* Runs fn up to WH_HISTEV_ATTEMPTS times while it fails with anything but an
  * undecodable message: a deadlock with a webhook batch (both lock visits
  * and the history_rooms row, see README) aborts one statement, and a
  * consumer's message is not delivered again. */
-#define _ATTEMPTS 3
+#define WH_HISTEV_ATTEMPTS 3
 static cx_status _retry(cx_status (*fn)(wh_ctx *, const void *, int), wh_ctx *c, natsMsg *msg)
 {
     cx_status s = CX_ERR_INTERNAL;
-    for (int i = 0; i < _ATTEMPTS; i++) {
+    for (int i = 0; i < WH_HISTEV_ATTEMPTS; i++) {
         s = fn(c, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
         if (s == CX_OK || s == CX_ERR_INVALID_JSON || s == CX_ERR_BAD_REQUEST)
             break;
@@ -165,8 +166,8 @@ static cx_status _sub(cx_service *svc, const char *rel, natsMsgHandler fn, wh_hi
 {
     char subj[256];
     cx_service_subject(svc, rel, subj, sizeof subj);
-    natsStatus ns = natsConnection_QueueSubscribe(out, cx_service_conn(svc), subj, _QUEUE, fn,
-                                                  h);
+    natsStatus ns = natsConnection_QueueSubscribe(out, cx_service_conn(svc), subj,
+                                                  WH_HISTEV_QUEUE, fn, h);
     if (ns != NATS_OK) {
         cx_log_error(NULL, "nats: subscribing %s failed: %s", subj, natsStatus_GetText(ns));
         return CX_ERR_UNAVAILABLE;
@@ -198,7 +199,7 @@ static void _drop(natsSubscription *sub)
     if (!sub)
         return;
     if (natsSubscription_Drain(sub) != NATS_OK ||
-        natsSubscription_WaitForDrainCompletion(sub, _DRAIN_WAIT_MS) != NATS_OK)
+        natsSubscription_WaitForDrainCompletion(sub, WH_HISTEV_DRAIN_WAIT_MS) != NATS_OK)
         natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
 }

@@ -16,7 +16,7 @@
 #include "cx_json.h"
 #include "hist.h"
 
-#define _SAMPLE_EVERY_MS 5000
+#define WH_STATS_SAMPLE_EVERY_MS 5000
 
 /* One bounded number of a sample: the table of the rules. */
 typedef struct _bound {
@@ -59,7 +59,7 @@ static cx_status _slot(wh_ctx *c, cx_req *req, const char *room_id, const char *
     char key[160], ms[16];
     redisReply *r = NULL;
     snprintf(key, sizeof key, "cx:hist:stats:%s:%s", room_id, identity);
-    snprintf(ms, sizeof ms, "%d", _SAMPLE_EVERY_MS);
+    snprintf(ms, sizeof ms, "%d", WH_STATS_SAMPLE_EVERY_MS);
     const char *argv[] = {"SET", key, "1", "NX", "PX", ms};
     cx_status s = cx_redis_cmdv(c->redis, &r, 6, argv, NULL);
     if (s != CX_OK)
@@ -68,7 +68,7 @@ static cx_status _slot(wh_ctx *c, cx_req *req, const char *room_id, const char *
     freeReplyObject(r);
     if (!taken)
         return CX_OK;
-    long long left = _SAMPLE_EVERY_MS;
+    long long left = WH_STATS_SAMPLE_EVERY_MS;
     const char *pargv[] = {"PTTL", key};
     if (cx_redis_cmdv(c->redis, &r, 2, pargv, NULL) == CX_OK) {
         if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
@@ -79,7 +79,7 @@ static cx_status _slot(wh_ctx *c, cx_req *req, const char *room_id, const char *
     return cx_req_fail(req, CX_ERR_RATE_LIMITED, "at most one sample per 5 s per participant");
 }
 
-#define _INSERT_SQL                                                                   \
+#define WH_STATS_INSERT_SQL                                                           \
     "INSERT INTO call_stats (room_id, identity, user_id, name, rtt_ms, jitter_ms, "   \
     "packet_loss_pct, bitrate_kbps) VALUES ($1::uuid, $2, NULLIF($3, '')::uuid, "     \
     "CASE WHEN EXISTS (SELECT 1 FROM history_deleted_users d WHERE d.user_id = "      \
@@ -117,8 +117,8 @@ cx_status wh_h_stats_add(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
                             jit,
                             loss,
                             in->has_bitrate_kbps ? br : NULL};
-    if ((s = cx_pg_exec_prepared(c->pg, "wh_stats_insert", _INSERT_SQL, 8, params, &res)) !=
-        CX_OK)
+    if ((s = cx_pg_exec_prepared(c->pg, "wh_stats_insert", WH_STATS_INSERT_SQL, 8, params,
+                                 &res)) != CX_OK)
         return s;
     PQclear(res);
     Calixio__V1__Empty *m = calloc(1, sizeof *m);
@@ -129,7 +129,7 @@ cx_status wh_h_stats_add(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     return CX_OK;
 }
 
-#define _AGG_SQL                                                         \
+#define WH_STATS_AGG_SQL                                                 \
     "SELECT identity, (array_agg(name ORDER BY id DESC))[1], count(*), " \
     "percentile_cont(0.5) WITHIN GROUP (ORDER BY rtt_ms), "              \
     "percentile_cont(0.95) WITHIN GROUP (ORDER BY rtt_ms), "             \
@@ -187,7 +187,8 @@ cx_status wh_h_stats_get(cx_req *req, const ProtobufCMessage *in_, ProtobufCMess
     if (s != CX_OK)
         return s;
     const char *params[] = {in->id};
-    if ((s = cx_pg_exec_prepared(c->pg, "wh_stats_agg", _AGG_SQL, 1, params, &res)) != CX_OK)
+    if ((s = cx_pg_exec_prepared(c->pg, "wh_stats_agg", WH_STATS_AGG_SQL, 1, params, &res)) !=
+        CX_OK)
         return s;
     int n = PQntuples(res);
     Calixio__V1__StatsReply *m = calloc(1, sizeof *m);
