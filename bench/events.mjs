@@ -14,6 +14,7 @@
 //    with BENCH_LISTENERS listeners: p50/p99 from publish to arrival at every
 //    listener (target p99 < 100 ms).
 // The client needs a file limit above BENCH_STREAMS (ulimit -n 65536).
+// Prints one LIMIT line per limit (bench/driver.mjs puts them in the table).
 import { connect as tcpConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -63,7 +64,7 @@ function openStream(port, roomId, onFrame) {
   return st;
 }
 
-const s = await startStack({ env: { EVENTS_PING_INTERVAL: `${PING_MS}ms`, GATEWAY_MAX_CONNECTIONS: String(N + L + 1000), RATE_LIMIT_RPS: '0', LOG_LEVEL: 'warn' } });
+const s = await startStack({ env: { EVENTS_PING_INTERVAL: `${PING_MS}ms`, RATE_LIMIT_RPS: '0', LOG_LEVEL: 'warn' } });
 try {
   const port = Number(new URL(s.url).port);
   const gw = s.daemon('gateway').proc.pid;
@@ -85,6 +86,9 @@ try {
   gaps.sort((a, b) => a - b);
   console.log(`streams: ${open}/${N} open in ${openMs} ms; gateway RSS ${(rss0 / 1024).toFixed(1)} -> ${(rss1 / 1024).toFixed(1)} MiB (+${((rss1 - rss0) / 1024).toFixed(1)} MiB, target < 300)`);
   console.log(`pings (interval ${PING_MS} ms, 500 streams): gaps p50 ${pct(gaps, 50)} ms, p99 ${pct(gaps, 99)} ms, max ${gaps.at(-1)} ms`);
+  console.log(`LIMIT name=streams_open value=${open} target=${N} op=ge unit=streams -- event streams open at once on one gateway copy (default GATEWAY_MAX_CONNECTIONS)`);
+  console.log(`LIMIT name=streams_rss_mib value=${((rss1 - rss0) / 1024).toFixed(1)} target=300 op=lt unit=MiB -- gateway RSS growth with ${open} event streams`);
+  console.log(`LIMIT name=ping_gap_max_ms value=${gaps.length ? gaps.at(-1) : NaN} target=${PING_MS + 500} op=lt unit=ms -- longest gap between pings (interval ${PING_MS} ms) on 500 of ${open} streams`);
   for (const x of streams) x.sock.destroy();
   await sleep(1000);
 
@@ -110,6 +114,7 @@ try {
   await sleep(2000);
   lat.sort((a, b) => a - b);
   console.log(`fan-out: ${EVENTS} events x ${L} listeners: ${lat.length}/${EVENTS * L} delivered, publish -> listener p50 ${pct(lat, 50)} ms, p99 ${pct(lat, 99)} ms (target < 100)`);
+  console.log(`LIMIT name=fanout_publish_p99_ms value=${lat.length === EVENTS * L ? pct(lat, 99) : NaN} target=100 op=lt unit=ms -- one event into a room with ${L} listeners, from the NATS publish to every listener (p99; NaN when one was lost)`);
   for (const x of ls) x.sock.destroy();
 } finally {
   await s.stop({ check: false });

@@ -44,7 +44,8 @@ static const cx_cfg_var vars[] = {
      &retry_after_ms, 0, 300000, false},
     {"GATEWAY_THREADS", CX_CFG_INT, "0", "HTTP thread pool size (0: number of cores)", &threads,
      0, 256, false},
-    {"GATEWAY_MAX_CONNECTIONS", CX_CFG_INT, "4096", "open HTTP connections at most", &max_conns,
+    {"GATEWAY_MAX_CONNECTIONS", CX_CFG_INT, "16384",
+     "open HTTP connections at most (event streams included)", &max_conns,
      1, 1000000, false},
     {"GATEWAY_CONNECTION_TIMEOUT", CX_CFG_DURATION, "15s",
      "idle HTTP connection timeout (slow clients are dropped)", &conn_timeout_ms, 1000, 3600000,
@@ -87,14 +88,24 @@ static const cx_cfg_var vars[] = {
      5, false},
 };
 
-/* Raises the open-file limit to its hard maximum: every connection is a fd. */
-static void _raise_nofile(void)
+/* Raises the open-file limit to its hard maximum (every connection is a
+ * fd) and says so when that still cannot hold GATEWAY_MAX_CONNECTIONS plus
+ * the gateway's own descriptors (NATS, Redis, epoll, logs: 64 kept apart). */
+static void _raise_nofile(int64_t want_conns)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur != RLIM_INFINITY && (int64_t)rl.rlim_cur < want_conns + 64)
+        cx_log_warn(NULL,
+                    "open-file limit %lld is below GATEWAY_MAX_CONNECTIONS %lld + 64: connections "
+                    "beyond the limit are refused (raise ulimit -n)",
+                    (long long)rl.rlim_cur, (long long)want_conns);
 }
 
 static void _sleep_ms(long ms)
@@ -126,7 +137,7 @@ int main(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    _raise_nofile();
+    _raise_nofile(max_conns);
 
     if (gw_n_routes > GW_METRICS_MAX_ROUTES) {
         cx_log_error(NULL, "route table: %d routes, metrics hold %d", gw_n_routes,
