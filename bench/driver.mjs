@@ -568,7 +568,8 @@ async function newRoutes(room, token, joinPath) {
       const r = await wrk({ url: URL, lua: 'tokens.lua', method: 'POST', path: chatPath, body: JSON.stringify({ text }), duration: d, env: { BENCH_TOKEN_FILE: tokFile } });
       await sleep(500);
       const stored = Number(await psql(`SELECT count(*) FROM chat_messages WHERE room_id = '${room.id}' AND text = '${text}'`));
-      chatCheck.push({ run: i, accepted: r.accepted, limited: r.limited, rejected: r.rejected, stored, ok: stored >= r.accepted && stored <= r.requests });
+      // a post in flight when wrk stops (at most one per connection) may be stored unanswered
+      if (i > 0) chatCheck.push({ run: i, accepted: r.accepted, limited: r.limited, rejected: r.rejected, stored, ok: stored >= r.accepted && stored <= r.accepted + CONNS });
       return r;
     } },
     { name: 'msg_get', label: L.msg_get, one: (i, d) => wrk({ url: URL, path: `${chatPath}?limit=50`, token, duration: d }) },
@@ -755,9 +756,10 @@ function render({ startedAt, load0, room, pw, hwm, tok, prev }) {
     const stored = webhook.checks.every((c) => c.ok);
     tgt(R.webhook.rps >= 5000 && stored, `webhook >= 5,000 events/s, all stored: ${f0(R.webhook.rps)}/s, storage check ${stored ? 'ok' : 'FAILED'}`);
   }
-  if (chatCheck.length) {
+  const mp = R.msg_post && !R.msg_post.failed ? R.msg_post : null;
+  if (mp && chatCheck.length) {
     const ok = chatCheck.every((c) => c.ok);
-    L.push(`- (no fixed target) chat posts: every acknowledged message stored: ${ok ? 'yes' : 'NO'} (${chatCheck.map((c) => `run ${c.run}: ${c.accepted} answered 201, ${c.stored} stored, ${c.limited} answered 429`).join('; ')})`);
+    tgt(mp.rps >= 3000 && ok && mp.errors === 0, `POST /rooms/{id}/messages >= 3,000 messages/s through the gateway, every acknowledged message stored: ${f0(mp.rps)}/s, p99 ${f2(mp.p99)} ms, errors ${mp.errors}; stored ${ok ? 'ok' : 'NOT ok'} (${chatCheck.map((c) => `run ${c.run}: ${c.accepted} answered 201, ${c.stored} stored, ${c.limited} answered 429`).join('; ')})`);
   }
   const anonMax = Math.max(...DAEMONS.map((d) => rss.idle[d]?.anon ?? 0));
   tgt(anonMax <= 3, `idle: every daemon <= 3 MiB private memory (RssAnon): largest ${f1(anonMax)} MiB (${DAEMONS.map((d) => `${d} ${f1(rss.idle[d]?.anon)}`).join(', ')})`);
