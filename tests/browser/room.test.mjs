@@ -77,7 +77,9 @@ async function person(who, { clipboard = false } = {}) {
 const present = []; // ListParticipants of the room
 async function hook(o) {
   const body = lkw.eventBody(o);
-  const r = await lkw.postWebhook(s, body, { auth: await lkw.signSdk(body) });
+  const auth = await lkw.signSdk(body);
+  assert.equal((await lkw.sdkReceive(body, auth)).event, o.event, 'the SDK WebhookReceiver accepts it');
+  const r = await lkw.postWebhook(s, body, { auth });
   assert.equal(r.status, 200, r.text);
 }
 async function sfuJoined(room, p) {
