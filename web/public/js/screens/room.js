@@ -139,9 +139,9 @@ function inRoom(main, st, j) {
   const roomId = j.room_id ?? st.id;
   const isHost = j.role === 'host' || !!(st.room && s && st.room.owner_user_id === s.user_id);
   let canModerate = isHost || j.role === 'moderator'; // a promotion turns it on (setStaff)
-  // the owner's access token acts as host on every room route of its rooms
-  // (and is the only one the account routes such as participants take);
+  // the owner's access token acts as host on every room route of its rooms;
   // everyone else acts inside the room with the room token of the join
+  // (the participants list takes it too)
   const tok = isHost && s ? {} : j.room_token ? { token: j.room_token } : {};
   const streamToken = j.room_token ?? (isHost ? s?.token : null);
   const cleanups = [];
