@@ -282,6 +282,10 @@ static cx_status _decide(rooms_ctx *ctx, cx_req *req, const Calixio__V1__JoinReq
         return s;
     if (inv_ok && w->role == ROOMS_ROLE_MODERATOR && strcmp(inv.role, "moderator") == 0)
         (void)rooms_role_store(ctx->pg, r->id, w->identity, w->user_id, "moderator");
+    else if (inv_ok && w->role == ROOMS_ROLE_PARTICIPANT && !w->user_id[0])
+        /* an invite holder without an account has a guest-... identity:
+         * the participants list tells its role from room_roles */
+        (void)rooms_role_store(ctx->pg, r->id, w->identity, NULL, "participant");
     return rooms_mint_join(ctx, r, w->identity, w->name, rooms_role_name(w->role), w->user_id,
                            out);
 }

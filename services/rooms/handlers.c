@@ -1,5 +1,6 @@
 /* handlers.c: rooms.create, rooms.list, rooms.get, rooms.end and
- * rooms.participants. Every endpoint requires a valid bearer (runtime). */
+ * rooms.participants. Every endpoint requires a valid bearer (runtime;
+ * participants verifies its own: an access token or a room token). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -283,10 +284,18 @@ cx_status rooms_h_participants(cx_req *req, const ProtobufCMessage *in_, Protobu
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__RoomRef *in = (const void *)in_;
     rooms_row row;
+    cx_bearer b;
+    rooms_role role;
     Calixio__V1__ParticipantsReply *m = NULL;
-    cx_status s = rooms_store_get(ctx->pg, in->id, &row);
+    /* any account (API.md), or a room token of this very room: a guest
+     * without media sees who is here too (API-ROOMS.md "room token") */
+    cx_status s = rooms_bearer(ctx, req, true, &b);
+    if (s == CX_OK)
+        s = rooms_store_get(ctx->pg, in->id, &row);
     if (s == CX_OK) {
-        s = rooms_participants(ctx, &row, req->request_id, &m);
+        s = rooms_role_in(req, &b, &row, &role);
+        if (s == CX_OK)
+            s = rooms_participants(ctx, &row, req->request_id, &m);
         rooms_row_clear(&row);
     }
     if (s == CX_OK)

@@ -90,10 +90,9 @@ static const cx_endpoint endpoints[] = {
      CX_AUTH_REQUIRED, false},
     {"end", &calixio__v1__room_ref__descriptor, &calixio__v1__room__descriptor, rooms_h_end,
      CX_AUTH_REQUIRED, false},
-    {"participants", &calixio__v1__room_ref__descriptor,
-     &calixio__v1__participants_reply__descriptor, rooms_h_participants, CX_AUTH_REQUIRED,
-     false},
     /* these accept room tokens too: the handlers verify the bearer (access.c) */
+    {"participants", &calixio__v1__room_ref__descriptor,
+     &calixio__v1__participants_reply__descriptor, rooms_h_participants, CX_AUTH_NONE, false},
     {"update", &calixio__v1__update_room_request__descriptor, &calixio__v1__room__descriptor,
      rooms_h_update, CX_AUTH_NONE, false},
     {"delete", &calixio__v1__room_ref__descriptor, &calixio__v1__empty__descriptor,

@@ -683,6 +683,37 @@ test('participants list adds role and audio / video / screen_share from LiveKit 
   expectError(await call('POST', `/rooms/${room.id}/participants/${alice.user_id}/mute`, { token: mod.json.room_token, json: { kind: 'audio' } }), 403, 'room_forbidden');
 });
 
+test('participants list: a room token of that room reads it (a guest without media sees who is here), an invite holder is listed as participant; another room, a waiting token, none: refused', async () => {
+  const room = await createRoom(alice, { access: 'knock' });
+  const other = await createRoom(alice);
+  const g = await join(room.id, { token: alice.token }); // the host, then a guest let in
+  const w = await join(room.id, { json: { user_name: 'Gwen' } });
+  assert.equal(w.status, 202, w.text);
+  assert.equal((await call('POST', `/rooms/${room.id}/waiting/${w.json.waiting_id}/approve`, { token: alice.token })).status, 200);
+  const in_ = await call('GET', `/rooms/${room.id}/waiting/${w.json.waiting_id}`, { token: w.json.waiting_token });
+  assert.equal(in_.json.status, 'approved', in_.text);
+  // an invite holder without an account: role participant in its token and in the list
+  const inv = await invite(room, alice.token);
+  const ih = await join(room.id, { json: { user_name: 'Ivy', invite: inv.code } });
+  assert.equal(ih.status, 200, ih.text);
+  assert.equal(ih.json.role, 'participant');
+  assert.match(ih.json.identity, /^guest-/);
+  lk.setParticipants(room.livekit_room, [
+    { identity: g.json.identity, name: 'Alice', sid: 'PA_h', joined_at: 1700000000 },
+    { identity: in_.json.identity, name: 'Gwen', sid: 'PA_g', joined_at: 1700000001 },
+    { identity: ih.json.identity, name: 'Ivy', sid: 'PA_i', joined_at: 1700000002 },
+  ]);
+  const r = await call('GET', `/rooms/${room.id}/participants`, { token: in_.json.room_token });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.map((x) => [x.identity, x.role]), [[alice.user_id, 'host'], [in_.json.identity, 'guest'], [ih.json.identity, 'participant']]);
+  expectError(await call('GET', `/rooms/${other.id}/participants`, { token: in_.json.room_token }), 403, 'room_forbidden');
+  const w2 = await join(room.id, { json: { user_name: 'Still waiting' } });
+  expectError(await call('GET', `/rooms/${room.id}/participants`, { token: w2.json.waiting_token }), 401, 'invalid_token');
+  expectError(await call('GET', `/rooms/${room.id}/participants`, {}), 401, 'missing_auth');
+  // any account still reads it (API.md), as before
+  assert.equal((await call('GET', `/rooms/${room.id}/participants`, { token: bob.token })).status, 200);
+});
+
 // ---- what the decision costs (reported, not asserted: no benchmarks here) -------------
 
 test('cost: an open join stays on media (no rooms.admit), a gated join takes one more hop', async (t) => {

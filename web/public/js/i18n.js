@@ -42,6 +42,8 @@ const TABLE = {
     change_password: 'Change password', current_password: 'Current password', new_password: 'New password',
     password_changed: 'Password changed. Every other device was signed out.',
     session_revoked: 'That device was signed out.',
+    mic_muted: 'mic off', cam_off: 'camera off', invite_shown_once: 'the link was shown when it was created',
+    invite_for: 'Invite ({role})', role_participant: 'participant', role_moderator: 'moderator',
   },
   ru: {
     app: 'Calixio', loading: 'Загрузка…', working: 'Выполняется…', signin: 'Войти', signup: 'Регистрация',
@@ -85,6 +87,8 @@ const TABLE = {
     change_password: 'Сменить пароль', current_password: 'Текущий пароль', new_password: 'Новый пароль',
     password_changed: 'Пароль изменён. На всех других устройствах выполнен выход.',
     session_revoked: 'На том устройстве выполнен выход.',
+    mic_muted: 'без звука', cam_off: 'без видео', invite_shown_once: 'ссылка показывается только при создании',
+    invite_for: 'Приглашение ({role})', role_participant: 'участник', role_moderator: 'модератор',
   },
 };
 

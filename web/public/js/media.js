@@ -36,7 +36,9 @@ export async function connect({ url, token, grid, mic, cam, onState }) {
   room.on(lk.RoomEvent.TrackUnsubscribed, (track) => track.detach().forEach((e) => e.remove()));
   room.on(lk.RoomEvent.LocalTrackPublished, (pub) => attach(pub.track, room.localParticipant));
   room.on(lk.RoomEvent.ParticipantDisconnected, (p) => { tiles.get(p.identity)?.remove(); tiles.delete(p.identity); });
-  room.on(lk.RoomEvent.Disconnected, () => onState('disconnected'));
+  // a connect that failed also ends in Disconnected: that stays 'unreachable'
+  let up = false;
+  room.on(lk.RoomEvent.Disconnected, () => { if (up) onState('disconnected'); });
   room.on(lk.RoomEvent.Reconnecting, () => onState('connecting'));
   room.on(lk.RoomEvent.Reconnected, () => onState('connected'));
   onState('connecting');
@@ -53,6 +55,7 @@ export async function connect({ url, token, grid, mic, cam, onState }) {
     return null;
   }
   clearTimeout(timer);
+  up = true;
   onState('connected');
   grid.replaceChildren(...tiles.values()); // the name tiles shown without media go
   tile(room.localParticipant);

@@ -122,7 +122,9 @@ function waitingScreen(main, st, w) {
   };
   stopEv = subscribe(`/rooms/${w.room_id}/events`, w.waiting_token, {
     onEvent: (type, data) => {
-      if (type === 'waiting.approved') onStatus({ status: 'approved', ...data });
+      // the event says "approved"; the join answer (tokens) comes with the
+      // poll, which mints it (an event that carries it is used as is)
+      if (type === 'waiting.approved') { if (data?.token && data.room_token) onStatus({ status: 'approved', ...data }); else poll(); }
       else if (type === 'waiting.rejected') onStatus({ status: 'rejected', reason: data.reason });
     },
     onState: () => {},
@@ -136,10 +138,10 @@ function inRoom(main, st, j) {
   const s = api.session();
   const roomId = j.room_id ?? st.id;
   const isHost = j.role === 'host' || !!(st.room && s && st.room.owner_user_id === s.user_id);
-  const canModerate = isHost || j.role === 'moderator';
-  // the owner's access token acts as host on every room route of its rooms
-  // (and is the only one the account routes such as participants take);
+  let canModerate = isHost || j.role === 'moderator'; // a promotion turns it on (setStaff)
+  // the owner's access token acts as host on every room route of its rooms;
   // everyone else acts inside the room with the room token of the join
+  // (the participants list takes it too)
   const tok = isHost && s ? {} : j.room_token ? { token: j.room_token } : {};
   const streamToken = j.room_token ?? (isHost ? s?.token : null);
   const cleanups = [];
@@ -149,7 +151,7 @@ function inRoom(main, st, j) {
   const grid = h('div.grid', { 'data-testid': 'grid' });
   const people = h('ul.people', { 'data-testid': 'participants' });
   const chatList = h('ol.chat', { 'data-testid': 'chat' });
-  const liveBox = h('div.live-state');
+  const liveBox = h('div.live-state', { 'data-testid': 'live-state', 'data-state': 'connecting' });
   const endedBox = h('div');
   const code = st.code ?? st.room?.code;
   const link = `${location.origin}${code ? `/j/${showCode(code)}` : `/app/rooms/${roomId}`}`;
@@ -206,7 +208,8 @@ function inRoom(main, st, j) {
   let list = [];
   const drawPeople = () => {
     const byId = new Map();
-    byId.set(j.identity, { identity: j.identity, name: st.myName ?? s?.name ?? t('you'), role: j.role ?? (isHost ? 'host' : ''), self: true });
+    const mine = list.find((p) => p.identity === j.identity);
+    byId.set(j.identity, { ...mine, identity: j.identity, name: st.myName ?? s?.name ?? mine?.name ?? t('you'), role: mine?.role ?? j.role ?? (isHost ? 'host' : ''), self: true });
     for (const p of list) if (!byId.has(p.identity)) byId.set(p.identity, p);
     for (const p of media?.remote() ?? []) if (!byId.has(p.identity)) byId.set(p.identity, p);
     // without media the grid still shows who is here, as name tiles
@@ -221,7 +224,10 @@ function inRoom(main, st, j) {
       return h('li', { 'data-identity': p.identity },
         h('span.pname', p.name || p.identity), p.self ? h('span.badge', t('you')) : null,
         p.role ? h('span.badge', p.role) : null,
-        canModerate && !p.self ? [act(t('mute'), 'mute', { kind: 'all' }), act(t('remove'), 'remove', {}), act(t('ban'), 'remove', { ban: true }),
+        // what LiveKit says it publishes (absent: the server does not tell)
+        p.audio === false ? h('span.badge.off', { 'data-state': 'mic-off' }, t('mic_muted')) : null,
+        p.video === false ? h('span.badge.off', t('cam_off')) : null,
+        canModerate && !p.self && p.role !== 'host' ? [act(t('mute'), 'mute', { kind: 'all' }), act(t('remove'), 'remove', {}), act(t('ban'), 'remove', { ban: true }),
           isHost && p.role !== 'moderator' ? act(t('promote'), 'role', { role: 'moderator' }) : null] : null, out);
     }));
   };
@@ -281,22 +287,50 @@ function inRoom(main, st, j) {
     } catch (e) { clear(waitList, h('li', panelError(e))); }
   }
   const invList = h('ul.invites');
+  // an invite's code is in its create answer only (the list never shows
+  // it): the links made on this page are kept here to be copied
+  const inviteCodes = new Map();
   async function loadInvites() {
     try {
       const inv = await api.call('GET', `/rooms/${roomId}/invites`, undefined, tok);
       if (!inv.length) return clear(invList, h('li.empty', t('no_invites')));
       clear(invList, inv.map((i) => {
-        const url = `${link}?invite=${encodeURIComponent(i.code ?? '')}`;
+        const code = i.code || inviteCodes.get(i.id);
+        const url = code ? `${link}?invite=${encodeURIComponent(code)}` : null;
         const out = h('span.out');
         const rv = h('button.small', { type: 'button' }, t('revoke'));
         rv.addEventListener('click', () => busy(rv, out, () => api.call('DELETE', `/rooms/${roomId}/invites/${i.id}`, undefined, tok).then(loadInvites)));
-        return h('li', h('span', i.label || i.role), h('button.small', { type: 'button', onclick: () => navigator.clipboard?.writeText(url) }, t('copy_link')), rv, out);
+        const copy = url ? h('button.small', { type: 'button', onclick: async () => {
+          try { await navigator.clipboard.writeText(url); out.textContent = t('copied'); } catch { out.textContent = url; }
+        } }, t('copy_link')) : null;
+        return h('li', { 'data-invite': i.id }, h('span', i.label || t('invite_for', { role: t(`role_${i.role}`) })),
+          url ? h('span.link', { 'data-testid': 'invite-link' }, url) : h('small', ` (${t('invite_shown_once')})`), copy, rv, out);
       }));
     } catch (e) { clear(invList, h('li', panelError(e))); invBtn.hidden = e.missing; }
   }
   const invOut = h('div.out');
   const invBtn = h('button.small', { type: 'button' }, t('new_invite'));
-  invBtn.addEventListener('click', () => busy(invBtn, invOut, () => api.call('POST', `/rooms/${roomId}/invites`, {}, tok).then(loadInvites)));
+  invBtn.addEventListener('click', () => busy(invBtn, invOut, async () => {
+    const i = await api.call('POST', `/rooms/${roomId}/invites`, {}, tok);
+    if (i?.id && i.code) inviteCodes.set(i.id, i.code);
+    await loadInvites();
+  }));
+
+  // the moderators' panels, shown when the role allows (also after a promotion)
+  const staff = [h('section', { 'data-testid': 'waiting-room', hidden: !canModerate }, h('h2', t('waiting_room')), waitList),
+    h('section', { 'data-testid': 'invites', hidden: !canModerate }, h('h2', t('invites')), invList, invBtn, invOut)];
+  let staffPoll = null;
+  function setStaff(on) {
+    if (on === canModerate) return;
+    canModerate = on;
+    for (const x of staff) x.hidden = !on;
+    clearInterval(staffPoll);
+    // the events stream picks its audience by the token's role: a token
+    // minted before the promotion gets no waiting events, so poll the queue
+    if (on) { loadWaiting(); loadInvites(); if (j.role !== 'moderator') staffPoll = setInterval(loadWaiting, POLL_MS); }
+    drawPeople();
+  }
+  cleanups.push(() => clearInterval(staffPoll));
 
   // --- layout
   main.append(h('div.room', { 'data-testid': 'room' },
@@ -308,8 +342,7 @@ function inRoom(main, st, j) {
       h('aside.side',
         h('section', h('h2', t('participants')), peopleErr, people),
         h('section', h('h2', t('chat')), chatErr, chatList, chatForm),
-        canModerate ? h('section', h('h2', t('waiting_room')), waitList) : null,
-        canModerate ? h('section', h('h2', t('invites')), invList, invBtn, invOut) : null))));
+        ...staff))));
   paint();
 
   // --- live events, or polling when this server has none
@@ -329,6 +362,7 @@ function inRoom(main, st, j) {
     else if (type === 'chat.message_deleted') chatList.querySelector(`[data-id="${CSS.escape(d.id)}"]`)?.remove();
     else if (type.startsWith('participant.')) {
       if (type === 'participant.removed' && d.identity === j.identity) return removed();
+      if (type === 'participant.role_changed' && d.identity === j.identity && !isHost) setStaff(d.role === 'moderator');
       refreshPeople();
     } else if (type.startsWith('waiting.')) loadWaiting();
     else if (type === 'room.ended') showEnded();
@@ -345,12 +379,14 @@ function inRoom(main, st, j) {
         return api.restore();
       },
       onState: (state) => {
+        liveBox.dataset.state = state === 'missing' || state === 'denied' ? 'polling' : state;
         if (state === 'live') liveBox.replaceChildren();
         else if (state === 'reconnecting') liveBox.replaceChildren(note('info', t('events_reconnecting')));
         else { liveBox.replaceChildren(note('info', t('events_unavailable'))); startPolling(); }
       },
     }));
   } else {
+    liveBox.dataset.state = 'polling';
     liveBox.replaceChildren(note('info', t('events_unavailable')));
     startPolling();
   }
