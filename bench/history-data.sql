@@ -14,7 +14,7 @@
 -- totals are set here instead.
 \set ON_ERROR_STOP 1
 SET session_replication_role = replica;
-DELETE FROM visits WHERE user_id = :'user_id' OR room_id = :'room_id';
+DELETE FROM visits WHERE user_id = :'user_id' OR room_id = :'room_id' OR participant_sid LIKE 'PA_bg%';
 DELETE FROM audit_entries WHERE room_id = :'audit_room' OR event_id LIKE 'bench-bg-%';
 DELETE FROM history_rooms WHERE name = 'Bench room';
 -- background: other users and rooms

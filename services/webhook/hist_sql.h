@@ -50,12 +50,14 @@
     "participants, total_seconds FROM history_rooms WHERE room_id = $1::uuid"
 
 /* GET /rooms/{id}/audit ("wh_audit_list"): $1 room id, $2 the cursor (an
- * entry id; NULL on the first page), $3 limit + 1. Index:
- * audit_entries_room_idx. */
+ * entry id; NULL on the first page), $3 limit + 1. Newest first is
+ * "ORDER BY -id", not "id DESC": only audit_entries_room_newest_idx
+ * (room_id, (-id)) provides that order, so the planner cannot walk the
+ * primary key backwards filtering on the room instead (migration 0010). */
 #define WH_AUDIT_LIST_SQL                                                              \
     "SELECT id, extract(epoch FROM at)::bigint, actor_identity, actor_user_id::text, " \
     "actor_name, action, target, reason, role FROM audit_entries "                     \
-    "WHERE room_id = $1::uuid AND id < COALESCE($2::bigint, 9223372036854775807) "     \
-    "ORDER BY id DESC LIMIT $3::int"
+    "WHERE room_id = $1::uuid AND -id > -COALESCE($2::bigint, 9223372036854775807) "   \
+    "ORDER BY -id LIMIT $3::int"
 
 #endif
