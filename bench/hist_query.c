@@ -17,7 +17,9 @@
  * "LIMIT name=history_sql_<query>_p99_ms value=<ms> target=20" per query,
  * then the EXPLAIN (ANALYZE, BUFFERS) of each statement as it is executed
  * after the warm-up (EXPLAIN EXECUTE of the same prepared statement).
- * Exit 0 when it ran. */
+ * Exit 0 when it ran; 1 when a statement fails or a first page is not
+ * full (limit + 1 rows: the data is too small, or the parameters here no
+ * longer match the statement's). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,11 +238,20 @@ int main(int argc, char **argv)
     double p50[NQ], p99[NQ];
     int rows[NQ];
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < NQ; i++)
-        if (hq_measure(pg, &hq_queries[i], &ids, execs, &p50[i], &p99[i], &rows[i]) != CX_OK) {
-            fprintf(stderr, "hist_query: %s failed\n", hq_queries[i].name);
+    for (size_t i = 0; rc == 0 && i < NQ; i++) {
+        const hq_query *q = &hq_queries[i];
+        int full = q->stmts[q->nstmts - 1].limit + 1;
+        if (hq_measure(pg, q, &ids, execs, &p50[i], &p99[i], &rows[i]) != CX_OK) {
+            fprintf(stderr, "hist_query: %s failed\n", q->name);
+            rc = 1;
+        } else if (rows[i] != full) {
+            /* a first page of the generated data is full (limit + 1 rows): anything
+             * else means the parameters no longer match the statement */
+            fprintf(stderr, "hist_query: %s returned %d rows, expected %d\n", q->name, rows[i],
+                    full);
             rc = 1;
         }
+    }
     if (rc == 0) {
         printf("| route (first page, SQL only) | statements | rows | executions | p50 ms | "
                "p99 ms |\n|---|---|---|---|---|---|\n");

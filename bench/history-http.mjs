@@ -20,7 +20,7 @@
 // exits non-zero only when something cannot run (or a page is wrong).
 import http from 'node:http';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -56,6 +56,22 @@ function cpuS(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) * TICK_S;
+}
+
+// utime + stime of every child of the postmaster (the backends), in seconds.
+function pgCpuS(postmaster) {
+  let t = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const f = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      if (Number(rest[1]) === postmaster) t += (Number(rest[11]) + Number(rest[12])) * TICK_S;
+    } catch {
+      /* gone */
+    }
+  }
+  return t;
 }
 
 const quantile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -114,28 +130,37 @@ async function main() {
       r.cpu = {};
     }
     const pids = Object.fromEntries(['gateway', 'webhook', 'rooms', 'auth'].map((d) => [d, s.daemon(d).proc.pid]));
+    const postmaster = Number(readFileSync(join(s.dir, 'pgdata', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const cpuOf = (d) => (d === 'postgres' ? pgCpuS(postmaster) : cpuS(pids[d]));
+    const who = [...Object.keys(pids), 'postgres'];
+    // what the processes spend doing nothing, for reading the per-request CPU
+    const i0 = Object.fromEntries(who.map((d) => [d, cpuOf(d)]));
+    const t0 = Date.now();
+    await sleep(3000);
+    const idleS = (Date.now() - t0) / 1000;
+    const idle = who.map((d) => `${d} ${(((cpuOf(d) - i0[d]) * 1000) / idleS).toFixed(0)}`).join(', ');
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
     const per = Math.ceil(perRoute / rounds);
     for (let k = 0; k < rounds; k++) {
       for (const r of routes) {
-        const c0 = Object.fromEntries(Object.entries(pids).map(([d, p]) => [d, cpuS(p)]));
+        const c0 = Object.fromEntries(who.map((d) => [d, cpuOf(d)]));
         for (let i = 0; i < per; i++) r.lat.push((await once(r)).ms);
-        for (const [d, p] of Object.entries(pids)) r.cpu[d] = (r.cpu[d] ?? 0) + cpuS(p) - c0[d];
+        for (const d of who) r.cpu[d] = (r.cpu[d] ?? 0) + cpuOf(d) - c0[d];
       }
     }
     const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
     console.log(`\nThrough the gateway (${process.env.CX_BUILD_DIR ?? 'build'}), one keep-alive connection, one request at a time, ${rounds} interleaved rounds; load average ${load} before, ${loadAfter} after.\n`);
-    console.log('| route (first page, HTTP) | data | rows | requests | p50 ms | p99 ms | CPU µs/request gateway / webhook / rooms / auth |');
+    console.log('| route (first page, HTTP) | data | rows | requests | p50 ms | p99 ms | CPU µs/request gateway / webhook / rooms / auth / postgres |');
     console.log('|---|---|---|---|---|---|---|');
     for (const r of routes) {
       r.lat.sort((x, y) => x - y);
       r.p50 = quantile(r.lat, 0.5);
       r.p99 = quantile(r.lat, 0.99);
-      const us = ['gateway', 'webhook', 'rooms', 'auth'].map((d) => Math.round((r.cpu[d] * 1e6) / r.lat.length)).join(' / ');
+      const us = who.map((d) => Math.round((r.cpu[d] * 1e6) / r.lat.length)).join(' / ');
       console.log(`| ${r.route} | ${r.data} | ${r.rows} | ${r.lat.length} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${us} |`);
     }
-    console.log('');
+    console.log(`\nIdle CPU (ms per second, ${idleS.toFixed(1)} s with no request): ${idle}. CPU is /proc utime+stime at 10 ms resolution.\n`);
     for (const r of routes) console.log(`LIMIT name=history_${r.name}_p99_ms value=${r.p99.toFixed(2)} target=${TARGET_MS}`);
   } finally {
     agent.destroy();
