@@ -9,7 +9,8 @@
 -- entries of 1,000 other rooms, newer than the audited room's, so that the
 -- indexes are not single-key and a plan that walks the primary key (newest
 -- first) and filters on the room would have to skip them; and one
--- history_rooms row per room the user visited, so the LEFT JOIN finds one. Run as the database owner: the per-row triggers are
+-- history_rooms row per room the user visited, so the LEFT JOIN finds one.
+-- Run as a superuser (the stores' postgres user): the per-row triggers are
 -- skipped for the bulk load (session_replication_role) and the room's
 -- totals are set here instead.
 \set ON_ERROR_STOP 1

@@ -13,7 +13,8 @@
 # bench/history-http.mjs measures the same pages through the gateway.
 #
 #   bench/history.sh                    own throw-away Postgres (stores.sh)
-#   DATABASE_URL=... bench/history.sh   an existing, migrated database
+#   DATABASE_URL=... bench/history.sh   an existing, migrated database (superuser: the
+#                                       load skips the triggers; it deletes and adds bench rows)
 #   HIST_SCALE=0.01 bench/history.sh    1% of the data (a quick check)
 #   HIST_TX=2000                        measured requests per route (default 2000)
 #   CX_BUILD_DIR=build-release          where hist_query is (default build/)
