@@ -14,8 +14,8 @@
 #include "cx_json.h"
 #include "cx_log.h"
 #include "hist.h"
+#include "hist_sql.h"
 
-#define WH_AUDIT_DEFAULT 50
 #define WH_AUDIT_MAX 100
 
 /* What an event's participant is to the entry. */
@@ -158,12 +158,6 @@ out_free:
 }
 
 /* ---- GET /rooms/{id}/audit ------------------------------------------------ */
-
-#define WH_AUDIT_LIST_SQL                                                              \
-    "SELECT id, extract(epoch FROM at)::bigint, actor_identity, actor_user_id::text, " \
-    "actor_name, action, target, reason, role FROM audit_entries "                     \
-    "WHERE room_id = $1::uuid AND id < COALESCE($2::bigint, 9223372036854775807) "     \
-    "ORDER BY id DESC LIMIT $3::int"
 
 /* col of row, malloced, or NULL (left absent) when "" or SQL NULL. */
 static bool _optional(const PGresult *r, int row, int col, char **dst)

@@ -16,9 +16,8 @@
 #include "calixio/v1/history.pb-c.h"
 #include "cx_json.h"
 #include "hist.h"
+#include "hist_sql.h"
 
-#define WH_CALLS_DEFAULT 20
-#define WH_CALLS_VISITS_DEFAULT 100
 #define WH_CALLS_PAGE_MAX 100
 
 /* The key of a row as the opaque cursor "v1.<joined_at unix us>.<id>". */
@@ -66,20 +65,6 @@ static bool _opt(const PGresult *r, int row, int col, char **dst)
 }
 
 /* ---- /users/me/calls ------------------------------------------------------- */
-
-#define WH_CALLS_SQL                                                                   \
-    "SELECT v.room_id::text, COALESCE(hr.name, ''), "                                  \
-    "CASE WHEN v.user_id = hr.owner_user_id THEN 'host' ELSE v.role END, "             \
-    "extract(epoch FROM v.joined_at)::bigint, extract(epoch FROM v.left_at)::bigint, " \
-    "v.leave_reason, history_visit_seconds(v.joined_at, v.left_at), v.id, "            \
-    "((extract(epoch FROM v.joined_at) * 1000000)::numeric)::bigint "                  \
-    "FROM visits v LEFT JOIN history_rooms hr ON hr.room_id = v.room_id "              \
-    "WHERE v.user_id = $1::uuid AND v.joined_at IS NOT NULL "                          \
-    "AND v.joined_at >= COALESCE($2::timestamptz, '-infinity') "                       \
-    "AND v.joined_at < COALESCE($3::timestamptz, 'infinity') "                         \
-    "AND (v.joined_at, v.id) < (COALESCE('epoch'::timestamptz + $4::bigint * "         \
-    "interval '1 microsecond', 'infinity'), COALESCE($5::bigint, 0)) "                 \
-    "ORDER BY v.joined_at DESC, v.id DESC LIMIT $6::int"
 
 static cx_status _calls_reply(const PGresult *r, int want, Calixio__V1__CallsReply **out)
 {
@@ -155,22 +140,6 @@ cx_status wh_h_calls(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage 
 }
 
 /* ---- /rooms/{id}/history ---------------------------------------------------- */
-
-#define WH_CALLS_VISITS_SQL                                                            \
-    "SELECT v.identity, v.name, v.user_id::text, "                                     \
-    "CASE WHEN v.user_id = hr.owner_user_id THEN 'host' ELSE v.role END, "             \
-    "extract(epoch FROM v.joined_at)::bigint, extract(epoch FROM v.left_at)::bigint, " \
-    "v.leave_reason, history_visit_seconds(v.joined_at, v.left_at), v.id, "            \
-    "((extract(epoch FROM v.joined_at) * 1000000)::numeric)::bigint "                  \
-    "FROM visits v LEFT JOIN history_rooms hr ON hr.room_id = v.room_id "              \
-    "WHERE v.room_id = $1::uuid AND v.joined_at IS NOT NULL "                          \
-    "AND (v.joined_at, v.id) < (COALESCE('epoch'::timestamptz + $2::bigint * "         \
-    "interval '1 microsecond', 'infinity'), COALESCE($3::bigint, 0)) "                 \
-    "ORDER BY v.joined_at DESC, v.id DESC LIMIT $4::int"
-
-#define WH_CALLS_ROOM_SQL                                                                   \
-    "SELECT extract(epoch FROM started_at)::bigint, extract(epoch FROM ended_at)::bigint, " \
-    "participants, total_seconds FROM history_rooms WHERE room_id = $1::uuid"
 
 static cx_status _visit(const PGresult *r, int i, Calixio__V1__Visit **out)
 {
