@@ -596,7 +596,8 @@ async function lightLoad(joinPath, joinBody) {
 const EXTERNAL = [
   { name: 'events', label: 'live events (bench/events.mjs)', cmd: process.execPath, args: ['bench/events.mjs'], nofile: true },
   { name: 'chat', label: 'chat (bench/chat.mjs)', cmd: process.execPath, args: ['bench/chat.mjs'], nofile: true },
-  { name: 'history', label: 'history queries (bench/history.sh)', cmd: 'bash', args: ['bench/history.sh'] },
+  { name: 'history', label: 'history queries in Postgres (bench/history.sh)', cmd: 'bash', args: ['bench/history.sh'] },
+  { name: 'history_http', label: 'history first pages through the gateway (bench/history-http.mjs)', cmd: process.execPath, args: ['bench/history-http.mjs'] },
 ];
 const limits = [];
 async function external(x) {
@@ -607,7 +608,8 @@ async function external(x) {
   log(`${x.label}: running on its own stack`);
   const argv = [x.cmd, ...x.args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const script = `${x.nofile ? 'ulimit -n "$(ulimit -Hn)"; ' : ''}cd '${ROOT}' && exec ${argv}`;
-  const r = await runMeasured('bash', ['-c', script], { CX_BUILD_DIR: BUILD, TMPDIR: WORK });
+  // their own stores: not the bench stack's (history.sh would load into a given DATABASE_URL)
+  const r = await runMeasured('bash', ['-c', script], { CX_BUILD_DIR: BUILD, TMPDIR: WORK, DATABASE_URL: '', NATS_URL: '', REDIS_ADDR: '' });
   const found = [];
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('LIMIT ')) {

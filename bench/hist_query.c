@@ -260,8 +260,9 @@ int main(int argc, char **argv)
                    hq_queries[i].nstmts, rows[i], execs, p50[i], p99[i]);
         printf("\n");
         for (size_t i = 0; i < NQ; i++)
-            printf("LIMIT name=history_sql_%s_p99_ms value=%.3f target=%d\n",
-                   hq_queries[i].name, p99[i], HQ_TARGET_MS);
+            printf("LIMIT name=history_sql_%s_p99_ms value=%.3f target=%d op=lt unit=ms -- %s "
+                   "first page in Postgres alone (prepared, p99)\n",
+                   hq_queries[i].name, p99[i], HQ_TARGET_MS, hq_queries[i].route);
         for (size_t i = 0; i < NQ; i++) {
             printf("\n### %s\n", hq_queries[i].route);
             for (int j = 0; j < hq_queries[i].nstmts; j++)
