@@ -43,7 +43,7 @@ fi
 if [ ! -d "$ROOT/tests/node_modules/livekit-server-sdk" ]; then
   (cd "$ROOT/tests" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests failed"
 fi
-for b in "${DAEMONS[@]/#/cx-}" cx-migrate mhd_ceiling nats_floor pwhash_time token_cost; do
+for b in "${DAEMONS[@]/#/cx-}" cx-migrate mhd_ceiling nats_floor pwhash_time token_cost hist_query; do
   [ -x "$BUILD/$b" ] || die "$BUILD/$b is not built (./calixio build $BUILD Release)"
 done
 
