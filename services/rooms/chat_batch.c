@@ -64,14 +64,19 @@ cx_status chat_batch_post(chat_batch *b, cx_pg_pool *pg, chat_post *p)
 {
     if (!b)
         return chat_store_post(pg, p, 1);
-    chat_item me = {.p = p, .s = CX_ERR_INTERNAL};
+    /* on the heap: the queue is shared, and the waiter frees it when done */
+    chat_item *me = calloc(1, sizeof *me);
+    if (!me)
+        return CX_ERR_NOMEM;
+    me->p = p;
+    me->s = CX_ERR_INTERNAL;
     pthread_mutex_lock(&b->mu);
     if (b->tail)
-        b->tail->next = &me;
+        b->tail->next = me;
     else
-        b->head = &me;
-    b->tail = &me;
-    while (!me.done) {
+        b->head = me;
+    b->tail = me;
+    while (!me->done) {
         if (b->leaders >= CHAT_BATCH_LEADERS || !b->head) {
             pthread_cond_wait(&b->cv, &b->mu);
             continue;
@@ -94,5 +99,7 @@ cx_status chat_batch_post(chat_batch *b, cx_pg_pool *pg, chat_post *p)
         pthread_cond_broadcast(&b->cv);
     }
     pthread_mutex_unlock(&b->mu);
-    return me.s;
+    cx_status s = me->s;
+    free(me);
+    return s;
 }
