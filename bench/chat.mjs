@@ -169,6 +169,13 @@ function servingPids() {
       /* gone */
     }
   }
+  for (const f of ['nats.pid', 'redis.pid']) { // redis-server rewrites its command line
+    try {
+      roots.add(Number(readFileSync(`${stack.dir}/${f}`, 'utf8').trim()));
+    } catch {
+      /* not started */
+    }
+  }
   const out = new Set(roots);
   for (const d of all) { // postgres backends: children of the postmaster
     const s = ticksOf(d);

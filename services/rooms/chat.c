@@ -133,25 +133,6 @@ static cx_status _reply_and_publish(rooms_ctx *ctx, const rooms_row *r, const ch
 
 /* ---- rate limit ------------------------------------------------------------ */
 
-/* A sliding log per sender: the timestamps (Redis TIME, ms) of the sends
- * of the last window. Returns 0 when this send is admitted (and logged),
- * else the milliseconds until the oldest one leaves the window. */
-static cx_redis_script _rate_script = CX_REDIS_SCRIPT(
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local win = tonumber(ARGV[1])\n"
-    "local max = tonumber(ARGV[2])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
-    "if redis.call('ZCARD', KEYS[1]) >= max then\n"
-    "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "  local wait = tonumber(first[2]) + win - now\n"
-    "  if wait < 1 then wait = 1 end\n"
-    "  return wait\n"
-    "end\n"
-    "redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
-    "redis.call('PEXPIRE', KEYS[1], win)\n"
-    "return 0\n");
-
 /* The rate limit key of a sender of room_id (the id lowercased, as
  * Postgres prints it) into key[160]. */
 static void _rate_key(const char *room_id, const char *identity, char key[160])
@@ -162,34 +143,6 @@ static void _rate_key(const char *room_id, const char *identity, char key[160])
         rid[i] = (char)(room_id[i] >= 'A' && room_id[i] <= 'Z' ? room_id[i] + 32 : room_id[i]);
     rid[i] = '\0';
     snprintf(key, 160, "cx:chat:rate:{%s}:%s", rid, identity);
-}
-
-/* Takes a slot of the sender's window: *wait_ms 0 when this send is
- * admitted (logged under nonce), else the milliseconds until the oldest
- * one leaves the window. Redis down: admitted (chat is stored in Postgres;
- * the limit is a guard, not a record) with a warning. */
-static void _rate_take(rooms_ctx *ctx, const char *rid, const char *key, const char *nonce,
-                       long long *wait_ms)
-{
-    char win[16], max[16];
-    cx_redis_conn *c = NULL;
-    redisReply *rep = NULL;
-    snprintf(win, sizeof win, "%d", CHAT_RATE_WINDOW_MS);
-    snprintf(max, sizeof max, "%d", CHAT_RATE_MAX);
-    const char *keys[] = {key};
-    const char *args[] = {win, max, nonce};
-    cx_status s = cx_redis_acquire(ctx->redis, &c, 500);
-    if (s == CX_OK)
-        s = cx_redis_evalsha(c, &_rate_script, 1, keys, 3, args, &rep);
-    cx_redis_release(ctx->redis, c, false);
-    *wait_ms = 0;
-    if (s != CX_OK) {
-        cx_log_warn(rid, "chat rate limit unavailable (%s): message admitted",
-                    cx_status_code(s));
-        return;
-    }
-    *wait_ms = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-    freeReplyObject(rep);
 }
 
 /* ---- post -------------------------------------------------------------- */
@@ -211,10 +164,9 @@ static void _poster(const cx_bearer *b, _actor *a)
     }
 }
 
-/* POST /rooms/{id}/messages in two round trips: the sender's rate-limit
- * slot (Redis), then one statement that checks the room and inserts
- * (chat_store_post, shared with the posts that arrive meanwhile:
- * chat_batch.c). The answers keep the contract's order (404, 403,
+/* POST /rooms/{id}/messages: the sender's rate-limit slot (Redis), then
+ * one statement that checks the room and inserts (chat_store_post); the
+ * posts that arrive meanwhile share both round trips (chat_batch.c). The answers keep the contract's order (404, 403,
  * 409 ended, 403 banned, 400 text / reply_to, 429, 400 reply_to of
  * another room): a send that is refused anyway runs the statement without
  * its insert. A slot taken for a send the statement then refuses is not
@@ -230,8 +182,7 @@ cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCM
     _actor a;
     chat_msg m;
     chat_post_facts f;
-    char key[160], nonce[37];
-    long long wait = 0;
+    char key[160];
 
     cx_status s = rooms_bearer(ctx, req, true, &b);
     if (s != CX_OK)
@@ -247,11 +198,8 @@ cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCM
     const char *reply = in->reply_to && in->reply_to[0] ? in->reply_to : NULL;
     bool reply_uuid = !reply || cx_uuid_valid_str(reply);
     bool valid = tr == CX_TEXT_OK && reply_uuid;
-    if (valid) {
+    if (valid)
         _rate_key(in->id, a.identity, key);
-        cx_uuid_v4(nonce);
-        _rate_take(ctx, req->request_id, key, nonce, &wait);
-    }
     chat_new n = {.room_id = in->id,
                   .identity = a.identity,
                   .name = a.name,
@@ -261,11 +209,12 @@ cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCM
                   .reply_to = reply_uuid ? reply : NULL,
                   .room_token = b.kind == CX_BEARER_ROOM,
                   .token_room = b.kind == CX_BEARER_ROOM ? b.room.room_id : b.caller.user_id,
-                  .insert = valid && wait <= 0};
+                  .insert = valid};
     cx_uuid_v4(n.mid);
-    chat_post cp = {.in = &n, .f = &f, .out = &m};
-    s = chat_batch_post(ctx->chat, ctx->pg, &cp);
+    chat_post cp = {.in = &n, .f = &f, .out = &m, .rate_key = valid ? key : NULL};
+    s = chat_batch_post(ctx->chat, ctx->pg, ctx->redis, &cp);
     free(text);
+    long long wait = cp.wait_ms;
     if (s != CX_OK)
         return s;
     if (!f.found)

@@ -64,6 +64,11 @@ typedef struct chat_post {
     const chat_new *in; /* borrowed; room_id a valid UUID, mid its new message id */
     chat_post_facts *f;
     chat_msg *out; /* holds memory only when f->inserted */
+    /* the sender's rate limit (chat_batch.c): rate_key NULL skips it; wait_ms
+     * 0 when this send was admitted (and counted), else the ms until the
+     * oldest send leaves the window: then nothing is inserted */
+    const char *rate_key;
+    long long wait_ms;
 } chat_post;
 
 /* One round trip for n posts of POST /rooms/{id}/messages (n >= 1): for
@@ -87,14 +92,19 @@ cx_status chat_store_post(cx_pg_pool *pg, chat_post *v, int n);
 #define CHAT_BATCH_LEADERS 2
 typedef struct chat_batch chat_batch;
 
-/* *out owned by the caller (chat_batch_destroy). CX_ERR_NOMEM. */
-cx_status chat_batch_create(chat_batch **out);
+/* redis (borrowed, may be NULL: no limit) keeps the senders' windows.
+ * *out owned by the caller (chat_batch_destroy). CX_ERR_NOMEM. */
+cx_status chat_batch_create(cx_redis *redis, chat_batch **out);
 
 /* Frees b (no post may be in progress). NULL is fine. */
 void chat_batch_destroy(chat_batch *b);
 
-/* Stores one post through b (b NULL: alone, at once). */
-cx_status chat_batch_post(chat_batch *b, cx_pg_pool *pg, chat_post *p);
+/* Takes p's rate-limit slot (when p->rate_key) and stores it through b
+ * (b NULL: alone, at once, with redis). The slots of a batch are taken
+ * together too: one script run per room of the batch. Redis down: admitted
+ * (chat is stored in Postgres; the limit is a guard, not a record), with a
+ * warning. */
+cx_status chat_batch_post(chat_batch *b, cx_pg_pool *pg, cx_redis *redis, chat_post *p);
 
 /* A live (not deleted) message of room_id: CX_ERR_MESSAGE_NOT_FOUND when
  * absent. */

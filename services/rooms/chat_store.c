@@ -75,13 +75,12 @@ static char *_post_json(const chat_post *v, int n)
     json_t *a = json_array();
     for (int i = 0; a && i < n; i++) {
         const chat_new *p = v[i].in;
-        json_t *o = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "i", i,
-                              "mid", p->mid, "room", p->room_id, "ident", p->identity, "name",
-                              p->name ? p->name : "", "role", p->role, "uid",
-                              p->user_id ? p->user_id : "", "txt", p->text ? p->text : "",
-                              "reply", p->reply_to ? p->reply_to : "", "kind",
-                              p->room_token ? "room" : "access", "troom",
-                              p->token_room ? p->token_room : "", "ins", p->insert);
+        json_t *o = json_pack(
+            "{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "i", i, "mid", p->mid, "room",
+            p->room_id, "ident", p->identity, "name", p->name ? p->name : "", "role", p->role,
+            "uid", p->user_id ? p->user_id : "", "txt", p->text ? p->text : "", "reply",
+            p->reply_to ? p->reply_to : "", "kind", p->room_token ? "room" : "access", "troom",
+            p->token_room ? p->token_room : "", "ins", p->insert && v[i].wait_ms <= 0);
         if (!o || json_array_append_new(a, o) != 0) {
             json_decref(a);
             return NULL;

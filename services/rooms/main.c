@@ -244,7 +244,7 @@ int main(int argc, char **argv)
         goto out_free_config;
     c.pg = st.pg;
     c.redis = st.redis;
-    if (chat_batch_create(&c.chat) != CX_OK)
+    if (chat_batch_create(c.redis, &c.chat) != CX_OK)
         goto out_close_stores;
     if (cx_livekit_global_init() != CX_OK || _livekit(&c) != CX_OK)
         goto out_close_stores;
