@@ -593,13 +593,14 @@ static cx_status subscribe_revocations(cx_service *s)
     return CX_OK;
 }
 
-/* The delivery threads of endpoint ep: its cx_endpoint_subs entry, else per. */
+/* The delivery threads of endpoint ep: its cx_endpoint_subs entry when
+ * that is more than per, else per. */
 static int endpoint_subs(const cx_service_opts *o, const cx_endpoint *ep, int per)
 {
     if (ep->pooled)
         return 1;
     for (int i = 0; o->ep_subs && i < o->n_ep_subs; i++)
-        if (strcmp(o->ep_subs[i].name, ep->name) == 0 && o->ep_subs[i].subs > 0)
+        if (strcmp(o->ep_subs[i].name, ep->name) == 0 && o->ep_subs[i].subs > per)
             return o->ep_subs[i].subs > CX_MAX_SUBS ? CX_MAX_SUBS : o->ep_subs[i].subs;
     return per;
 }

@@ -87,8 +87,8 @@ typedef struct cx_endpoint {
     bool pooled; /* CPU-heavy: run in the bounded worker pool; a full queue is 503 */
 } cx_endpoint;
 
-/* More delivery threads for one endpoint than subs_per_endpoint: a hot
- * path that waits on its stores (rooms.chat_post). */
+/* More delivery threads for one endpoint than subs_per_endpoint (used
+ * when it is more): a hot path that waits on its stores (rooms.chat_post). */
 typedef struct cx_endpoint_subs {
     const char *name; /* cx_endpoint.name */
     int subs;         /* 1..64 */
