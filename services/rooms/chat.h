@@ -85,11 +85,12 @@ cx_status chat_store_post(cx_pg_pool *pg, chat_post *v, int n);
 /* Posts that arrive while others are being stored wait and are stored
  * together, in one chat_store_post (at most CHAT_BATCH_MAX, at most
  * CHAT_BATCH_LEADERS batches in flight): one round trip and one commit for
- * many messages. The caller's thread does the work (no thread of its own).
+ * many messages. One leader makes the biggest batches: measured, 1 beats 2
+ * (bench/RESULTS.md "Chat throughput"). The caller's thread does the work (no thread of its own).
  * A failed batch is retried one post at a time, so one bad post fails
  * alone. */
 #define CHAT_BATCH_MAX 64
-#define CHAT_BATCH_LEADERS 2
+#define CHAT_BATCH_LEADERS 1
 typedef struct chat_batch chat_batch;
 
 /* redis (borrowed, may be NULL: no limit) keeps the senders' windows.
