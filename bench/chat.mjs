@@ -261,7 +261,7 @@ const limits = [];
     const parts = Object.keys(byName1).map((n) => `${n} ${(((byName1[n] - (byName0[n] ?? 0)) * 1e6) / 100 / Math.max(1, acked.length)).toFixed(0)}`).join(', ');
     console.log(`chat: serving side CPU ${cpuUs.toFixed(0)} µs per message (daemons, nats, Postgres, Redis; ${pids.length} processes): ${parts}`);
   }
-  limits.push(`LIMIT name=chat_msgs_per_s value=${rate.toFixed(0)} target=${TARGET_RATE} errors=${errors} stored_missing=${missing} p99_ms=${pct(lat, 99).toFixed(2)} senders=distinct_guests`);
+  limits.push(`LIMIT name=chat_msgs_per_s value=${rate.toFixed(0)} target=${TARGET_RATE} errors=${errors} stored_missing=${missing} p99_ms=${pct(lat, 99).toFixed(2)} senders=distinct_guests${exhausted ? ' senders_exhausted=1' : ''}`);
 }
 
 // ---- 2. fan-out ------------------------------------------------------------------
