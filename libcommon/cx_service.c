@@ -593,6 +593,18 @@ static cx_status subscribe_revocations(cx_service *s)
     return CX_OK;
 }
 
+/* The delivery threads of endpoint ep: its cx_endpoint_subs entry when
+ * that is more than per, else per. */
+static int endpoint_subs(const cx_service_opts *o, const cx_endpoint *ep, int per)
+{
+    if (ep->pooled)
+        return 1;
+    for (int i = 0; o->ep_subs && i < o->n_ep_subs; i++)
+        if (strcmp(o->ep_subs[i].name, ep->name) == 0 && o->ep_subs[i].subs > per)
+            return o->ep_subs[i].subs > CX_MAX_SUBS ? CX_MAX_SUBS : o->ep_subs[i].subs;
+    return per;
+}
+
 static cx_status subscribe_endpoints(cx_service *s)
 {
     const cx_service_opts *o = s->o;
@@ -601,7 +613,7 @@ static cx_status subscribe_endpoints(cx_service *s)
         per = CX_MAX_SUBS;
     for (int i = 0; i < o->n_endpoints; i++) {
         ep_state *es = &s->eps[i];
-        int n = o->endpoints[i].pooled ? 1 : per;
+        int n = endpoint_subs(o, &o->endpoints[i], per);
         for (int k = 0; k < n; k++) {
             natsSubscription *sub = NULL;
             if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, on_msg, es) !=

@@ -87,6 +87,13 @@ typedef struct cx_endpoint {
     bool pooled; /* CPU-heavy: run in the bounded worker pool; a full queue is 503 */
 } cx_endpoint;
 
+/* More delivery threads for one endpoint than subs_per_endpoint (used
+ * when it is more): a hot path that waits on its stores (rooms.chat_post). */
+typedef struct cx_endpoint_subs {
+    const char *name; /* cx_endpoint.name */
+    int subs;         /* 1..64 */
+} cx_endpoint_subs;
+
 typedef struct cx_service_opts {
     const char *name;    /* "auth": subjects <prefix>.auth.*, micro name calixio-auth */
     const char *version; /* SemVer, e.g. "0.1.0" */
@@ -96,12 +103,14 @@ typedef struct cx_service_opts {
     const char *prefix;          /* subject prefix, "calixio" */
     const cx_endpoint *endpoints;
     int n_endpoints;
-    void *ctx;               /* passed to every handler */
-    const cx_auth_cfg *auth; /* NULL: no endpoint may use CX_AUTH_* other than NONE */
-    cx_redis *revocation;    /* deny-list store; NULL skips the check */
-    int subs_per_endpoint;   /* parallel delivery threads per endpoint (default 2) */
-    int pool_threads;        /* worker threads for pooled endpoints (default 2) */
-    int pool_queue;          /* max queued pooled requests (default 64) */
+    void *ctx;                       /* passed to every handler */
+    const cx_auth_cfg *auth;         /* NULL: no endpoint may use CX_AUTH_* other than NONE */
+    cx_redis *revocation;            /* deny-list store; NULL skips the check */
+    int subs_per_endpoint;           /* parallel delivery threads per endpoint (default 2) */
+    int pool_threads;                /* worker threads for pooled endpoints (default 2) */
+    int pool_queue;                  /* max queued pooled requests (default 64) */
+    const cx_endpoint_subs *ep_subs; /* per-endpoint exceptions (NULL: none) */
+    int n_ep_subs;
 } cx_service_opts;
 
 typedef struct cx_service cx_service;

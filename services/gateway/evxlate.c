@@ -40,6 +40,7 @@ static const gw_ev_def defs[] = {
     {"room.ended", GW_EVA_EVERYONE, GW_EVS_ROOM, true, false},
     {"waiting.requested", GW_EVA_STAFF, GW_EVS_WAITING, false, false},
     {"waiting.left", GW_EVA_STAFF, GW_EVS_WAITING, false, false},
+    /* rooms sends the join answer in data_json; {id, status} only when its mint failed */
     {"waiting.approved", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false},
     {"waiting.rejected", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false},
 };

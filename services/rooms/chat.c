@@ -133,111 +133,122 @@ static cx_status _reply_and_publish(rooms_ctx *ctx, const rooms_row *r, const ch
 
 /* ---- rate limit ------------------------------------------------------------ */
 
-/* A sliding log per sender: the timestamps (Redis TIME, ms) of the sends
- * of the last window. Returns 0 when this send is admitted (and logged),
- * else the milliseconds until the oldest one leaves the window. */
-static cx_redis_script _rate_script = CX_REDIS_SCRIPT(
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local win = tonumber(ARGV[1])\n"
-    "local max = tonumber(ARGV[2])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
-    "if redis.call('ZCARD', KEYS[1]) >= max then\n"
-    "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "  local wait = tonumber(first[2]) + win - now\n"
-    "  if wait < 1 then wait = 1 end\n"
-    "  return wait\n"
-    "end\n"
-    "redis.call('ZADD', KEYS[1], now, ARGV[3])\n"
-    "redis.call('PEXPIRE', KEYS[1], win)\n"
-    "return 0\n");
-
-/* 429 too_many_messages with Retry-After when the sender of room_id sent
- * CHAT_RATE_MAX messages in the last window. Redis down: admitted (chat is
- * stored in Postgres; the limit is a guard, not a record) with a warning. */
-static cx_status _rate(rooms_ctx *ctx, cx_req *req, const char *room_id, const char *identity)
+/* The rate limit key of a sender of room_id (the id lowercased, as
+ * Postgres prints it) into key[160]. */
+static void _rate_key(const char *room_id, const char *identity, char key[160])
 {
-    char key[160], win[16], max[16], nonce[37];
-    cx_redis_conn *c = NULL;
-    redisReply *rep = NULL;
-    snprintf(key, sizeof key, "cx:chat:rate:{%s}:%s", room_id, identity);
-    snprintf(win, sizeof win, "%d", CHAT_RATE_WINDOW_MS);
-    snprintf(max, sizeof max, "%d", CHAT_RATE_MAX);
-    cx_uuid_v4(nonce);
-    const char *keys[] = {key};
-    const char *args[] = {win, max, nonce};
-    cx_status s = cx_redis_acquire(ctx->redis, &c, 500);
-    if (s == CX_OK)
-        s = cx_redis_evalsha(c, &_rate_script, 1, keys, 3, args, &rep);
-    cx_redis_release(ctx->redis, c, false);
-    if (s != CX_OK) {
-        cx_log_warn(req->request_id, "chat rate limit unavailable (%s): message admitted",
-                    cx_status_code(s));
-        return CX_OK;
-    }
-    long long wait = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : 0;
-    freeReplyObject(rep);
-    if (wait <= 0)
-        return CX_OK;
-    req->retry_after = (int)((wait + 999) / 1000);
-    return cx_req_fail(req, CX_ERR_TOO_MANY_MESSAGES,
-                       "more than %d messages in %d s: try again in %d s", CHAT_RATE_MAX,
-                       CHAT_RATE_WINDOW_MS / 1000, req->retry_after);
+    char rid[37];
+    size_t i = 0;
+    for (; room_id[i] && i + 1 < sizeof rid; i++)
+        rid[i] = (char)(room_id[i] >= 'A' && room_id[i] <= 'Z' ? room_id[i] + 32 : room_id[i]);
+    rid[i] = '\0';
+    snprintf(key, 160, "cx:chat:rate:{%s}:%s", rid, identity);
 }
 
 /* ---- post -------------------------------------------------------------- */
 
+/* Who posts, from a verified bearer (room token of any room, or an access
+ * token: the owner's is checked against the row in the statement). */
+static void _poster(const cx_bearer *b, _actor *a)
+{
+    if (b->kind == CX_BEARER_ROOM) {
+        a->identity = b->room.identity;
+        a->name = b->room.name;
+        a->role = b->room.role;
+        a->user_id = b->room.user_id;
+    } else {
+        a->identity = b->caller.user_id;
+        a->name = b->caller.username;
+        a->role = "host"; /* only the owner's access token may post */
+        a->user_id = b->caller.user_id;
+    }
+}
+
+/* POST /rooms/{id}/messages: the sender's rate-limit slot (Redis), then
+ * one statement that checks the room and inserts (chat_store_post); the
+ * posts that arrive meanwhile share both round trips (chat_batch.c). The answers keep the contract's order (404, 403,
+ * 409 ended, 403 banned, 400 text / reply_to, 429, 400 reply_to of
+ * another room): a send that is refused anyway runs the statement without
+ * its insert. A slot taken for a send the statement then refuses is not
+ * given back: only a reply_to of another room can be refused after the
+ * slot and still be followed by sends that pass (as before, when the
+ * insert checked reply_to after the limit); the other refusals last. */
 cx_status rooms_h_chat_post(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,
                             void *ctx_)
 {
     rooms_ctx *ctx = ctx_;
     const Calixio__V1__PostMessageRequest *in = (const void *)in_;
     cx_bearer b;
-    rooms_row room;
     _actor a;
     chat_msg m;
-    char *text = NULL;
+    chat_post_facts f;
+    char key[160];
 
-    cx_status s = _enter(ctx, req, in->id, &b, &room, &a);
+    cx_status s = rooms_bearer(ctx, req, true, &b);
     if (s != CX_OK)
         return s;
-    if (a.level == ROOMS_ROLE_NONE)
-        s = cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN,
-                        "post with a room token of this room or as its host");
-    else if (strcmp(room.status, "ended") == 0)
-        s = CX_ERR_ROOM_ENDED;
-    if (s == CX_OK && b.kind == CX_BEARER_ROOM) {
-        /* removed with ban (issue 17): its room token may outlive the ban */
-        bool banned = false;
-        s = rooms_ban_check(ctx->pg, room.id, a.identity, a.user_id, &banned);
-        if (s == CX_OK && banned)
-            s = cx_req_fail(req, CX_ERR_BANNED, "you were banned from this room");
-    }
-    if (s == CX_OK)
-        s = _text(req, in->text, &text);
-    if (s == CX_OK && in->reply_to && in->reply_to[0] && !cx_uuid_valid_str(in->reply_to))
-        s = cx_req_field_error(req, "reply_to", "uuid");
-    if (s == CX_OK)
-        s = _rate(ctx, req, room.id, a.identity);
-    if (s != CX_OK)
-        goto out_clear;
-    chat_new n = {.room_id = room.id,
+    if (!in->id || !cx_uuid_valid_str(in->id))
+        return CX_ERR_ROOM_NOT_FOUND;
+    _poster(&b, &a);
+    char *text = malloc(CHAT_TEXT_MAX_BYTES);
+    if (!text)
+        return CX_ERR_NOMEM;
+    cx_text_rule tr = cx_text_clean(in->text, CX_TEXT_MULTILINE, 1, CHAT_TEXT_MAX_CHARS, text,
+                                    CHAT_TEXT_MAX_BYTES);
+    const char *reply = in->reply_to && in->reply_to[0] ? in->reply_to : NULL;
+    bool reply_uuid = !reply || cx_uuid_valid_str(reply);
+    bool valid = tr == CX_TEXT_OK && reply_uuid;
+    if (valid)
+        _rate_key(in->id, a.identity, key);
+    chat_new n = {.room_id = in->id,
                   .identity = a.identity,
                   .name = a.name,
                   .role = a.role,
                   .user_id = a.user_id,
-                  .text = text,
-                  .reply_to = in->reply_to};
-    s = chat_store_insert(ctx->pg, &n, &m);
-    if (s == CX_ERR_MESSAGE_NOT_FOUND)
-        s = cx_req_fail(req, cx_req_field_error(req, "reply_to", "same_room"),
-                        "reply_to is not a message of this room");
-    if (s == CX_OK)
-        s = _reply_and_publish(ctx, &room, "chat.message", &m, req->request_id, out);
-out_clear:
+                  .text = tr == CX_TEXT_OK ? text : "",
+                  .reply_to = reply_uuid ? reply : NULL,
+                  .room_token = b.kind == CX_BEARER_ROOM,
+                  .token_room = b.kind == CX_BEARER_ROOM ? b.room.room_id : b.caller.user_id,
+                  .insert = valid};
+    cx_uuid_v4(n.mid);
+    chat_post cp = {.in = &n, .f = &f, .out = &m, .rate_key = valid ? key : NULL};
+    s = chat_batch_post(ctx->chat, ctx->pg, ctx->redis, &cp);
     free(text);
-    rooms_row_clear(&room);
-    return s;
+    long long wait = cp.wait_ms;
+    if (s != CX_OK)
+        return s;
+    if (!f.found)
+        return CX_ERR_ROOM_NOT_FOUND;
+    if (!f.may)
+        return cx_req_fail(req, CX_ERR_ROOM_FORBIDDEN, "%s",
+                           b.kind == CX_BEARER_ROOM
+                               ? "this room token is for another room"
+                               : "post with a room token of this room or as its host");
+    if (f.ended)
+        return CX_ERR_ROOM_ENDED;
+    if (f.banned)
+        return cx_req_fail(req, CX_ERR_BANNED, "you were banned from this room");
+    if (tr != CX_TEXT_OK) /* empty or only whitespace: "min" (1..4000 chars), as for names */
+        return cx_req_field_error(req, "text",
+                                  tr == CX_TEXT_REQUIRED ? "min" : cx_text_rule_name(tr));
+    if (!reply_uuid)
+        return cx_req_field_error(req, "reply_to", "uuid");
+    if (wait > 0) {
+        req->retry_after = (int)((wait + 999) / 1000);
+        return cx_req_fail(req, CX_ERR_TOO_MANY_MESSAGES,
+                           "more than %d messages in %d s: try again in %d s", CHAT_RATE_MAX,
+                           CHAT_RATE_WINDOW_MS / 1000, req->retry_after);
+    }
+    if (!f.reply_ok)
+        return cx_req_fail(req, cx_req_field_error(req, "reply_to", "same_room"),
+                           "reply_to is not a message of this room");
+    if (!f.inserted)
+        return CX_ERR_INTERNAL;
+    rooms_row room;
+    memset(&room, 0, sizeof room);
+    snprintf(room.id, sizeof room.id, "%s", m.room_id);
+    snprintf(room.livekit_room, sizeof room.livekit_room, "%s", f.livekit_room);
+    return _reply_and_publish(ctx, &room, "chat.message", &m, req->request_id, out);
 }
 
 /* ---- list -------------------------------------------------------------- */

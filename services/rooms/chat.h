@@ -39,13 +39,73 @@ void chat_msgs_free(chat_msg *v, int n);
 typedef struct chat_new {
     const char *room_id, *identity, *name, *role, *user_id, *text;
     const char *reply_to; /* NULL or "": not a reply */
+    /* who may post: a room token of room_id (room_token true, token_room its
+     * `room` claim) or the owner's access token (token_room: the caller's
+     * user id) */
+    bool room_token;
+    const char *token_room;
+    bool insert;  /* false: only the checks (an answer that is an error anyway) */
+    char mid[37]; /* the new message's id (UUID), chosen by the caller */
 } chat_new;
 
-/* Inserts a message; *out from RETURNING. A reply_to that is not a live
- * message of the same room is CX_ERR_MESSAGE_NOT_FOUND. A signed-in
- * sender (user_id) is recorded as a reader of the room in the same
- * statement. */
-cx_status chat_store_insert(cx_pg_pool *pg, const chat_new *n, chat_msg *out);
+/* What a post found, in the contract's order of answers. */
+typedef struct chat_post_facts {
+    bool found;    /* the room exists and is not deleted */
+    bool may;      /* the token is of this room, or the access token the owner's */
+    bool ended;    /* room status "ended" */
+    bool banned;   /* a room token whose identity or user is banned */
+    bool reply_ok; /* no reply_to, or a live message of the room */
+    bool inserted; /* the message was stored: *out filled */
+    char livekit_room[48];
+} chat_post_facts;
+
+/* One post of a chat_store_post batch: in and where its answer goes. */
+typedef struct chat_post {
+    const chat_new *in; /* borrowed; room_id a valid UUID, mid its new message id */
+    chat_post_facts *f;
+    chat_msg *out; /* holds memory only when f->inserted */
+    /* the sender's rate limit (chat_batch.c): rate_key NULL skips it; wait_ms
+     * 0 when this send was admitted (and counted), else the ms until the
+     * oldest send leaves the window: then nothing is inserted */
+    const char *rate_key;
+    long long wait_ms;
+} chat_post;
+
+/* One round trip for n posts of POST /rooms/{id}/messages (n >= 1): for
+ * each, checks the room (live, the caller's, not banned, reply_to of this
+ * room) and, when every check passes and in->insert, inserts the message
+ * (*out from RETURNING; a signed-in sender, user_id, is recorded as a
+ * reader of the room in the same statement; a sender whose account is gone
+ * is stored as "Deleted user"). One statement, one commit: all or none of
+ * the inserts. On failure no *out holds memory. */
+cx_status chat_store_post(cx_pg_pool *pg, chat_post *v, int n);
+
+/* ---- chat_batch.c: group commit of posts ---- */
+
+/* Posts that arrive while others are being stored wait and are stored
+ * together, in one chat_store_post (at most CHAT_BATCH_MAX, at most
+ * CHAT_BATCH_LEADERS batches in flight): one round trip and one commit for
+ * many messages. One leader makes the biggest batches: measured, 1 beats 2
+ * (bench/RESULTS.md "Chat throughput"). The caller's thread does the work (no thread of its own).
+ * A failed batch is retried one post at a time, so one bad post fails
+ * alone. */
+#define CHAT_BATCH_MAX 64
+#define CHAT_BATCH_LEADERS 1
+typedef struct chat_batch chat_batch;
+
+/* redis (borrowed, may be NULL: no limit) keeps the senders' windows.
+ * *out owned by the caller (chat_batch_destroy). CX_ERR_NOMEM. */
+cx_status chat_batch_create(cx_redis *redis, chat_batch **out);
+
+/* Frees b (no post may be in progress). NULL is fine. */
+void chat_batch_destroy(chat_batch *b);
+
+/* Takes p's rate-limit slot (when p->rate_key) and stores it through b
+ * (b NULL: alone, at once, with redis). The slots of a batch are taken
+ * together too: one script run per room of the batch. Redis down: admitted
+ * (chat is stored in Postgres; the limit is a guard, not a record), with a
+ * warning. */
+cx_status chat_batch_post(chat_batch *b, cx_pg_pool *pg, cx_redis *redis, chat_post *p);
 
 /* A live (not deleted) message of room_id: CX_ERR_MESSAGE_NOT_FOUND when
  * absent. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "chat.h"
 #include "cx_crypto.h"
 #include "cx_time.h"
@@ -30,25 +32,32 @@ static void _copy(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
-/* Fills m from row i of res (columns as in MCOLS); m holds no heap memory
- * on failure. */
-static cx_status _row(const PGresult *res, int i, chat_msg *m)
+/* Fills m from row i of res, the MCOLS columns starting at column c; m
+ * holds no heap memory on failure. */
+static cx_status _row_at(const PGresult *res, int i, int c, chat_msg *m)
 {
     memset(m, 0, sizeof *m);
-    _copy(m->id, sizeof m->id, PQgetvalue(res, i, 0));
-    _copy(m->room_id, sizeof m->room_id, PQgetvalue(res, i, 1));
-    _copy(m->sender_identity, sizeof m->sender_identity, PQgetvalue(res, i, 2));
-    _copy(m->sender_name, sizeof m->sender_name, PQgetvalue(res, i, 3));
-    _copy(m->sender_role, sizeof m->sender_role, PQgetvalue(res, i, 4));
-    cx_status s = cx_time_pg_column(PQgetvalue(res, i, 5), "chat_messages.created_at",
+    _copy(m->id, sizeof m->id, PQgetvalue(res, i, c + 0));
+    _copy(m->room_id, sizeof m->room_id, PQgetvalue(res, i, c + 1));
+    _copy(m->sender_identity, sizeof m->sender_identity, PQgetvalue(res, i, c + 2));
+    _copy(m->sender_name, sizeof m->sender_name, PQgetvalue(res, i, c + 3));
+    _copy(m->sender_role, sizeof m->sender_role, PQgetvalue(res, i, c + 4));
+    cx_status s = cx_time_pg_column(PQgetvalue(res, i, c + 5), "chat_messages.created_at",
                                     m->created_at);
-    if (s == CX_OK && !PQgetisnull(res, i, 6))
-        s = cx_time_pg_column(PQgetvalue(res, i, 6), "chat_messages.edited_at", m->edited_at);
-    _copy(m->reply_to, sizeof m->reply_to, PQgetvalue(res, i, 7));
+    if (s == CX_OK && !PQgetisnull(res, i, c + 6))
+        s = cx_time_pg_column(PQgetvalue(res, i, c + 6), "chat_messages.edited_at",
+                              m->edited_at);
+    _copy(m->reply_to, sizeof m->reply_to, PQgetvalue(res, i, c + 7));
     if (s != CX_OK)
         return s;
-    m->text = strdup(PQgetvalue(res, i, 8));
+    m->text = strdup(PQgetvalue(res, i, c + 8));
     return m->text ? CX_OK : CX_ERR_NOMEM;
+}
+
+/* Fills m from row i of res (columns as in MCOLS). */
+static cx_status _row(const PGresult *res, int i, chat_msg *m)
+{
+    return _row_at(res, i, 0, m);
 }
 
 /* The single row of res, or `none`. */
@@ -57,36 +66,102 @@ static cx_status _one(const PGresult *res, chat_msg *out, cx_status none)
     return PQntuples(res) == 1 ? _row(res, 0, out) : none;
 }
 
-cx_status chat_store_insert(cx_pg_pool *pg, const chat_new *n, chat_msg *out)
+/* The post statement's columns before the message's MCOLS. */
+#define POST_FACTS 8
+
+/* The batch as a JSON array for json_to_recordset (malloced text). */
+static char *_post_json(const chat_post *v, int n)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++) {
+        const chat_new *p = v[i].in;
+        json_t *o = json_pack(
+            "{s:i,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "i", i, "mid", p->mid, "room",
+            p->room_id, "ident", p->identity, "name", p->name ? p->name : "", "role", p->role,
+            "uid", p->user_id ? p->user_id : "", "txt", p->text ? p->text : "", "reply",
+            p->reply_to ? p->reply_to : "", "kind", p->room_token ? "room" : "access", "troom",
+            p->token_room ? p->token_room : "", "ins", p->insert && v[i].wait_ms <= 0);
+        if (!o || json_array_append_new(a, o) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    char *txt = a ? json_dumps(a, JSON_COMPACT) : NULL;
+    json_decref(a);
+    return txt;
+}
+
+/* Fills post v from row i of the post statement's result. */
+static cx_status _post_row(const PGresult *res, int i, chat_post *v)
+{
+    chat_post_facts *f = v->f;
+    memset(f, 0, sizeof *f);
+    f->found = PQgetvalue(res, i, 1)[0] == 't';
+    f->may = PQgetvalue(res, i, 2)[0] == 't';
+    f->ended = PQgetvalue(res, i, 3)[0] == 't';
+    f->banned = PQgetvalue(res, i, 4)[0] == 't';
+    f->reply_ok = PQgetvalue(res, i, 5)[0] == 't';
+    _copy(f->livekit_room, sizeof f->livekit_room, PQgetvalue(res, i, 6));
+    if (PQgetvalue(res, i, 7)[0] != 't')
+        return CX_OK;
+    cx_status s = _row_at(res, i, POST_FACTS, v->out);
+    f->inserted = s == CX_OK;
+    return s;
+}
+
+cx_status chat_store_post(cx_pg_pool *pg, chat_post *v, int n)
 {
     PGresult *res = NULL;
-    const char *p[] = {n->room_id,
-                       n->identity,
-                       n->name,
-                       n->role,
-                       n->user_id ? n->user_id : "",
-                       n->text,
-                       n->reply_to ? n->reply_to : "",
-                       CHAT_DELETED_USER};
-    /* a sender whose account is gone (a room token minted before) is
-     * stored as "Deleted user", as the older messages of that account */
+    char *batch = _post_json(v, n);
+    if (!batch)
+        return CX_ERR_NOMEM;
+    const char *p[] = {batch, CHAT_DELETED_USER};
+    /* every check and the insert in one statement: x is the batch, ok each
+     * post with its checks (the ban for room tokens only: the host cannot
+     * be banned), ins inserts those that pass, rd records the readers */
     cx_status s = cx_pg_exec_prepared(
-        pg, "chat_insert",
-        "WITH ins AS (INSERT INTO chat_messages (room_id, sender_identity, sender_name, "
+        pg, "chat_post",
+        "WITH x AS (SELECT * FROM json_to_recordset($1::json) AS x(i int, mid uuid, room uuid, "
+        "ident text, name text, role text, uid text, txt text, reply text, kind text, "
+        "troom text, ins bool)), "
+        "ok AS (SELECT x.*, r.status, r.livekit_room, "
+        "CASE WHEN x.kind = 'room' THEN r.id::text = lower(x.troom) "
+        "ELSE r.owner_user_id::text = lower(x.troom) END AS may, "
+        "x.kind = 'room' AND EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND "
+        "(b.identity = x.ident OR b.user_id = NULLIF(x.uid, '')::uuid)) AS banned, "
+        "x.reply = '' OR EXISTS (SELECT 1 FROM chat_messages m WHERE "
+        "m.id = NULLIF(x.reply, '')::uuid AND m.room_id = r.id AND m.deleted_at IS NULL) "
+        "AS reply_ok FROM x JOIN rooms r ON r.id = x.room AND r.deleted_at IS NULL), "
+        "ins AS (INSERT INTO chat_messages (id, room_id, sender_identity, sender_name, "
         "sender_role, sender_user_id, text, reply_to) "
-        "SELECT $1::uuid, $2, CASE WHEN d.user_id IS NULL THEN $3 ELSE $8 END, $4, "
-        "CASE WHEN d.user_id IS NULL THEN NULLIF($5, '')::uuid END, $6, NULLIF($7, '')::uuid "
-        "FROM (SELECT 1) one LEFT JOIN chat_deleted_users d ON d.user_id = NULLIF($5, '')::uuid "
-        "WHERE $7 = '' OR EXISTS (SELECT 1 FROM chat_messages r WHERE r.id = NULLIF($7, '')::uuid "
-        "AND r.room_id = $1::uuid AND r.deleted_at IS NULL) RETURNING " MCOLS "), "
-        "rd AS (INSERT INTO chat_readers (room_id, user_id) SELECT $1::uuid, NULLIF($5, '')::uuid "
-        "WHERE $5 <> '' AND EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM "
-        "chat_deleted_users WHERE user_id = NULLIF($5, '')::uuid) ON CONFLICT DO NOTHING) "
-        "SELECT * FROM ins",
-        8, p, &res);
+        "SELECT ok.mid, ok.room, ok.ident, CASE WHEN d.user_id IS NULL THEN ok.name ELSE $2 "
+        "END, ok.role, CASE WHEN d.user_id IS NULL THEN NULLIF(ok.uid, '')::uuid END, ok.txt, "
+        "NULLIF(ok.reply, '')::uuid FROM ok LEFT JOIN chat_deleted_users d ON "
+        "d.user_id = NULLIF(ok.uid, '')::uuid WHERE ok.ins AND ok.may AND "
+        "ok.status <> 'ended' AND NOT ok.banned AND ok.reply_ok ORDER BY ok.i "
+        "RETURNING " MCOLS "), "
+        "rd AS (INSERT INTO chat_readers (room_id, user_id) SELECT DISTINCT ok.room, "
+        "ok.uid::uuid FROM ok WHERE ok.uid <> '' AND EXISTS (SELECT 1 FROM ins WHERE "
+        "ins.id = ok.mid::text) AND NOT EXISTS (SELECT 1 FROM chat_deleted_users WHERE "
+        "user_id = ok.uid::uuid) ON CONFLICT DO NOTHING) "
+        "SELECT x.i, ok.room IS NOT NULL, ok.may, ok.status = 'ended', ok.banned, ok.reply_ok, "
+        "ok.livekit_room, ins.id IS NOT NULL, ins.* FROM x LEFT JOIN ok ON ok.i = x.i "
+        "LEFT JOIN ins ON ins.id = x.mid::text ORDER BY x.i",
+        2, p, &res);
+    free(batch);
     if (s != CX_OK)
         return s;
-    s = _one(res, out, CX_ERR_MESSAGE_NOT_FOUND);
+    if (PQntuples(res) != n)
+        s = CX_ERR_INTERNAL;
+    int done = 0;
+    for (; s == CX_OK && done < n; done++)
+        s = _post_row(res, done, &v[done]);
+    if (s != CX_OK) /* none holds memory on failure */
+        for (int i = 0; i < done; i++)
+            if (v[i].f->inserted) {
+                chat_msg_clear(v[i].out);
+                v[i].f->inserted = false;
+            }
     PQclear(res);
     return s;
 }

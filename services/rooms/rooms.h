@@ -79,6 +79,7 @@ typedef struct rooms_ctx {
     int64_t waiting_ttl_s;    /* WAITING_TTL */
     int64_t pw_max_fails;     /* ROOM_PASSWORD_MAX_FAILS per room and client */
     int64_t pw_fail_window_s; /* ROOM_PASSWORD_FAIL_WINDOW */
+    struct chat_batch *chat;  /* group commit of chat posts (chat_batch.c); NULL: none */
 } rooms_ctx;
 
 /* ---- store.c: SQL, parameters only ---- */

@@ -1,15 +1,21 @@
 /* waiting.c: the waiting room of knock rooms (API-ROOMS.md "Waiting
- * room"): poll and leave (waiting token), list, approve, reject. The first poll after
- * approval mints the 200 join answer and stores it with the entry; later
- * polls answer the stored one (a racing first poll loses the store and
- * answers the winner's). */
+ * room"): poll and leave (waiting token), list, approve, reject. The
+ * approval mints the 200 join answer, stores it with the entry and sends it
+ * in the waiting.approved event (to that waiting party only); every poll
+ * answers the stored one. When the approval could not mint (LiveKit keys,
+ * Postgres), the first poll mints; a racing mint loses the store and
+ * answers the winner's, so there is only ever one answer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "calixio/v1/common.pb-c.h"
+#include "calixio/v1/events.pb-c.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "chat.h" /* rooms_publish_event */
 #include "rooms.h"
 
 static cx_status _status_reply(const char *status, const char *reason, ProtobufCMessage **out)
@@ -199,6 +205,43 @@ cx_status rooms_h_waiting_list(cx_req *req, const ProtobufCMessage *in_, Protobu
     return CX_OK;
 }
 
+/* Publishes waiting.approved with the join answer as its data ({id, status
+ * "approved", ...the 200 join answer}); only its waiting party receives it
+ * (the gateway's audience rule). Without an answer (the mint failed), the
+ * event carries {id, status} and the poll mints. */
+static void _publish_approved(rooms_ctx *ctx, cx_req *req, const rooms_row *r,
+                              const rooms_waiting *w)
+{
+    ProtobufCMessage *m = NULL;
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventWaiting we = CALIXIO__V1__ROOM_EVENT_WAITING__INIT;
+    rooms_waiting cur = *w;
+    char *txt = NULL;
+    cur.has_answer = false; /* decide's copy has none: mint (or read the winner's) */
+    cur.answer = NULL;
+    cur.answer_len = 0;
+    if (_approved(ctx, req, r, &cur, &m) == CX_OK) {
+        json_t *o = cx_json_encode_value(m);
+        if (o && json_object_set_new(o, "id", json_string(w->id)) == 0)
+            txt = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    rooms_waiting_clear(&cur);
+    if (!txt)
+        cx_log_warn(req->request_id, "room %s: waiting %s approved without its answer", r->id,
+                    w->id);
+    we.id = (char *)w->id;
+    ev.type = "waiting.approved";
+    ev.room_id = (char *)r->id;
+    ev.livekit_room = (char *)r->livekit_room;
+    ev.waiting = &we;
+    ev.waiting_id = (char *)w->id;
+    ev.data_json = txt;
+    rooms_publish_event(ctx, &ev, req->request_id);
+    free(txt);
+}
+
 static cx_status _decide(rooms_ctx *ctx, cx_req *req, const Calixio__V1__WaitingRef *in,
                          const char *status, ProtobufCMessage **out)
 {
@@ -221,9 +264,11 @@ static cx_status _decide(rooms_ctx *ctx, cx_req *req, const Calixio__V1__Waiting
                             reject ? "waiting.rejected" : "waiting.approved", w.id,
                             NULL) != CX_OK)
             cx_log_warn(req->request_id, "room %s: audit of the decision failed", row.id);
-        rooms_publish_waiting(ctx, row.id, row.livekit_room, reject ? "rejected" : "approved",
-                              w.id, w.name, w.user_id, reject ? w.reason : NULL,
-                              req->request_id);
+        if (reject)
+            rooms_publish_waiting(ctx, row.id, row.livekit_room, "rejected", w.id, w.name,
+                                  w.user_id, w.reason, req->request_id);
+        else
+            _publish_approved(ctx, req, &row, &w);
         cx_log_info(req->request_id, "room %s: waiting %s %s", row.id, w.id, status);
     }
     rooms_row_clear(&row);

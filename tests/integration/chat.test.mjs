@@ -348,6 +348,57 @@ test('rate limit: the 11th message of a sender within 10 s is 429 too_many_messa
   assert.ok(key.includes(`cx:chat:rate:{${room.id}}:${g.identity}`), key.join(','));
 });
 
+// Posts that arrive together are stored together (rooms' group commit,
+// chat_batch.c): each still gets its own answer, in the contract's order.
+test('post: a burst of concurrent posts, good and bad together, each answered on its own; the limit holds under concurrency', async () => {
+  const room = await createRoom(alice);
+  const other = await createRoom(alice);
+  const elsewhere = await say(other, alice.token, 'in another room');
+  const banned = await join(room, { user_name: 'Banned' });
+  lk.setParticipants(room.livekit_room, [{ identity: banned.identity, name: 'Banned', sid: 'PA_banned' }]);
+  const ban = await call('POST', `/rooms/${room.id}/participants/${banned.identity}/remove`, { token: alice.token, json: { ban: true } });
+  assert.equal(ban.status, 204, ban.text);
+  const ended = await createRoom(alice);
+  const endedGuest = await join(ended);
+  assert.equal((await call('POST', `/rooms/${ended.id}/end`, { token: alice.token })).status, 200);
+  const good = await Promise.all(Array.from({ length: 40 }, () => join(room)));
+  const first = await say(room, good[0].token, 'first');
+  const bob2 = await call('POST', `/rooms/${room.id}/messages`, { token: bob.token, json: { text: 'not the host' } });
+  expectError(bob2, 403, 'room_forbidden');
+  const one = good[1];
+  const burst = [
+    ...good.slice(2).map((g, i) => ({ want: 201, r: post(room, g.token, { text: `burst ${i}`, ...(i % 3 === 0 ? { reply_to: first.id } : {}) }) })),
+    ...Array.from({ length: 15 }, (_, i) => ({ one: true, r: post(room, one.token, { text: `same sender ${i}` }) })),
+    { want: 400, field: 'reply_to', rule: 'same_room', r: post(room, good[0].token, { text: 'reply elsewhere', reply_to: elsewhere.id }) },
+    { want: 403, error: 'banned', r: post(room, banned.token, { text: 'banned' }) },
+    { want: 409, error: 'room_ended', r: post(ended, endedGuest.token, { text: 'too late' }) },
+    { want: 403, error: 'room_forbidden', r: post(room, roomToken({ room: other, identity: 'stranger' }), { text: 'wrong room' }) },
+    { want: 201, r: post(room, alice.token, { text: 'the host too' }) },
+  ];
+  const res = await Promise.all(burst.map(async (b) => ({ ...b, r: await b.r })));
+  const acked = [];
+  for (const b of res) {
+    if (b.one) continue;
+    assert.equal(b.r.status, b.want, b.r.text);
+    if (b.field) assert.equal(b.r.json.fields?.[b.field], b.rule, b.r.text);
+    if (b.error) assert.equal(b.r.json.error, b.error, b.r.text);
+    if (b.want === 201) acked.push(b.r.json);
+  }
+  const same = res.filter((b) => b.one).map((b) => b.r);
+  assert.equal(same.filter((r) => r.status === 201).length, 10, 'exactly 10 of 15 concurrent posts of one sender pass');
+  assert.equal(same.filter((r) => r.status === 429).length, 5);
+  for (const r of same.filter((x) => x.status === 201)) acked.push(r.json);
+  // every acknowledged message is stored with its own id, text and sender
+  const rows = await s.psql(`SELECT id::text, text, sender_identity, COALESCE(reply_to::text, '') FROM chat_messages WHERE room_id = '${room.id}'`);
+  const byId = new Map(rows.map(([id, text, who, rt]) => [id, { text, who, rt }]));
+  for (const m of acked) {
+    assert.equal(byId.get(m.id)?.text, m.text, `stored: ${m.id}`);
+    assert.equal(byId.get(m.id)?.who, m.sender.identity);
+    assert.equal(byId.get(m.id)?.rt, m.reply_to ?? '');
+  }
+  assert.equal(rows.length, acked.length + 1, 'nothing refused was stored');
+});
+
 // ---- reading and paging ----------------------------------------------------------
 
 test('paging: limit latest older than before, oldest first, next_before; no repeat or gap while new ones arrive', async () => {

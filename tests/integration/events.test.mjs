@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { EventSource } from 'eventsource';
+import { TokenVerifier } from 'livekit-server-sdk';
 import { startStack, sleep, signJwt, DEFAULT_ENV, freePort } from '../harness/stack.mjs';
 import { startFakeLiveKit } from '../harness/fake-livekit.mjs';
 import * as lkw from '../harness/livekit-webhook.mjs';
@@ -524,4 +525,80 @@ test('chat.* from POST/PATCH/DELETE /messages and waiting.* from a knock room re
   assert.equal(host.events.filter((e) => e.event === 'waiting.approved').length, 0, 'the decision reaches only its waiting party');
   host.close();
   waiter.close();
+});
+
+// API-ROOMS.md: waiting.approved carries "the 200 join answer", and only to
+// that waiting party; the poll answers the very same answer (one mint).
+test('waiting.approved brings the waiting party its join answer (and nobody else a token)', async () => {
+  const knock = await newRoom({ access: 'knock' });
+  const host = await sse(s.url, knock.id, { token: alice.token });
+  assert.equal(host.status, 200, host.text);
+  // a moderator and a plain participant listen too (admitted through invites)
+  const streams = { host };
+  for (const role of ['moderator', 'participant']) {
+    const inv = await s.http('POST', `/rooms/${knock.id}/invites`, { headers: bearer(alice.token), json: { role } });
+    assert.equal(inv.status, 201, inv.text);
+    const j = await s.http('POST', `/rooms/${knock.id}/join`, { json: { user_name: role, invite: inv.json.code } });
+    assert.equal(j.status, 200, j.text);
+    assert.equal(j.json.role, role);
+    streams[role] = await sse(s.url, knock.id, { token: j.json.room_token });
+    assert.equal(streams[role].status, 200, streams[role].text);
+  }
+  const w = await s.http('POST', `/rooms/${knock.id}/join`, { json: { user_name: 'Knocker' } });
+  const w2 = await s.http('POST', `/rooms/${knock.id}/join`, { json: { user_name: 'Other' } });
+  assert.equal(w.status, 202, w.text);
+  assert.equal(w2.status, 202, w2.text);
+  const waiter = await sse(s.url, knock.id, { token: w.json.waiting_token });
+  const other = await sse(s.url, knock.id, { token: w2.json.waiting_token });
+  assert.equal(waiter.status, 200, waiter.text);
+  assert.equal(other.status, 200, other.text);
+  assert.ok(await host.waitFor((e) => e.event === 'waiting.requested' && e.data.id === w2.json.waiting_id));
+  await sleep(100);
+  const ap = await s.http('POST', `/rooms/${knock.id}/waiting/${w.json.waiting_id}/approve`, { headers: bearer(alice.token) });
+  assert.equal(ap.status, 200, ap.text);
+  assert.deepEqual(ap.json, { id: w.json.waiting_id, status: 'approved' }, 'the approver gets no token');
+  const ok = await waiter.waitFor((e) => e.event === 'waiting.approved');
+  assert.ok(ok, `waiting.approved seen: ${JSON.stringify(waiter.events)}`);
+  const a = ok.data;
+  assert.equal(a.id, w.json.waiting_id);
+  assert.equal(a.status, 'approved');
+  assert.equal(a.room_id, knock.id);
+  assert.equal(a.role, 'guest');
+  assert.equal(a.state?.mode, 'conference');
+  assert.ok(a.url, 'livekit url');
+  assert.ok(a.expires_in > 0);
+  assert.equal(a.livekit_room, knock.livekit_room);
+  // the LiveKit token, checked by the official SDK
+  const grants = await new TokenVerifier('devkey', 'secret').verify(a.token);
+  assert.equal(grants.sub, a.identity);
+  assert.equal(grants.video.room, knock.livekit_room);
+  assert.equal(grants.video.roomJoin, true);
+  assert.ok(!grants.video.roomAdmin);
+  await assert.rejects(new TokenVerifier('devkey', 'other').verify(a.token));
+  // the room token works inside the room
+  const me = await s.http('POST', `/rooms/${knock.id}/messages`, { headers: bearer(a.room_token), json: { text: 'in at last' } });
+  assert.equal(me.status, 201, me.text);
+  assert.equal(me.json.sender.identity, a.identity);
+  // the poll answers the same answer: the event's tokens, not new ones
+  const p1 = await s.http('GET', `/rooms/${knock.id}/waiting/${w.json.waiting_id}`, { headers: bearer(w.json.waiting_token) });
+  assert.equal(p1.status, 200, p1.text);
+  const { id: _wid, ...rest } = a;
+  assert.deepEqual(p1.json, rest, 'poll and event carry one answer');
+  // nobody else saw a waiting.approved or any token
+  await sleep(300);
+  for (const [who, c] of Object.entries({ ...streams, other })) {
+    assert.equal(c.events.filter((e) => e.event === 'waiting.approved').length, 0, `${who} sees no waiting.approved`);
+    assert.ok(!JSON.stringify(c.events).includes(a.token), `${who} never sees the LiveKit token`);
+    assert.ok(!JSON.stringify(c.events).includes(a.room_token), `${who} never sees the room token`);
+  }
+  // a resumed stream of another party does not replay it either
+  const replay = await sse(s.url, knock.id, { token: alice.token, headers: { 'Last-Event-ID': host.events[0].id } });
+  assert.equal(replay.status, 200, replay.text);
+  await sleep(300);
+  assert.equal(replay.events.filter((e) => e.event === 'waiting.approved').length, 0);
+  // and the waiting party's own resume does
+  const again = await sse(s.url, knock.id, { token: w.json.waiting_token, headers: { 'Last-Event-ID': String(Number(ok.id) - 1) } });
+  const ok2 = await again.waitFor((e) => e.event === 'waiting.approved');
+  assert.equal(ok2?.data.token, a.token);
+  for (const c of [...Object.values(streams), waiter, other, replay, again]) c.close();
 });
