@@ -261,7 +261,7 @@ const limits = [];
     const parts = Object.keys(byName1).map((n) => `${n} ${(((byName1[n] - (byName0[n] ?? 0)) * 1e6) / 100 / Math.max(1, acked.length)).toFixed(0)}`).join(', ');
     console.log(`chat: serving side CPU ${cpuUs.toFixed(0)} µs per message (daemons, nats, Postgres, Redis; ${pids.length} processes): ${parts}`);
   }
-  limits.push(`LIMIT name=chat_msgs_per_s value=${rate.toFixed(0)} target=${TARGET_RATE} errors=${errors} stored_missing=${missing} p99_ms=${pct(lat, 99).toFixed(2)} senders=distinct_guests${exhausted ? ' senders_exhausted=1' : ''}`);
+  limits.push(`LIMIT name=chat_msgs_per_s value=${rate.toFixed(0)} target=${TARGET_RATE} errors=${errors} stored_missing=${missing} p99_ms=${pct(lat, 99).toFixed(2)} senders=distinct_guests${exhausted ? ' senders_exhausted=1' : ''} op=ge unit=msg/s -- POST /rooms/{id}/messages through the gateway (own stack, distinct guest senders; ${errors} errors, ${missing} acknowledged but not stored)`);
 }
 
 // ---- 2. fan-out ------------------------------------------------------------------
@@ -324,7 +324,7 @@ if (E.BENCH_SKIP_FANOUT !== '1') {
   lat.sort((a, b) => a - b);
   const want = answered.size * open;
   console.log(`fan-out: ${answered.size}/${FANOUT_MSGS} messages posted into ${open}/${LISTENERS} listeners: ${lat.length}/${want} deliveries, POST answer -> listener p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms (target < ${TARGET_FANOUT_P99}); ${early} arrived before the POST's answer (counted as 0)`);
-  limits.push(`LIMIT name=chat_fanout_p99_ms value=${pct(lat, 99).toFixed(1)} target=${TARGET_FANOUT_P99} listeners=${open} delivered=${lat.length}/${want}`);
+  limits.push(`LIMIT name=chat_fanout_p99_ms value=${pct(lat, 99).toFixed(1)} target=${TARGET_FANOUT_P99} listeners=${open} delivered=${lat.length}/${want} op=lt unit=ms -- a chat message into a room with ${open} listeners, from the POST's answer to every listener (p99; ${lat.length}/${want} delivered)`);
   for (const x of streams) x.sock.destroy();
 }
 
