@@ -47,7 +47,8 @@ struct gw_listener {
     gw_listener *rprev, *rnext; /* the room's listeners, ev->mu */
     gw_listener *aprev, *anext; /* every listener, ev->mu */
     struct MHD_Connection *conn;
-    gw_ev_caller caller;
+    gw_ev_caller caller;  /* role: ev->mu (a role change event changes it) */
+    uint64_t role_seq;    /* sequence of the role change applied last, ev->mu */
     int64_t exp_ms;       /* token expiry (wall clock) */
     int64_t next_ping_ms; /* monotonic, ev->mu */
     char rid[64];
@@ -288,6 +289,14 @@ static uint64_t _msg_seq(natsMsg *m)
 }
 
 /* Fan-out: one message of a room's ordered consumer (a NATS pool thread). */
+/* Applies a role change to l's caller once, in stream order (the replay and
+ * the live path may both see it, the older after the newer). Under ev->mu. */
+static void _follow_role(gw_listener *l, const gw_ev *e, uint64_t seq)
+{
+    if (e->sets_role && seq > l->role_seq && gw_ev_apply_role(e, &l->caller))
+        l->role_seq = seq;
+}
+
 static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void *closure)
 {
     (void)nc;
@@ -308,9 +317,11 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m, void 
     gw_frame *f = _frame(e.frame, e.frame_len, seq);
     gw_resumes rs = {0};
     pthread_mutex_lock(&ev->mu);
-    for (gw_listener *l = room->dead || !f ? NULL : room->ls; l; l = l->rnext)
+    for (gw_listener *l = room->dead || !f ? NULL : room->ls; l; l = l->rnext) {
+        _follow_role(l, &e, seq);
         if (gw_ev_visible(&e, &l->caller) && _push(l, f, gw_ev_closes(&e, &l->caller)))
             _resume_add(&rs, l->conn);
+    }
     pthread_mutex_unlock(&ev->mu);
     _resume_all(&rs);
     _unref(f);
@@ -661,13 +672,20 @@ static cx_status _replay(gw_events *ev, gw_listener *l, const char *room_id, uin
                                       (size_t)natsMsg_GetDataLength(m), got, &e);
         natsMsg_Destroy(m);
         seq = got + 1;
-        if (s != CX_OK || !gw_ev_visible(&e, &l->caller)) {
+        bool visible = false, ends = false;
+        if (s == CX_OK) {
+            pthread_mutex_lock(&ev->mu); /* l->caller: the live path changes it too */
+            _follow_role(l, &e, got);
+            visible = gw_ev_visible(&e, &l->caller);
+            ends = gw_ev_closes(&e, &l->caller);
+            pthread_mutex_unlock(&ev->mu);
+        }
+        if (s != CX_OK || !visible) {
             if (s == CX_OK)
                 gw_ev_clear(&e);
             continue;
         }
         gw_frame *f = _frame(e.frame, e.frame_len, got);
-        bool ends = gw_ev_closes(&e, &l->caller);
         gw_ev_clear(&e);
         if (!f)
             return CX_ERR_NOMEM;

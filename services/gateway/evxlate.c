@@ -25,24 +25,25 @@ typedef struct gw_ev_def {
     gw_ev_aud aud;
     gw_ev_shape shape;
     bool ends_all, ends_named;
+    bool sets_role; /* the named participant's stream follows its new role */
 } gw_ev_def;
 
 /* API-ROOMS.md "Live events", one row per type. */
 static const gw_ev_def defs[] = {
-    {"chat.message", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false},
-    {"chat.message_updated", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false},
-    {"chat.message_deleted", GW_EVA_MEMBERS, GW_EVS_MESSAGE_ID, false, false},
-    {"participant.joined", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false},
-    {"participant.left", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false},
-    {"participant.removed", GW_EVA_MEMBERS, GW_EVS_ROLE, false, true},
-    {"participant.role_changed", GW_EVA_MEMBERS, GW_EVS_ROLE, false, false},
-    {"room.updated", GW_EVA_MEMBERS, GW_EVS_ROOM, false, false},
-    {"room.ended", GW_EVA_EVERYONE, GW_EVS_ROOM, true, false},
-    {"waiting.requested", GW_EVA_STAFF, GW_EVS_WAITING, false, false},
-    {"waiting.left", GW_EVA_STAFF, GW_EVS_WAITING, false, false},
+    {"chat.message", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false, false},
+    {"chat.message_updated", GW_EVA_MEMBERS, GW_EVS_MESSAGE, false, false, false},
+    {"chat.message_deleted", GW_EVA_MEMBERS, GW_EVS_MESSAGE_ID, false, false, false},
+    {"participant.joined", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false, false},
+    {"participant.left", GW_EVA_MEMBERS, GW_EVS_PRESENCE, false, false, false},
+    {"participant.removed", GW_EVA_MEMBERS, GW_EVS_ROLE, false, true, false},
+    {"participant.role_changed", GW_EVA_MEMBERS, GW_EVS_ROLE, false, false, true},
+    {"room.updated", GW_EVA_MEMBERS, GW_EVS_ROOM, false, false, false},
+    {"room.ended", GW_EVA_EVERYONE, GW_EVS_ROOM, true, false, false},
+    {"waiting.requested", GW_EVA_STAFF, GW_EVS_WAITING, false, false, false},
+    {"waiting.left", GW_EVA_STAFF, GW_EVS_WAITING, false, false, false},
     /* rooms sends the join answer in data_json; {id, status} only when its mint failed */
-    {"waiting.approved", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false},
-    {"waiting.rejected", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false},
+    {"waiting.approved", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false, false},
+    {"waiting.rejected", GW_EVA_OWN_WAITING, GW_EVS_WAITING, false, false, false},
 };
 
 static const gw_ev_def *_def(const char *type)
@@ -139,6 +140,8 @@ cx_status gw_ev_translate(const uint8_t *pb, size_t len, uint64_t seq, gw_ev *ou
     out->ends_named = d->ends_named;
     if (e->participant && e->participant->identity)
         snprintf(out->identity, sizeof(out->identity), "%s", e->participant->identity);
+    out->sets_role = d->sets_role && out->identity[0] && e->participant &&
+                     gw_ev_role_parse(e->participant->role, &out->role);
     const char *wid = e->waiting_id ? e->waiting_id : e->waiting ? e->waiting->id : NULL;
     if (wid)
         snprintf(out->waiting_id, sizeof(out->waiting_id), "%s", wid);
@@ -177,6 +180,15 @@ bool gw_ev_visible(const gw_ev *ev, const gw_ev_caller *c)
                strcmp(c->waiting_id, ev->waiting_id) == 0;
     }
     return false;
+}
+
+bool gw_ev_apply_role(const gw_ev *ev, gw_ev_caller *c)
+{
+    if (!ev->sets_role || c->role == GW_EVR_WAITING || !c->identity[0] ||
+        strcmp(c->identity, ev->identity) != 0)
+        return false;
+    c->role = ev->role;
+    return true;
 }
 
 bool gw_ev_closes(const gw_ev *ev, const gw_ev_caller *c)

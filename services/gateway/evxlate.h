@@ -42,6 +42,8 @@ typedef struct gw_ev {
     gw_ev_aud aud;
     bool ends_all;       /* room.ended: every stream closes after it */
     bool ends_named;     /* participant.removed: the named participant's closes */
+    bool sets_role;      /* participant.role_changed with a known role: role below */
+    gw_ev_role role;     /* the named participant's role from now on */
     char identity[65];   /* participant.*: the participant it names */
     char waiting_id[37]; /* waiting.*: the entry it names */
     char *frame;
@@ -58,6 +60,13 @@ void gw_ev_clear(gw_ev *ev);
 
 /* True when caller c receives ev. */
 bool gw_ev_visible(const gw_ev *ev, const gw_ev_caller *c);
+
+/* Follows a role change: when ev gives the participant c follows the
+ * stream as a new role (a promotion to moderator, a demotion), c's role
+ * becomes it, so the audience of later events is the current one. A
+ * waiting party is never changed. True when ev named c (its role is now
+ * ev's, changed or not). */
+bool gw_ev_apply_role(const gw_ev *ev, gw_ev_caller *c);
 
 /* True when c's stream must close after ev was sent to it. */
 bool gw_ev_closes(const gw_ev *ev, const gw_ev_caller *c);

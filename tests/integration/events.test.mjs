@@ -283,6 +283,30 @@ test('audiences: waiting.* for host and moderators, a waiting party sees only it
   for (const v of Object.values(c)) v.close();
 });
 
+test('a participant promoted while following the stream gets the staff events from then on, and loses them when demoted', async () => {
+  const r = await newRoom();
+  const part = mintRoomToken({ roomId: r.id, role: 'guest' });
+  const other = mintRoomToken({ roomId: r.id, role: 'guest' });
+  const c = { part: await sse(s.url, r.id, { token: part.token }), other: await sse(s.url, r.id, { token: other.token }) };
+  for (const [k, v] of Object.entries(c)) assert.equal(v.status, 200, `${k}: ${v.text}`);
+  await sleep(100);
+  const knock = async (name) => {
+    const w = mintRoomToken({ roomId: r.id, waiting: true });
+    await publishEvent({ type: 'waiting.requested', roomId: r.id, waitingId: w.wid, dataJson: JSON.stringify({ id: w.wid, name }) });
+  };
+  await knock('before');
+  await publishEvent({ type: 'participant.role_changed', roomId: r.id, participant: { identity: part.identity, role: 'moderator' } });
+  await knock('promoted');
+  await publishEvent({ type: 'participant.role_changed', roomId: r.id, participant: { identity: part.identity, role: 'participant' } });
+  await knock('demoted');
+  await publishEvent({ type: 'chat.message', roomId: r.id, dataJson: JSON.stringify({ id: randomUUID(), text: 'end' }) });
+  await Promise.all(Object.values(c).map((x) => x.waitFor((e) => e.event === 'chat.message', 3000)));
+  const seen = (x) => x.events.map((e) => (e.event === 'waiting.requested' ? `knock:${e.data.name}` : e.event));
+  assert.deepEqual(seen(c.part), ['participant.role_changed', 'knock:promoted', 'participant.role_changed', 'chat.message']);
+  assert.deepEqual(seen(c.other), ['participant.role_changed', 'participant.role_changed', 'chat.message']);
+  for (const v of Object.values(c)) v.close();
+});
+
 test('room.ended reaches everyone (waiting parties too) and closes every stream after it', async () => {
   const r = await newRoom();
   const part = await sse(s.url, r.id, { token: mintRoomToken({ roomId: r.id }).token });

@@ -100,6 +100,52 @@ static void test_removed(void)
     CX_CHECK_INT(gw_ev_translate(junk, sizeof junk, 1, &e), CX_ERR_BAD_REQUEST);
 }
 
+static void test_role_follow(void)
+{
+    Calixio__V1__RoomEvent ev = CALIXIO__V1__ROOM_EVENT__INIT;
+    Calixio__V1__RoomEventParticipant p = CALIXIO__V1__ROOM_EVENT_PARTICIPANT__INIT;
+    gw_ev e, knock;
+    gw_ev_caller me = part, other = mod, waiting = wait_a;
+    p.identity = "p-1";
+    p.role = "moderator";
+    ev.type = "participant.role_changed";
+    ev.room_id = "r1";
+    ev.participant = &p;
+    CX_CHECK_INT(_xlate(&ev, 11, &e), CX_OK);
+    CX_CHECK(e.sets_role && e.role == GW_EVR_MODERATOR);
+    Calixio__V1__RoomEvent k = CALIXIO__V1__ROOM_EVENT__INIT;
+    k.type = "waiting.requested";
+    k.room_id = "r1";
+    k.data_json = "{\"id\":\"x\",\"name\":\"W\"}";
+    CX_CHECK_INT(_xlate(&k, 12, &knock), CX_OK);
+    CX_CHECK(!gw_ev_visible(&knock, &me));
+    /* promoted: the staff events reach it from now on; others unchanged */
+    CX_CHECK(gw_ev_apply_role(&e, &me) && me.role == GW_EVR_MODERATOR);
+    CX_CHECK(gw_ev_visible(&knock, &me));
+    CX_CHECK(!gw_ev_apply_role(&e, &other) && other.role == GW_EVR_MODERATOR);
+    strcpy(waiting.identity, "p-1"); /* a waiting party is never promoted by an event */
+    CX_CHECK(!gw_ev_apply_role(&e, &waiting) && waiting.role == GW_EVR_WAITING);
+    gw_ev_clear(&e);
+    /* demoted back */
+    p.role = "participant";
+    CX_CHECK_INT(_xlate(&ev, 13, &e), CX_OK);
+    CX_CHECK(gw_ev_apply_role(&e, &me) && me.role == GW_EVR_PARTICIPANT);
+    CX_CHECK(!gw_ev_visible(&knock, &me));
+    gw_ev_clear(&e);
+    /* an unknown role changes nothing */
+    p.role = "admin";
+    CX_CHECK_INT(_xlate(&ev, 14, &e), CX_OK);
+    CX_CHECK(!e.sets_role && !gw_ev_apply_role(&e, &me) && me.role == GW_EVR_PARTICIPANT);
+    gw_ev_clear(&e);
+    /* other types never set a role */
+    ev.type = "participant.removed";
+    p.role = "host";
+    CX_CHECK_INT(_xlate(&ev, 15, &e), CX_OK);
+    CX_CHECK(!e.sets_role && !gw_ev_apply_role(&e, &me));
+    gw_ev_clear(&e);
+    gw_ev_clear(&knock);
+}
+
 static void test_roles(void)
 {
     gw_ev_role r;
@@ -113,6 +159,7 @@ int main(void)
     CX_RUN(test_room_frame);
     CX_RUN(test_audiences);
     CX_RUN(test_removed);
+    CX_RUN(test_role_follow);
     CX_RUN(test_roles);
     return CX_DONE();
 }
