@@ -45,8 +45,7 @@ static const cx_cfg_var vars[] = {
     {"GATEWAY_THREADS", CX_CFG_INT, "0", "HTTP thread pool size (0: number of cores)", &threads,
      0, 256, false},
     {"GATEWAY_MAX_CONNECTIONS", CX_CFG_INT, "16384",
-     "open HTTP connections at most (event streams included)", &max_conns,
-     1, 1000000, false},
+     "open HTTP connections at most (event streams included)", &max_conns, 1, 1000000, false},
     {"GATEWAY_CONNECTION_TIMEOUT", CX_CFG_DURATION, "15s",
      "idle HTTP connection timeout (slow clients are dropped)", &conn_timeout_ms, 1000, 3600000,
      false},
@@ -102,10 +101,11 @@ static void _raise_nofile(int64_t want_conns)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur != RLIM_INFINITY && (int64_t)rl.rlim_cur < want_conns + 64)
-        cx_log_warn(NULL,
-                    "open-file limit %lld is below GATEWAY_MAX_CONNECTIONS %lld + 64: connections "
-                    "beyond the limit are refused (raise ulimit -n)",
-                    (long long)rl.rlim_cur, (long long)want_conns);
+        cx_log_warn(
+            NULL,
+            "open-file limit %lld is below GATEWAY_MAX_CONNECTIONS %lld + 64: connections "
+            "beyond the limit are refused (raise ulimit -n)",
+            (long long)rl.rlim_cur, (long long)want_conns);
 }
 
 static void _sleep_ms(long ms)
