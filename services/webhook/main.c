@@ -45,8 +45,8 @@ static const cx_cfg_var vars[] = {
     {"WEBHOOK_DEDUP_TTL", CX_CFG_DURATION, "24h", "how long an event id is remembered",
      &dedup_ttl_ms, 60000, INT64_C(2592000000), false},
     {"WEBHOOK_CONCURRENCY", CX_CFG_INT, "64",
-     "webhooks one copy handles at once (NATS delivery threads; also its Redis "
-     "connections); used instead of CX_SUBS_PER_ENDPOINT",
+     "webhooks one copy handles at once (NATS delivery threads of the ingest endpoint; "
+     "also its Redis connections); the history reads use CX_SUBS_PER_ENDPOINT",
      &concurrency, 1, 256, false},
     {"WEBHOOK_PG_POOL_SIZE", CX_CFG_INT, "8",
      "Postgres connections of this daemon (history rows go in groups, one statement at a "
@@ -92,7 +92,12 @@ static cx_status _serve(wh_ctx *c)
     o.endpoints = endpoints;
     o.n_endpoints = (int)CX_NELEM(endpoints);
     o.ctx = c;
-    o.subs_per_endpoint = (int)concurrency;
+    /* the ingest endpoint waits on its stores: WEBHOOK_CONCURRENCY delivery
+     * threads for it; the history reads keep CX_SUBS_PER_ENDPOINT (each
+     * thread costs its stack: 64 per endpoint were ~400 threads idle) */
+    const cx_endpoint_subs hot[] = {{"livekit", (int)concurrency}};
+    o.ep_subs = hot;
+    o.n_ep_subs = (int)CX_NELEM(hot);
     cx_status s = cx_service_create(&svc, &o);
     if (s == CX_OK)
         s = wh_rooms_subscribe(c->rooms, svc);
