@@ -21,7 +21,9 @@ static cx_status _publish(const auth_ctx *c, const char *user_id, const char *de
     Calixio__V1__AccountDeleted ev = CALIXIO__V1__ACCOUNT_DELETED__INIT;
     ev.user_id = (char *)user_id;
     ev.deleted_at = (char *)deleted_at;
-    snprintf(rel, sizeof(rel), "events.user.%s.deleted", user_id);
+    int n = snprintf(rel, sizeof(rel), "events.user.%s.deleted", user_id);
+    if (n < 0 || (size_t)n >= sizeof(rel))
+        return CX_ERR_INTERNAL;
     cx_status s = cx_service_publish(c->svc, rel, &ev.base);
     if (s == CX_OK &&
         natsConnection_FlushTimeout(cx_service_conn(c->svc), ACCT_FLUSH_MS) != NATS_OK)
