@@ -606,7 +606,8 @@ static cx_status subscribe_endpoints(cx_service *s)
         per = CX_MAX_SUBS;
     for (int i = 0; i < o->n_endpoints; i++) {
         ep_state *es = &s->eps[i];
-        int n = o->endpoints[i].pooled ? 1 : per;
+        int want = o->endpoint_subs ? o->endpoint_subs[i] : 0;
+        int n = o->endpoints[i].pooled ? 1 : want > 0 && want < per ? want : per;
         for (int k = 0; k < n; k++) {
             natsSubscription *sub = NULL;
             if (natsConnection_QueueSubscribe(&sub, s->nc, es->subject, s->queue, on_msg, es) !=

@@ -96,12 +96,14 @@ typedef struct cx_service_opts {
     const char *prefix;          /* subject prefix, "calixio" */
     const cx_endpoint *endpoints;
     int n_endpoints;
-    void *ctx;               /* passed to every handler */
-    const cx_auth_cfg *auth; /* NULL: no endpoint may use CX_AUTH_* other than NONE */
-    cx_redis *revocation;    /* deny-list store; NULL skips the check */
-    int subs_per_endpoint;   /* parallel delivery threads per endpoint (default 2) */
-    int pool_threads;        /* worker threads for pooled endpoints (default 2) */
-    int pool_queue;          /* max queued pooled requests (default 64) */
+    void *ctx;                /* passed to every handler */
+    const cx_auth_cfg *auth;  /* NULL: no endpoint may use CX_AUTH_* other than NONE */
+    cx_redis *revocation;     /* deny-list store; NULL skips the check */
+    int subs_per_endpoint;    /* parallel delivery threads per endpoint (default 2) */
+    const int *endpoint_subs; /* NULL, or per endpoint (n_endpoints entries): fewer
+                                 delivery threads for it (0: subs_per_endpoint) */
+    int pool_threads;         /* worker threads for pooled endpoints (default 2) */
+    int pool_queue;           /* max queued pooled requests (default 64) */
 } cx_service_opts;
 
 typedef struct cx_service cx_service;

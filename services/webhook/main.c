@@ -78,6 +78,15 @@ static const cx_endpoint endpoints[] = {
      &calixio__v1__stats_reply__descriptor, wh_h_stats_get, CX_AUTH_NONE, false},
 };
 
+/* Delivery threads per endpoint. The history, audit and call-quality
+ * endpoints wait on the Postgres pool (WEBHOOK_PG_POOL_SIZE, 8): more
+ * threads than WH_READ_SUBS only cost memory. With WEBHOOK_CONCURRENCY (64)
+ * threads each, an idle cx-webhook had 405 threads and 5.2 MiB of private
+ * memory (issue 14). 0: WEBHOOK_CONCURRENCY (the livekit ingest). */
+#define WH_READ_SUBS 4
+static const int endpoint_subs[CX_NELEM(endpoints)] = {
+    0, WH_READ_SUBS, WH_READ_SUBS, WH_READ_SUBS, WH_READ_SUBS, WH_READ_SUBS};
+
 static cx_status _serve(wh_ctx *c)
 {
     cx_service_opts o;
@@ -93,6 +102,7 @@ static cx_status _serve(wh_ctx *c)
     o.n_endpoints = (int)CX_NELEM(endpoints);
     o.ctx = c;
     o.subs_per_endpoint = (int)concurrency;
+    o.endpoint_subs = endpoint_subs;
     cx_status s = cx_service_create(&svc, &o);
     if (s == CX_OK)
         s = wh_rooms_subscribe(c->rooms, svc);
