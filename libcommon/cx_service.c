@@ -593,6 +593,9 @@ static cx_status subscribe_revocations(cx_service *s)
      * so no revocation falls between the load and the push */
     if (natsConnection_FlushTimeout(s->nc, 2000) == NATS_OK)
         cx_denylist_enable(true);
+    else /* safe (Redis per request, as before), only slower */
+        cx_log_warn(NULL, "%s: revocation subscription not confirmed: deny-list copy not used",
+                    s->micro_name);
     cx_auth_set_revoke_hook(publish_revoked, s);
     cx_auth_set_fallback(ask_auth, s);
     return CX_OK;
