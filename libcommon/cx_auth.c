@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cx_crypto.h"
+#include "cx_denylist.h"
 #include "cx_jwt.h"
 #include "cx_time.h"
 
@@ -107,8 +108,10 @@ static int _rc_lookup(const char *sid, uint64_t *epoch)
 
 void cx_auth_note_revoked(const char *session_id)
 {
-    if (session_id && *session_id)
+    if (session_id && *session_id) {
+        cx_denylist_note(session_id);
         (void)_rc_store(session_id, true, 0);
+    }
 }
 
 void cx_auth_set_fallback(cx_auth_fallback_fn fn, void *arg)
@@ -147,6 +150,9 @@ static cx_status _ask_fallback(const char *sid, cx_status redis_status, bool *re
 static cx_status _is_revoked(cx_redis *redis, const char *sid)
 {
     uint64_t epoch = 0;
+    int pushed = cx_denylist_check(redis, sid); /* the pushed copy, once known */
+    if (pushed >= 0)
+        return pushed ? CX_ERR_TOKEN_REVOKED : CX_OK;
     int cached = _rc_lookup(sid, &epoch);
     if (cached >= 0)
         return cached ? CX_ERR_TOKEN_REVOKED : CX_OK;
@@ -239,7 +245,8 @@ cx_status cx_auth_denylist_put(cx_redis *redis, const char *session_id, int64_t 
     snprintf(key, sizeof key, CX_REVOKED_PREFIX "%s", session_id);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(ttl_s > 0 ? ttl_s : 1));
     const char *argv[] = {"SET", key, "1", "EX", ttl};
-    return cx_redis_cmdv(redis, NULL, 5, argv, NULL);
+    cx_status s = cx_redis_cmdv(redis, NULL, 5, argv, NULL);
+    return s == CX_OK ? cx_denylist_index_put(redis, session_id, ttl_s > 0 ? ttl_s : 1) : s;
 }
 
 /* Notes the revocation here and tells the other processes (the hook). */

@@ -2,10 +2,12 @@
  *
  * Access token claims: sub (user id), username, sid (session id), jti, iat,
  * nbf, exp, iss, aud. Verification checks signature (HS256 only), iss, aud,
- * exp/nbf with leeway, and the revocation deny-list in Redis
- * (key "cx:revoked:sid:<sid>", set by auth on logout / reuse detection),
- * with a short per-process cache that revocation events (NATS subject
- * <prefix>.events.auth.revoked, body = session id) update at once. */
+ * exp/nbf with leeway, and the revocation deny-list: the pushed copy of
+ * cx_denylist.h once it is known (revocation events on NATS subject
+ * <prefix>.events.auth.revoked, body = session id, filled from Redis at
+ * start and after gaps), else Redis per request (key
+ * "cx:revoked:sid:<sid>", set by auth on logout / reuse detection) with a
+ * short per-process cache that the same events update at once. */
 #ifndef CX_AUTH_H
 #define CX_AUTH_H
 

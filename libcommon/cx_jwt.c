@@ -1,11 +1,11 @@
-/* cx_jwt.c: HS256 JWTs with libjwt 1.10, claims as jansson values. */
+/* cx_jwt.c: HS256 JWTs (libsodium HMAC), claims as jansson values. */
 #include "cx_jwt.h"
 
-#include <jwt.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define CX_JWT_MAX_LEN 8192
 
@@ -88,18 +88,107 @@ static json_t *_segment_json(const char *seg, size_t len)
     return json_loadb((const char *)buf, out_len, JSON_REJECT_DUPLICATES, NULL);
 }
 
-/* Checks the header says exactly HS256 before libjwt sees the token, so
- * "alg":"none" and every other algorithm are refused whatever the library
- * would do with them. */
-static bool _header_is_hs256(const char *token)
+/* ---- strict verification ---------------------------------------------------
+ *
+ * A token is exactly three non-empty segments "h.p.s" in the base64url
+ * alphabet without padding, decoded by libsodium, which also refuses a
+ * length of 1 mod 4 and non-zero trailing bits, so each segment has one
+ * spelling. The header is a JSON object (no duplicate keys) whose alg is
+ * the string "HS256" and whose typ, when present, is "JWT" (any case, as
+ * libjwt 1.10 allowed). The signature segment decodes to exactly the 32
+ * bytes of HMAC-SHA256(key, "h.p"), compared in constant time; only then
+ * is the payload parsed (a JSON object, no duplicate keys) and exp / nbf
+ * checked. */
+
+typedef struct _jwt_parts {
+    size_t signed_len; /* length of "h.p" */
+    const char *payload;
+    size_t payload_len;
+    unsigned char sig[crypto_auth_hmacsha256_BYTES];
+    bool has_kid;
+    char kid[64];
+} _jwt_parts;
+
+/* The header we mint with a kid: {"alg":"HS256","typ":"JWT","kid":"<16 hex>"};
+ * recognised byte for byte so the common case needs no JSON parse. */
+static const char _kid_hdr_head[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"";
+
+static bool _hex16(const unsigned char *p)
 {
-    const char *dot = strchr(token, '.');
-    if (!dot)
+    for (int i = 0; i < CX_JWT_KID_LEN; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+            return false;
+    return true;
+}
+
+/* Checks the decoded header; fills the kid (a string kid that fits, as
+ * cx_jwt_header_kid reads it). */
+static bool _header_ok(const unsigned char *h, size_t n, _jwt_parts *pt)
+{
+    static const char plain[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    size_t head = sizeof _kid_hdr_head - 1;
+    if (n == sizeof plain - 1 && memcmp(h, plain, n) == 0)
+        return true;
+    if (n == head + CX_JWT_KID_LEN + 2 && memcmp(h, _kid_hdr_head, head) == 0 &&
+        _hex16(h + head) && h[n - 2] == '"' && h[n - 1] == '}') {
+        memcpy(pt->kid, h + head, CX_JWT_KID_LEN);
+        pt->kid[CX_JWT_KID_LEN] = '\0';
+        pt->has_kid = true;
+        return true;
+    }
+    json_t *j = json_loadb((const char *)h, n, JSON_REJECT_DUPLICATES, NULL);
+    const char *alg = json_string_value(json_object_get(j, "alg"));
+    json_t *typ = json_object_get(j, "typ");
+    const char *kid = json_string_value(json_object_get(j, "kid"));
+    bool ok = json_is_object(j) && alg && strcmp(alg, "HS256") == 0 &&
+              (!typ || (json_is_string(typ) && strcasecmp(json_string_value(typ), "JWT") == 0));
+    if (ok && kid && strlen(kid) < sizeof pt->kid) {
+        snprintf(pt->kid, sizeof pt->kid, "%s", kid);
+        pt->has_kid = true;
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* Splits and checks the token's form and header; decodes the signature. */
+static bool _parse_parts(const char *token, _jwt_parts *pt)
+{
+    unsigned char hdr[1024];
+    size_t n = 0;
+    memset(pt, 0, sizeof *pt);
+    if (!token)
         return false;
-    json_t *h = _segment_json(token, (size_t)(dot - token));
-    const char *alg = h ? json_string_value(json_object_get(h, "alg")) : NULL;
-    bool ok = alg && strcmp(alg, "HS256") == 0;
-    json_decref(h);
+    size_t len = strnlen(token, CX_JWT_MAX_LEN + 1);
+    const char *a = memchr(token, '.', len);
+    const char *b = a ? memchr(a + 1, '.', len - (size_t)(a + 1 - token)) : NULL;
+    if (len > CX_JWT_MAX_LEN || !b || a == token || b == a + 1 || b + 1 == token + len)
+        return false;
+    const char *sig = b + 1;
+    size_t sig_len = len - (size_t)(sig - token);
+    if (sodium_base642bin(pt->sig, sizeof pt->sig, sig, sig_len, NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n != sizeof pt->sig)
+        return false;
+    if (sodium_base642bin(hdr, sizeof hdr, token, (size_t)(a - token), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        !_header_ok(hdr, n, pt))
+        return false;
+    pt->signed_len = (size_t)(b - token);
+    pt->payload = a + 1;
+    pt->payload_len = (size_t)(b - a - 1);
+    return true;
+}
+
+static bool _mac_ok(const char *token, const _jwt_parts *pt, const char *secret,
+                    size_t secret_len)
+{
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, secret_len);
+    crypto_auth_hmacsha256_update(&st, (const unsigned char *)token, pt->signed_len);
+    crypto_auth_hmacsha256_final(&st, mac);
+    bool ok = sodium_memcmp(mac, pt->sig, sizeof mac) == 0;
+    sodium_memzero(&st, sizeof st);
     return ok;
 }
 
@@ -111,45 +200,31 @@ static bool _num(const json_t *v, double *out)
     return true;
 }
 
+/* The payload of a token whose signature checked: an object with a live
+ * numeric exp and, when present, a numeric nbf not in the future. */
+static cx_status _claims(const _jwt_parts *pt, int64_t now, int64_t leeway_s, json_t **out)
+{
+    double exp, nbf;
+    json_t *claims = _segment_json(pt->payload, pt->payload_len);
+    json_t *nbf_v = json_object_get(claims, "nbf");
+    if (!json_is_object(claims) || !_num(json_object_get(claims, "exp"), &exp) ||
+        (double)now >= exp + (double)leeway_s ||
+        (nbf_v && (!_num(nbf_v, &nbf) || nbf > (double)(now + leeway_s)))) {
+        json_decref(claims);
+        return CX_ERR_INVALID_TOKEN;
+    }
+    *out = claims;
+    return CX_OK;
+}
+
 cx_status cx_jwt_verify(const char *token, const char *secret, size_t secret_len, int64_t now,
                         int64_t leeway_s, json_t **out_claims)
 {
-    cx_status s = CX_ERR_INVALID_TOKEN;
-    jwt_t *jwt = NULL;
-    char *grants = NULL;
-    json_t *claims = NULL;
-    double exp, nbf;
-
-    if (!token || !secret || secret_len == 0 || strlen(token) > CX_JWT_MAX_LEN)
+    _jwt_parts pt;
+    if (!secret || secret_len == 0 || !_parse_parts(token, &pt) ||
+        !_mac_ok(token, &pt, secret, secret_len))
         return CX_ERR_INVALID_TOKEN;
-    if (!_header_is_hs256(token))
-        return CX_ERR_INVALID_TOKEN;
-    if (jwt_decode(&jwt, token, (const unsigned char *)secret, (int)secret_len) != 0 || !jwt)
-        goto out;
-    if (jwt_get_alg(jwt) != JWT_ALG_HS256)
-        goto out_free_jwt;
-    grants = jwt_get_grants_json(jwt, NULL);
-    if (!grants)
-        goto out_free_jwt;
-    claims = json_loads(grants, 0, NULL);
-    if (!json_is_object(claims))
-        goto out_free_claims;
-    if (!_num(json_object_get(claims, "exp"), &exp) || (double)now >= exp + (double)leeway_s)
-        goto out_free_claims;
-    if (json_object_get(claims, "nbf")) {
-        if (!_num(json_object_get(claims, "nbf"), &nbf) || nbf > (double)(now + leeway_s))
-            goto out_free_claims;
-    }
-    *out_claims = claims;
-    claims = NULL;
-    s = CX_OK;
-out_free_claims:
-    json_decref(claims);
-    free(grants);
-out_free_jwt:
-    jwt_free(jwt);
-out:
-    return s;
+    return _claims(&pt, now, leeway_s, out_claims);
 }
 
 /* ---- key ring ------------------------------------------------------------- */
@@ -231,16 +306,15 @@ bool cx_jwt_header_kid(const char *token, char *out, size_t cap)
 cx_status cx_jwt_verify_ring(const char *token, const cx_jwt_keyring *r, int64_t now,
                              int64_t leeway_s, json_t **out_claims)
 {
-    char kid[64];
+    _jwt_parts pt;
     int tries = 0;
-    if (!token || strlen(token) > CX_JWT_MAX_LEN)
+    if (!_parse_parts(token, &pt))
         return CX_ERR_INVALID_TOKEN;
-    const cx_jwt_key *k = cx_jwt_keyring_select(
-        r, cx_jwt_header_kid(token, kid, sizeof kid) ? kid : NULL, &tries);
-    cx_status s = CX_ERR_INVALID_TOKEN;
-    for (int i = 0; k && i < tries && s != CX_OK; i++, k++)
-        s = cx_jwt_verify(token, k->secret, k->len, now, leeway_s, out_claims);
-    return s;
+    const cx_jwt_key *k = cx_jwt_keyring_select(r, pt.has_kid ? pt.kid : NULL, &tries);
+    bool ok = false;
+    for (int i = 0; k && i < tries && !ok; i++, k++)
+        ok = k->secret && k->len > 0 && _mac_ok(token, &pt, k->secret, k->len);
+    return ok ? _claims(&pt, now, leeway_s, out_claims) : CX_ERR_INVALID_TOKEN;
 }
 
 cx_status cx_jwt_peek(const char *token, json_t **out_claims)

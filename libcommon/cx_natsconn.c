@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cx_denylist.h"
 #include "cx_log.h"
 
 #define CX_NATS_MAX_SERVERS 32
@@ -179,6 +180,7 @@ static cx_status _read_seed(const char *path, char *buf, size_t cap)
 static void _on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
+    cx_denylist_invalidate(); /* pushed revocations may be missed from now */
     cx_log_warn(NULL, "nats: disconnected (%s)", (const char *)closure);
 }
 
@@ -188,6 +190,7 @@ static void _on_reconnected(natsConnection *nc, void *closure)
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     cx_natsconn_redact(url, safe, sizeof safe);
     sodium_memzero(url, sizeof url);
+    cx_denylist_invalidate(); /* reload what was pushed while away */
     cx_log_info(NULL, "nats: reconnected to %s (%s)", safe, (const char *)closure);
 }
 
@@ -199,6 +202,8 @@ static void _on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus
     (void)nc;
     if (err == NATS_NOT_PERMITTED)
         natsConnection_GetLastError(nc, &last);
+    if (err == NATS_SLOW_CONSUMER && subj && strstr(subj, CX_DENYLIST_EVENT))
+        cx_denylist_invalidate(); /* a dropped message may be a revocation */
     cx_log_error(NULL, "nats: async error: %s%s%s%s%s (%s)", natsStatus_GetText(err),
                  subj ? " on " : "", subj ? subj : "", last ? ": " : "", last ? last : "",
                  (const char *)closure);

@@ -15,6 +15,7 @@
 
 #include "calixio/v1/common.pb-c.h"
 #include "cx_crypto.h"
+#include "cx_denylist.h"
 #include "cx_json.h"
 #include "cx_log.h"
 #include "cx_time.h"
@@ -22,7 +23,7 @@
 #define CX_MAX_SUBS 64
 #define CX_MAX_TICKS 8
 #define CX_DRAIN_TIMEOUT_MS 10000
-#define CX_REVOKED_EVENT "events.auth.revoked"
+#define CX_REVOKED_EVENT CX_DENYLIST_EVENT
 
 typedef struct ep_state {
     cx_service *svc;
@@ -588,6 +589,13 @@ static cx_status subscribe_revocations(cx_service *s)
                                  cx_service_subject(s, CX_REVOKED_EVENT, subj, sizeof subj),
                                  on_revoked, NULL) != NATS_OK)
         return CX_ERR_UNAVAILABLE;
+    /* the server has the subscription before the pushed copy is loaded,
+     * so no revocation falls between the load and the push */
+    if (natsConnection_FlushTimeout(s->nc, 2000) == NATS_OK)
+        cx_denylist_enable(true);
+    else /* safe (Redis per request, as before), only slower */
+        cx_log_warn(NULL, "%s: revocation subscription not confirmed: deny-list copy not used",
+                    s->micro_name);
     cx_auth_set_revoke_hook(publish_revoked, s);
     cx_auth_set_fallback(ask_auth, s);
     return CX_OK;
@@ -774,6 +782,7 @@ void cx_service_destroy(cx_service *s)
         return;
     stop_pool(s);
     if (s->revoked_sub) {
+        cx_denylist_enable(false);
         cx_auth_set_revoke_hook(NULL, NULL);
         cx_auth_set_fallback(NULL, NULL);
     }
