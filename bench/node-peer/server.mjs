@@ -4,7 +4,9 @@
 // for identity guest-<32 hex>, name user_name (default "Guest"), grants
 // roomJoin/canPublish/canSubscribe/canPublishData for that room, TTL 1h, and
 // the same JSON shape {room_id, room_name, livekit_room, token, expires_in,
-// state, url, identity}.
+// state, url, identity, role, room_token}: role "guest" and a room token, an
+// HS256 JWT (aud calixio-room, sub identity, room, name, role, jti, iat, nbf,
+// exp) signed with JWT_SECRET by node:crypto, as Calixio signs its own.
 //
 //   PORT=8090 WORKERS=1 ROOM_ID=<uuid> ROOM_NAME=<name> LIVEKIT_ROOM=<name> node server.mjs
 //
@@ -14,7 +16,7 @@
 // Prints "listening <port>" once every worker listens.
 import cluster from 'node:cluster';
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { AccessToken } from 'livekit-server-sdk';
 
 const PORT = Number(process.env.PORT || 8090);
@@ -22,7 +24,17 @@ const WORKERS = Number(process.env.WORKERS || 1);
 const API_KEY = process.env.LIVEKIT_API_KEY || 'devkey';
 const API_SECRET = process.env.LIVEKIT_API_SECRET || 'secret';
 const PUBLIC_URL = process.env.LIVEKIT_PUBLIC_URL || 'ws://127.0.0.1:7880';
+const JWT_SECRET = process.env.JWT_SECRET || 'bench-jwt-secret-0123456789abcdef';
 const TTL_S = 3600;
+
+const b64url = (b) => Buffer.from(b).toString('base64url');
+const JWT_HEAD = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+function roomToken(roomId, identity, name) {
+  const now = Math.floor(Date.now() / 1000);
+  const body = b64url(JSON.stringify({ iss: 'calixio', aud: 'calixio-room', sub: identity, room: roomId, name, role: 'guest', jti: randomUUID(), iat: now, nbf: now, exp: now + TTL_S }));
+  const mac = createHmac('sha256', JWT_SECRET).update(`${JWT_HEAD}.${body}`).digest('base64url');
+  return `${JWT_HEAD}.${body}.${mac}`;
+}
 const MAX_BODY = 64 * 1024;
 
 const rooms = new Map();
@@ -84,6 +96,8 @@ async function join(req, res, id) {
     state: { mode: 'conference' },
     url: PUBLIC_URL,
     identity,
+    role: 'guest',
+    room_token: roomToken(room.id, identity, name),
   });
 }
 
