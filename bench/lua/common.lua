@@ -31,3 +31,21 @@ function bench_report(summary, latency, extra)
     latency:percentile(50), latency:percentile(99),
     e.status, e.connect + e.read + e.write + e.timeout, extra or ""))
 end
+
+-- Threads: every script gets a setup() that numbers the threads (tid, for
+-- scripts that split a file of requests between them) and keeps them, so
+-- that done() can add up a counter of every thread with bench_sum(name).
+local bench_counter = 0
+local bench_threads = {}
+
+function setup(thread)
+  thread:set("tid", bench_counter)
+  bench_counter = bench_counter + 1
+  table.insert(bench_threads, thread)
+end
+
+function bench_sum(name)
+  local n = 0
+  for _, t in ipairs(bench_threads) do n = n + t:get(name) end
+  return n
+end

@@ -6,15 +6,6 @@
 -- done() adds accepted=<2xx> limited=<429> rejected=<other non-2xx>.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
-local counter = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
-
 local items = nil
 local idx = 0
 accepted, limited, rejected = 0, 0, 0
@@ -59,11 +50,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local a, l, r = 0, 0, 0
-  for _, t in ipairs(threads) do
-    a = a + t:get("accepted")
-    l = l + t:get("limited")
-    r = r + t:get("rejected")
-  end
-  bench_report(summary, latency, string.format(" accepted=%d limited=%d rejected=%d", a, l, r))
+  bench_report(summary, latency, string.format(" accepted=%d limited=%d rejected=%d",
+    bench_sum("accepted"), bench_sum("limited"), bench_sum("rejected")))
 end

@@ -7,15 +7,6 @@
 -- handed to wrk> exhausted=<threads that ran out> to the BENCH line.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
-local counter = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("tid", counter)
-  counter = counter + 1
-  table.insert(threads, thread)
-end
-
 local items = nil
 local idx = 0
 sent, accepted, rejected, exhausted = 0, 0, 0, 0
@@ -64,12 +55,6 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local s, a, r, x = 0, 0, 0, 0
-  for _, t in ipairs(threads) do
-    s = s + t:get("sent")
-    a = a + t:get("accepted")
-    r = r + t:get("rejected")
-    x = x + t:get("exhausted")
-  end
-  bench_report(summary, latency, string.format(" accepted=%d rejected=%d sent=%d exhausted=%d", a, r, s, x))
+  bench_report(summary, latency, string.format(" accepted=%d rejected=%d sent=%d exhausted=%d",
+    bench_sum("accepted"), bench_sum("rejected"), bench_sum("sent"), bench_sum("exhausted")))
 end

@@ -22,6 +22,23 @@ typedef struct _actor {
     rooms_role level;
 } _actor;
 
+/* Who acts, from a verified bearer: a room token's own claims, or an
+ * access token's user with role access_role. */
+static void _actor_of(const cx_bearer *b, const char *access_role, _actor *a)
+{
+    if (b->kind == CX_BEARER_ROOM) {
+        a->identity = b->room.identity;
+        a->name = b->room.name;
+        a->role = b->room.role;
+        a->user_id = b->room.user_id;
+    } else {
+        a->identity = b->caller.user_id;
+        a->name = b->caller.username;
+        a->role = access_role;
+        a->user_id = b->caller.user_id;
+    }
+}
+
 /* Verifies the bearer, loads the live room and tells who acts. A room
  * token of another room is 403 room_forbidden; an access token that is
  * not the owner's has level NONE (the caller decides). */
@@ -38,17 +55,7 @@ static cx_status _enter(rooms_ctx *ctx, cx_req *req, const char *room_id, cx_bea
         rooms_row_clear(room);
         return s;
     }
-    if (b->kind == CX_BEARER_ROOM) {
-        a->identity = b->room.identity;
-        a->name = b->room.name;
-        a->role = b->room.role;
-        a->user_id = b->room.user_id;
-    } else {
-        a->identity = b->caller.user_id;
-        a->name = b->caller.username;
-        a->role = a->level == ROOMS_ROLE_HOST ? "host" : "participant";
-        a->user_id = b->caller.user_id;
-    }
+    _actor_of(b, a->level == ROOMS_ROLE_HOST ? "host" : "participant", a);
     return CX_OK;
 }
 
@@ -151,17 +158,7 @@ static void _rate_key(const char *room_id, const char *identity, char key[160])
  * token: the owner's is checked against the row in the statement). */
 static void _poster(const cx_bearer *b, _actor *a)
 {
-    if (b->kind == CX_BEARER_ROOM) {
-        a->identity = b->room.identity;
-        a->name = b->room.name;
-        a->role = b->room.role;
-        a->user_id = b->room.user_id;
-    } else {
-        a->identity = b->caller.user_id;
-        a->name = b->caller.username;
-        a->role = "host"; /* only the owner's access token may post */
-        a->user_id = b->caller.user_id;
-    }
+    _actor_of(b, "host", a); /* only the owner's access token may post */
 }
 
 /* POST /rooms/{id}/messages: the sender's rate-limit slot (Redis), then
