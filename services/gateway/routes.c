@@ -76,7 +76,7 @@ const gw_route gw_routes[] = {
      GW_F_BEARER, NULL, "End a room (owner only; ending twice is fine)", "401 403 404"},
     {"GET", "/rooms/{id}/participants", "rooms.participants", D(room_ref),
      D(participants_reply), 200, GW_K_ROOM_REF, GW_F_BEARER, "participants",
-     "Live presence in a room", "401 404"},
+     "Live presence in a room (an access token, or a room token of this room)", "401 403 404"},
     {"PATCH", "/rooms/{id}", "rooms.update", D(update_room_request), D(room), 200, GW_K_MSG,
      GW_F_BEARER, NULL, "Change a room (host or moderator; access or room token)",
      "400 401 403 404 409"},

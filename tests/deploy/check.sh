@@ -16,6 +16,8 @@
 #      services/*/main.c and libcommon/cx_daemon.h, plus getenv() calls) is in
 #      compose/.env.example AND in the k8s ConfigMap or Secret; secret ones
 #      (flagged `true` in the table) are in the Secret only; nothing stale
+#   6. the permission table's generated files are current
+#   7. README.md's configuration table is tools/env-table.sh's output (build/)
 #
 # Prints each check; exits 1 if any failed.
 set -uo pipefail
@@ -355,6 +357,21 @@ if diff -u compose/redis-users.acl <(tools/cx-perms redis --template) >"$TMP/red
 if diff -u deploy/k8s/base/permissions/nats-auth.conf <(tools/cx-perms nats) >/dev/null 2>&1; then pass "deploy/k8s/base/permissions/nats-auth.conf is generated from the table"; else fail "deploy/k8s/base/permissions/nats-auth.conf is stale (tools/cx-perms nats > it)"; fi
 if diff -u deploy/k8s/base/permissions/redis-users.acl <(tools/cx-perms redis --template) >/dev/null 2>&1; then pass "deploy/k8s/base/permissions/redis-users.acl is generated from the table"; else fail "deploy/k8s/base/permissions/redis-users.acl is stale"; fi
 if sh -n compose/redis-acl.sh && sh -n compose/pg-roles.sh; then pass "compose/redis-acl.sh, compose/pg-roles.sh: valid sh"; else fail "compose/redis-acl.sh / pg-roles.sh"; fi
+
+# ---- 7. the README's configuration table ---------------------------------------------------------
+section "README.md configuration table (tools/env-table.sh over the daemons' --help)"
+TBUILD=${CX_TABLE_BUILD_DIR:-build}
+if [ -x "$TBUILD/cx-gateway" ]; then
+  awk '/^\| variable \| default \| read by \| meaning \|$/{on=1} on && !/^\|/{exit} on' README.md >"$TMP/readme-env.md"
+  if tools/env-table.sh "$TBUILD" >"$TMP/env-table.md" 2>"$TMP/env-table.err" &&
+    diff -u "$TMP/readme-env.md" "$TMP/env-table.md" >"$TMP/env-table.diff"; then
+    pass "README.md's table is what the daemons' --help say ($(($(wc -l <"$TMP/env-table.md") - 2)) variables)"
+  else
+    fail "README.md's configuration table differs from tools/env-table.sh $TBUILD: $(cat "$TMP/env-table.err") $(head -20 "$TMP/env-table.diff")"
+  fi
+else
+  fail "README.md configuration table: no $TBUILD/cx-gateway to ask (./calixio build first)"
+fi
 
 echo
 if [ "$fails" = 0 ]; then echo "deploy checks: all passed"; else echo "deploy checks: $fails FAILED"; fi
