@@ -609,7 +609,7 @@ async function external(x) {
   const argv = [x.cmd, ...x.args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(' ');
   const script = `${x.nofile ? 'ulimit -n "$(ulimit -Hn)"; ' : ''}cd '${ROOT}' && exec ${argv}`;
   // their own stores: not the bench stack's (history.sh would load into a given DATABASE_URL)
-  const r = await runMeasured('bash', ['-c', script], { CX_BUILD_DIR: BUILD, TMPDIR: WORK, DATABASE_URL: '', NATS_URL: '', REDIS_ADDR: '' });
+  const r = await runMeasured('bash', ['-c', script], { CX_BUILD_DIR: BUILD, TMPDIR: WORK, DATABASE_URL: '', NATS_URL: '', REDIS_ADDR: '', BENCH_URL: '' });
   const found = [];
   for (const line of r.stdout.split('\n')) {
     if (!line.startsWith('LIMIT ')) {
