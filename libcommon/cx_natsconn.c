@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,9 +178,17 @@ static cx_status _read_seed(const char *path, char *buf, size_t cap)
 
 /* ---- connection callbacks ---------------------------------------------- */
 
+static atomic_uint_fast64_t _gaps;
+
+uint64_t cx_natsconn_gaps(void)
+{
+    return (uint64_t)atomic_load(&_gaps);
+}
+
 static void _on_disconnected(natsConnection *nc, void *closure)
 {
     (void)nc;
+    atomic_fetch_add(&_gaps, 1);
     cx_denylist_invalidate(); /* pushed revocations may be missed from now */
     cx_log_warn(NULL, "nats: disconnected (%s)", (const char *)closure);
 }
@@ -190,6 +199,7 @@ static void _on_reconnected(natsConnection *nc, void *closure)
     natsConnection_GetConnectedUrl(nc, url, sizeof url);
     cx_natsconn_redact(url, safe, sizeof safe);
     sodium_memzero(url, sizeof url);
+    atomic_fetch_add(&_gaps, 1);
     cx_denylist_invalidate(); /* reload what was pushed while away */
     cx_log_info(NULL, "nats: reconnected to %s (%s)", safe, (const char *)closure);
 }
@@ -202,6 +212,8 @@ static void _on_nats_error(natsConnection *nc, natsSubscription *sub, natsStatus
     (void)nc;
     if (err == NATS_NOT_PERMITTED)
         natsConnection_GetLastError(nc, &last);
+    if (err == NATS_SLOW_CONSUMER)
+        atomic_fetch_add(&_gaps, 1); /* some pushed message was dropped */
     if (err == NATS_SLOW_CONSUMER && subj && strstr(subj, CX_DENYLIST_EVENT))
         cx_denylist_invalidate(); /* a dropped message may be a revocation */
     cx_log_error(NULL, "nats: async error: %s%s%s%s%s (%s)", natsStatus_GetText(err),

@@ -12,6 +12,7 @@
 
 #include <nats/nats.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cx_config.h"
 #include "cx_status.h"
@@ -109,5 +110,11 @@ const char *cx_natsconn_inbox_prefix(const char *name, char *buf, size_t cap);
 /* Derives the public key ("U...") of a user nkey seed ("SU..."). Exposed
  * for tests. CX_ERR_CONFIG for anything that is not a valid user seed. */
 cx_status cx_natsconn_nkey_public(const char *seed, char *pub, size_t cap);
+
+/* How many gaps the pushed messages of this process's connections have had
+ * so far: every disconnect, reconnect and slow-consumer drop adds one. A
+ * copy of pushed state (e.g. media's live presence counts) loaded when this
+ * read n is trusted only while it still reads n. Safe from any thread. */
+uint64_t cx_natsconn_gaps(void);
 
 #endif

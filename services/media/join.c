@@ -9,7 +9,8 @@
  * Role: the owner is host, a signed-in user participant, a guest guest.
  * Checks in the contract's order: 404, 409 room_ended, 409
  * room_not_started (pending and too early, but for the host), 409
- * room_full (live presence, but for the host). The first allowed join of
+ * room_full (live presence, but for the host; Redis is asked only near
+ * the limit, presence.c). The first allowed join of
  * a pending room asks rooms to start it (one NATS hop, once per room).
  * A gated room (knock/invite, locked, password, bans, room roles) or a join
  * carrying an invite is decided by rooms instead (admit.c, issue 17). */
@@ -64,16 +65,14 @@ static cx_status _admit(const media_ctx *c, cx_req *req, const media_room *room,
     }
     if (host)
         return CX_OK;
-    long long n = 0;
+    bool full = false;
     /* capacity fails open: LiveKit still enforces max_participants itself */
-    if (media_presence_count(c, room->livekit_room, &n) != CX_OK) {
+    if (media_presence_full(c->presence, room, &full) != CX_OK) {
         cx_log_warn(req->request_id, "room %s: presence unknown; room_full not checked",
                     room->id);
         return CX_OK;
     }
-    if (room->max_participants > 0 && n >= room->max_participants)
-        return CX_ERR_ROOM_FULL;
-    return CX_OK;
+    return full ? CX_ERR_ROOM_FULL : CX_OK;
 }
 
 cx_status media_h_join(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessage **out,

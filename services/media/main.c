@@ -1,6 +1,6 @@
 /* cx-media: LiveKit join tokens (issue 4). Wiring only: the environment
- * table, the room cache over Postgres, the room-event subscription and the
- * endpoint table. */
+ * table, the room cache over Postgres, the room-event and presence-event
+ * subscriptions and the endpoint table. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,10 @@ static cx_status _serve(media_ctx *c, cx_redis *redis)
     if (s == CX_OK)
         s = media_cache_subscribe(c->cache, svc);
     if (s == CX_OK)
+        s = media_presence_subscribe(c->presence, svc);
+    if (s == CX_OK)
         s = cx_service_run(svc);
+    media_presence_unsubscribe(c->presence);
     media_cache_unsubscribe(c->cache);
     c->svc = NULL;
     cx_service_destroy(svc);
@@ -101,10 +104,12 @@ int main(int argc, char **argv)
                                         4);
     if (s != CX_OK)
         goto out_free_config;
-    c.redis = st.redis;
-    s = media_cache_create(&c.cache, st.pg, cache_ttl_ms);
+    s = media_presence_create(&c.presence, st.redis);
     if (s != CX_OK)
         goto out_close_stores;
+    s = media_cache_create(&c.cache, st.pg, cache_ttl_ms);
+    if (s != CX_OK)
+        goto out_free_presence;
     cx_log_info(NULL, "media starting: token ttl %llds, room cache %lldms, url %s",
                 (long long)c.token_ttl_s, (long long)cache_ttl_ms, lk_public_url);
     s = _serve(&c, st.redis);
@@ -113,6 +118,8 @@ int main(int argc, char **argv)
     else
         cx_log_error(NULL, "media stopped: %s", cx_status_code(s));
     media_cache_destroy(c.cache);
+out_free_presence:
+    media_presence_destroy(c.presence);
 out_close_stores:
     cx_daemon_stores_close(&st);
 out_free_config:

@@ -60,16 +60,42 @@ cx_status media_cache_subscribe(media_cache *c, cx_service *svc);
 /* Unsubscribes (before the service is destroyed). NULL-safe. */
 void media_cache_unsubscribe(media_cache *c);
 
+/* ---- presence.c: live counts for room_full (issue 14) ---- */
+
+typedef struct media_presence media_presence;
+
+/* A table of live participant counts kept current by the webhook's pushed
+ * participant.joined / participant.left events, with Redis (the presence
+ * hash, HLEN) as cold start and gap filler; see presence.c. redis is
+ * borrowed and must outlive it. *out owned by the caller. */
+cx_status media_presence_create(media_presence **out, cx_redis *redis);
+void media_presence_destroy(media_presence *p); /* NULL-safe; unsubscribes */
+
+/* Subscribes to <prefix>.events.room.*.participant.{joined,left} on the
+ * service's connection; counts are trusted only from then on.
+ * CX_ERR_UNAVAILABLE when NATS refuses. */
+cx_status media_presence_subscribe(media_presence *p, cx_service *svc);
+
+/* Unsubscribes (before the service is destroyed); counts are no longer
+ * trusted. NULL-safe. */
+void media_presence_unsubscribe(media_presence *p);
+
+/* *full: room already holds max_participants live participants. Asks Redis
+ * only when the local count is unknown or near the limit (seats.h);
+ * CX_ERR_UNAVAILABLE when it had to and Redis could not tell. Safe from
+ * any thread. */
+cx_status media_presence_full(media_presence *p, const media_room *room, bool *full);
+
 typedef struct media_ctx {
     media_cache *cache;
     const char *api_key;
     const char *api_secret;
     const char *public_url;
     int64_t token_ttl_s;
-    int64_t early_join_s;    /* ROOM_EARLY_JOIN */
-    const cx_auth_cfg *auth; /* room tokens are signed with these settings */
-    cx_redis *redis;         /* live presence counts (room_full) */
-    cx_service *svc;         /* set after cx_service_create: rooms.start requests */
+    int64_t early_join_s;     /* ROOM_EARLY_JOIN */
+    const cx_auth_cfg *auth;  /* room tokens are signed with these settings */
+    media_presence *presence; /* live presence counts (room_full) */
+    cx_service *svc;          /* set after cx_service_create: rooms.start requests */
 } media_ctx;
 
 /* ---- start.c ---- */
@@ -86,9 +112,6 @@ cx_status media_start_room(const media_ctx *c, cx_req *req, const char *id);
 cx_status media_admit(const media_ctx *c, cx_req *req, const Calixio__V1__JoinRequest *in,
                       Calixio__V1__JoinReply **out);
 
-/* Live participants of a LiveKit room from the webhook's presence hash;
- * CX_ERR_UNAVAILABLE when Redis cannot tell. */
-cx_status media_presence_count(const media_ctx *c, const char *livekit_room, long long *n);
 
 /* media.join: JoinRequest -> JoinReply (CX_AUTH_OPTIONAL). */
 cx_status media_h_join(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,

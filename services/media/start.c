@@ -1,8 +1,6 @@
 /* start.c: what a join asks of others: rooms.start for a pending room
- * (its first allowed join; rooms owns the row and LiveKit), and the live
- * presence count from the webhook's Redis hash (room_full). */
+ * (its first allowed join; rooms owns the row and LiveKit). */
 #include "calixio/v1/rooms.pb-c.h"
-#include "cx_roomkeys.h"
 #include "cx_svcreq.h"
 #include "media.h"
 
@@ -12,9 +10,4 @@ cx_status media_start_room(const media_ctx *c, cx_req *req, const char *id)
     ref.id = (char *)id;
     return cx_svcreq_call(c->svc, "rooms.start", req, CX_SVCREQ_ERR_MESSAGE, &ref.base, NULL,
                           MEDIA_START_TIMEOUT_MS, NULL);
-}
-
-cx_status media_presence_count(const media_ctx *c, const char *livekit_room, long long *n)
-{
-    return cx_roomkey_presence_count(c->redis, livekit_room, n);
 }

@@ -521,6 +521,52 @@ test('room_full from live presence; the host always gets in; a leave frees the s
   assert.ok(r, 'a guest gets in once a participant left');
 });
 
+// issue 14: media keeps a live count per room from the webhook's pushed participant.joined /
+// participant.left and asks Redis (HLEN) only near the limit or when the count is unknown
+async function hlenCalls() {
+  const m = /cmdstat_hlen:calls=(\d+)/.exec(await s.redis('INFO', 'commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+async function signedWebhook(o) {
+  const body = lkw.eventBody(o);
+  const r = await lkw.postWebhook(s, body, { auth: await lkw.signSdk(body) });
+  assert.equal(r.status, 200, r.text);
+}
+
+test('room_full without a Redis round trip far from the limit; a room at its limit is full right after the webhooks', async () => {
+  const room = await createRoom(alice, { max_participants: 20 });
+  // the first guest join loads the room's count from Redis (0 live)
+  assert.equal((await join(room.id, { json: { user_name: 'First' } })).status, 200);
+  let h0 = await hlenCalls();
+  for (let i = 0; i < 12; i++) assert.equal((await join(room.id, { json: { user_name: `G${i}` } })).status, 200);
+  assert.equal(await hlenCalls() - h0, 0, 'far from the limit: no HLEN per guest join');
+
+  // 20 live participants, signed by the SDK: the pushed joins bring the count near the limit,
+  // so the next guest join asks Redis and is refused at once
+  const now = Math.floor(Date.now() / 1000);
+  const ids = [];
+  for (let i = 0; i < 20; i++) {
+    ids.push(`p-${i}-${randomUUID()}`);
+    await signedWebhook({ event: 'participant_joined', room: room.livekit_room, identity: ids[i], sid: `PA_${i}`, name: `P${i}`, joinedAt: now, createdAt: now });
+  }
+  h0 = await hlenCalls();
+  const r = await join(room.id, { json: { user_name: 'Late' } });
+  assert.equal(r.status, 409, r.text);
+  assert.equal(r.json.error, 'room_full');
+  assert.ok(await hlenCalls() > h0, 'near the limit the exact count is asked');
+  assert.equal((await join(room.id, { token: alice.token })).status, 200, 'the host always gets in');
+
+  // four leave: a seat is free, and 16 of 20 is far again (no HLEN once the leaves are seen)
+  for (let i = 0; i < 4; i++) {
+    await signedWebhook({ event: 'participant_left', room: room.livekit_room, identity: ids[i], sid: `PA_${i}`, name: `P${i}`, createdAt: now + 1 });
+  }
+  assert.equal((await join(room.id, { json: { user_name: 'Seat' } })).status, 200);
+  h0 = await hlenCalls();
+  for (let i = 0; i < 5; i++) assert.equal((await join(room.id, { json: { user_name: `H${i}` } })).status, 200);
+  assert.equal(await hlenCalls() - h0, 0, '16 of 20 live: no HLEN');
+});
+
 // ---- leave ----------------------------------------------------------------------------
 
 test('leave: RemoveParticipant with a roomAdmin grant, the visit closed without any webhook, twice is 204', async () => {
