@@ -734,7 +734,7 @@ function render({ startedAt, load0, room, pw, hwm, tok, prev }) {
   const ratio = (a, b) => (R[a] && R[b] && !R[a].failed && !R[b].failed ? (R[a].rps / R[b].rps).toFixed(2) + '×' : '–');
   extra.push(`join (guest) / peer 1 process: ${ratio('join_guest', 'peer1')}; join (guest) / NATS floor: ${ratio('join_guest', 'floor')}; join (logged-in) / join (guest): ${ratio('join_user', 'join_guest')}`);
   if (R.login && !R.login.failed && R.login.cpu) extra.push(`login: cx-auth used ${f0(R.login.cpu.auth)} % of one core (the box: ${f0(R.login.cpu.busy)} % of ${NCPU * 100} %); ${pw ? `one hash ${f1(pw.one.ms_per_hash)} ms alone, ${NCPU} threads together ${f1(pw.all.rate_per_s)} hashes/s` : ''}`);
-  if (tok) extra.push(`tokens (token_cost, one core): cx_lk_token (jansson + libjwt) ${f2(tok.lk)} µs per LiveKit join token, cx_jwt_verify ${f2(tok.verify)} µs per bearer check; the same HS256 token built directly (snprintf + libsodium HMAC) ${f2(tok.direct)} µs`);
+  if (tok) extra.push(`tokens (token_cost, one core): cx_lk_token ${f2(tok.lk)} µs per LiveKit join token, cx_jwt_verify (strict HS256, libsodium) ${f2(tok.verify)} µs per bearer check; the same HS256 token built directly (snprintf + libsodium HMAC) ${f2(tok.direct)} µs`);
   L.push(...extra.map((x) => `- ${x}`));
   L.push('');
 

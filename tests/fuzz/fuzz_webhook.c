@@ -8,10 +8,10 @@
  *
  *   clang -std=c17 -g -O1 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
  *     -fno-sanitize-recover=undefined -Ilibcommon -Ibuild-webhook/gen \
- *     $(pkg-config --cflags libjwt jansson libsodium libnats libpq hiredis libprotobuf-c) \
+ *     $(pkg-config --cflags jansson libsodium libnats libpq hiredis libprotobuf-c) \
  *     tests/fuzz/fuzz_webhook.c services/webhook/verify.c services/webhook/event.c \
  *     libcommon/cx_jwt.c libcommon/cx_crypto.c \
- *     $(pkg-config --libs libjwt jansson libsodium) -o /tmp/fuzz_webhook
+ *     $(pkg-config --libs jansson libsodium) -o /tmp/fuzz_webhook
  *   /tmp/fuzz_webhook -max_total_time=30 -max_len=8192 tests/fuzz/corpus/webhook
  *
  * Input: "<Authorization>\n<body>" (no newline: all of it is the body).

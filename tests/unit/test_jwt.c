@@ -36,7 +36,7 @@ static char *forge(const char *header, const char *payload, const char *key)
     return tok;
 }
 
-/* The LiveKit FACTS test vector: libjwt must verify a token minted elsewhere. */
+/* The LiveKit FACTS test vector: cx_jwt_verify must verify a token minted elsewhere. */
 static void test_known_vector(void)
 {
     const char *tok =
