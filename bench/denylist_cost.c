@@ -26,8 +26,8 @@ static double _now_s(void)
 
 int main(int argc, char **argv)
 {
-    static const cx_auth_cfg cfg = {"bench-secret-0123456789abcdef", "calixio", "calixio", 30,
-                                    NULL};
+    static const cx_auth_cfg cfg = {
+        "bench-secret-0123456789abcdef", "calixio", "calixio", 30, NULL, NULL};
     cx_redis *rd = NULL;
     int n = argc > 2 ? atoi(argv[2]) : 20000, rc = 1;
     char **hdr = NULL;

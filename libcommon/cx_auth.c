@@ -11,6 +11,7 @@
 #include "cx_denylist.h"
 #include "cx_jwt.h"
 #include "cx_time.h"
+#include "cx_tokcache.h"
 
 #define CX_REVOKED_PREFIX "cx:revoked:sid:"
 
@@ -174,6 +175,19 @@ static cx_status _is_revoked(cx_redis *redis, const char *sid)
     return revoked ? CX_ERR_TOKEN_REVOKED : CX_OK;
 }
 
+/* The verified caller c, unless its session is revoked (redis NULL: no
+ * revocation check); *out written only on success. */
+static cx_status _revocation_then(cx_redis *redis, const cx_caller *c, cx_caller *out)
+{
+    if (redis) {
+        cx_status s = _is_revoked(redis, c->session_id);
+        if (s != CX_OK)
+            return s;
+    }
+    *out = *c;
+    return CX_OK;
+}
+
 cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
                                 const char *authorization, cx_caller *out)
 {
@@ -186,6 +200,10 @@ cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
     if (strncmp(authorization, "Bearer ", 7) != 0 || !authorization[7] ||
         strchr(authorization + 7, ' '))
         return CX_ERR_INVALID_AUTH;
+    const char *tok = authorization + 7;
+    size_t tok_len = strlen(tok);
+    if (cfg->cache && cx_tokcache_get(cfg->cache, tok, tok_len, cx_now_s(), cfg->leeway_s, &c))
+        return _revocation_then(redis, &c, out);
     s = cfg->ring ? cx_jwt_verify_ring(authorization + 7, cfg->ring, cx_now_s(), cfg->leeway_s,
                                        &claims)
                   : cx_jwt_verify(authorization + 7, cfg->secret, strlen(cfg->secret),
@@ -204,15 +222,13 @@ cx_status cx_auth_verify_header(const cx_auth_cfg *cfg, cx_redis *redis,
         !_copy_claim(claims, "sid", c.session_id, sizeof c.session_id, true) ||
         !_copy_claim(claims, "jti", c.jti, sizeof c.jti, true))
         goto out;
-    c.exp = (int64_t)json_number_value(json_object_get(claims, "exp"));
-    if (redis) {
-        s = _is_revoked(redis, c.session_id);
-        if (s != CX_OK)
-            goto out;
-    }
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    c.exp = (int64_t)json_number_value(exp);
     c.authenticated = true;
-    *out = c;
-    s = CX_OK;
+    if (cfg->cache) /* every check but the time ones and revocation passed */
+        cx_tokcache_put(cfg->cache, tok, tok_len, json_number_value(exp), nbf != NULL,
+                        json_number_value(nbf), &c);
+    s = _revocation_then(redis, &c, out);
 out:
     json_decref(claims);
     return s;

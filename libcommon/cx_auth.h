@@ -27,6 +27,8 @@ typedef struct cx_caller {
     int64_t exp;
 } cx_caller;
 
+struct cx_tokcache; /* cx_tokcache.h */
+
 typedef struct cx_auth_cfg {
     const char *secret;   /* JWT_SECRET */
     const char *issuer;   /* "calixio" */
@@ -34,6 +36,9 @@ typedef struct cx_auth_cfg {
     int64_t leeway_s;     /* clock skew allowed, e.g. 30 */
     const cx_jwt_keyring
         *ring; /* JWT_SECRET + JWT_PREVIOUS_SECRETS (kid); NULL: secret alone */
+    /* verified tokens of this cfg (cx_tokcache.h); NULL: none. The cfg's
+     * keys, issuer, audience must not change while a cache is attached. */
+    struct cx_tokcache *cache;
 } cx_auth_cfg;
 
 /* Verifies an `Authorization` header value ("Bearer <token>").

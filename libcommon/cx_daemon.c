@@ -51,6 +51,8 @@ int cx_daemon_init(const char *name, int argc, char **argv, const cx_cfg_var *va
     c->auth.issuer = c->jwt_issuer;
     c->auth.audience = c->jwt_audience;
     c->auth.leeway_s = c->jwt_leeway_ms / 1000;
+    cx_tokcache_init(&c->tokcache);
+    c->auth.cache = &c->tokcache;
     return -1;
 }
 

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cx_auth.h"
+#include "cx_tokcache.h"
 #include "cx_config.h"
 #include "cx_natsconn.h"
 #include "cx_pg.h"
@@ -43,6 +44,7 @@ typedef struct cx_daemon_cfg {
     int64_t pool_threads; /* worker threads for pooled endpoints */
     int64_t pool_queue;   /* queued pooled requests before 503 */
     cx_auth_cfg auth;     /* filled by cx_daemon_init from the fields above */
+    cx_tokcache tokcache; /* auth.cache: verified access tokens (cx_tokcache.h) */
 } cx_daemon_cfg;
 
 #define CX_DAEMON_VARS(c)                                                                       \

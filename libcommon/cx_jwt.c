@@ -200,16 +200,23 @@ static bool _num(const json_t *v, double *out)
     return true;
 }
 
+bool cx_jwt_times_ok(double exp, bool has_nbf, double nbf, int64_t now, int64_t leeway_s)
+{
+    /* written as the refusals, so every comparison reads as it always did */
+    return !((double)now >= exp + (double)leeway_s) &&
+           !(has_nbf && nbf > (double)(now + leeway_s));
+}
+
 /* The payload of a token whose signature checked: an object with a live
  * numeric exp and, when present, a numeric nbf not in the future. */
 static cx_status _claims(const _jwt_parts *pt, int64_t now, int64_t leeway_s, json_t **out)
 {
-    double exp, nbf;
+    double exp, nbf = 0;
     json_t *claims = _segment_json(pt->payload, pt->payload_len);
     json_t *nbf_v = json_object_get(claims, "nbf");
     if (!json_is_object(claims) || !_num(json_object_get(claims, "exp"), &exp) ||
-        (double)now >= exp + (double)leeway_s ||
-        (nbf_v && (!_num(nbf_v, &nbf) || nbf > (double)(now + leeway_s)))) {
+        (nbf_v && !_num(nbf_v, &nbf)) ||
+        !cx_jwt_times_ok(exp, nbf_v != NULL, nbf, now, leeway_s)) {
         json_decref(claims);
         return CX_ERR_INVALID_TOKEN;
     }

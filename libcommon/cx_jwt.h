@@ -37,6 +37,10 @@ cx_status cx_jwt_sign(const json_t *claims, const char *secret, size_t secret_le
 cx_status cx_jwt_verify(const char *token, const char *secret, size_t secret_len, int64_t now,
                         int64_t leeway_s, json_t **out_claims);
 
+/* The time rule of verification: true when now < exp + leeway_s and, when
+ * the token has an nbf, nbf <= now + leeway_s. */
+bool cx_jwt_times_ok(double exp, bool has_nbf, double nbf, int64_t now, int64_t leeway_s);
+
 /* ---- key rotation: a kid names the key that signed a token ---------------
  *
  * The current key (JWT_SECRET) signs, with "kid" in the header; previous

@@ -19,7 +19,8 @@
 
 static cx_stores st;
 static cx_redis *rd;
-static const cx_auth_cfg cfg = {"unit-test-secret-0123456789", "calixio", "calixio", 30, NULL};
+static const cx_auth_cfg cfg = {
+    "unit-test-secret-0123456789", "calixio", "calixio", 30, NULL, NULL};
 
 static void _sleep_ms(int ms)
 {

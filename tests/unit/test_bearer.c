@@ -9,7 +9,7 @@
 #include "cx_bearer.h"
 #include "cx_time.h"
 
-static const cx_auth_cfg cfg = {"unit-secret-0123456789", "calixio", "calixio", 30, NULL};
+static const cx_auth_cfg cfg = {"unit-secret-0123456789", "calixio", "calixio", 30, NULL, NULL};
 #define ROOM "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 static char *_hdr(const char *tok)

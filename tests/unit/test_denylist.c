@@ -17,7 +17,8 @@
 
 static cx_stores st;
 static cx_redis *rd;
-static const cx_auth_cfg cfg = {"unit-test-secret-0123456789", "calixio", "calixio", 30, NULL};
+static const cx_auth_cfg cfg = {
+    "unit-test-secret-0123456789", "calixio", "calixio", 30, NULL, NULL};
 
 static void _header(const char *sid, char *out, size_t cap)
 {

@@ -137,7 +137,7 @@ static void test_refused_tokens(void)
 
 static void test_access_tokens(void)
 {
-    cx_auth_cfg cfg = {"calixio-secret", "calixio", "calixio", 5, NULL};
+    cx_auth_cfg cfg = {"calixio-secret", "calixio", "calixio", 5, NULL, NULL};
     char *tok = NULL, jti[64], hdr[2048];
     cx_caller who;
     CX_CHECK_INT(cx_auth_mint(&cfg, "u-1", "Zoë", "s-1", cx_now_s(), 60, &tok, jti), CX_OK);
@@ -154,9 +154,9 @@ static void test_access_tokens(void)
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, tok, &who), CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, "Bearer ", &who), CX_ERR_INVALID_AUTH);
     CX_CHECK_INT(cx_auth_verify_header(&cfg, NULL, "bearer x", &who), CX_ERR_INVALID_AUTH);
-    cx_auth_cfg other_aud = {"calixio-secret", "calixio", "elsewhere", 5, NULL};
+    cx_auth_cfg other_aud = {"calixio-secret", "calixio", "elsewhere", 5, NULL, NULL};
     CX_CHECK_INT(cx_auth_verify_header(&other_aud, NULL, hdr, &who), CX_ERR_INVALID_TOKEN);
-    cx_auth_cfg other_secret = {"another-secret", "calixio", "calixio", 5, NULL};
+    cx_auth_cfg other_secret = {"another-secret", "calixio", "calixio", 5, NULL, NULL};
     CX_CHECK_INT(cx_auth_verify_header(&other_secret, NULL, hdr, &who), CX_ERR_INVALID_TOKEN);
     free(tok);
 }
@@ -178,10 +178,10 @@ static void test_key_rotation(void)
     CX_CHECK(strcmp(new_ring.keys[0].kid, new_ring.keys[1].kid) != 0);
     CX_CHECK_INT((long long)strlen(new_ring.keys[0].kid), CX_JWT_KID_LEN);
 
-    cx_auth_cfg a = {"key-A", "calixio", "calixio", 5, &old_ring};
-    cx_auth_cfg b = {"key-B", "calixio", "calixio", 5, &new_ring};
-    cx_auth_cfg d = {"key-B", "calixio", "calixio", 5, &dropped};
-    cx_auth_cfg legacy = {"key-A", "calixio", "calixio", 5, NULL};
+    cx_auth_cfg a = {"key-A", "calixio", "calixio", 5, &old_ring, NULL};
+    cx_auth_cfg b = {"key-B", "calixio", "calixio", 5, &new_ring, NULL};
+    cx_auth_cfg d = {"key-B", "calixio", "calixio", 5, &dropped, NULL};
+    cx_auth_cfg legacy = {"key-A", "calixio", "calixio", 5, NULL, NULL};
     char *ta = NULL, *tb = NULL, *tl = NULL, jti[64], h[2048], kid[64];
     cx_caller who;
     CX_CHECK_INT(cx_auth_mint(&a, "u", "U", "s", cx_now_s(), 60, &ta, jti), CX_OK);

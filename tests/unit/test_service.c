@@ -81,7 +81,7 @@ static const cx_endpoint g_eps[] = {
      CX_AUTH_NONE, true},
 };
 
-static const cx_auth_cfg g_auth = {"unit-secret", "calixio", "calixio", 5, NULL};
+static const cx_auth_cfg g_auth = {"unit-secret", "calixio", "calixio", 5, NULL, NULL};
 static cx_service_opts g_opts = {
     .name = "unittest",
     .version = "1.2.3",
