@@ -6,9 +6,15 @@
 
 #include "cx_jwt.h"
 
+/* Only a slot in use (len != 0: the others are free whatever they hold) is
+ * written, so the table of a fresh cache in static or calloc'd memory is
+ * only read: its pages stay the shared zero page, out of every daemon's
+ * private memory (~200 KiB) until tokens arrive. */
 void cx_tokcache_init(cx_tokcache *c)
 {
-    memset(c->slot, 0, sizeof c->slot);
+    for (size_t i = 0; i < CX_TOKCACHE_SLOTS; i++)
+        if (c->slot[i].len)
+            memset(&c->slot[i], 0, sizeof c->slot[i]);
     pthread_mutex_init(&c->mu, NULL);
 }
 
