@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cx_denylist.h"
+#include "cx_json.h"
 #include "cx_log.h"
 
 #define CX_NATS_MAX_SERVERS 32
@@ -402,5 +403,17 @@ cx_status cx_natsconn_open(natsConnection **nc, natsOptions **opts, const cx_nat
     }
     *nc = conn;
     *opts = o;
+    return CX_OK;
+}
+
+cx_status cx_natsmsg_unpack(const ProtobufCMessageDescriptor *d, natsMsg *msg, const char *what,
+                            ProtobufCMessage **out)
+{
+    cx_status s = cx_pb_unpack(d, (const uint8_t *)natsMsg_GetData(msg),
+                               (size_t)natsMsg_GetDataLength(msg), out);
+    if (s != CX_OK) {
+        cx_log_warn(NULL, "%s: undecodable %s ignored", natsMsg_GetSubject(msg), what);
+        return CX_ERR_BAD_REQUEST;
+    }
     return CX_OK;
 }

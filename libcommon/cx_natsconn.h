@@ -11,6 +11,7 @@
 #define CX_NATSCONN_H
 
 #include <nats/nats.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -116,5 +117,12 @@ cx_status cx_natsconn_nkey_public(const char *seed, char *pub, size_t cap);
  * copy of pushed state (e.g. media's live presence counts) loaded when this
  * read n is trusted only while it still reads n. Safe from any thread. */
 uint64_t cx_natsconn_gaps(void);
+
+/* Decodes the data of a received message as a d message. On CX_OK *out is
+ * the caller's (protobuf_c_message_free_unpacked); an undecodable one is
+ * logged once ("<subject>: undecodable <what> ignored") and
+ * CX_ERR_BAD_REQUEST returned. msg stays the caller's either way. */
+cx_status cx_natsmsg_unpack(const ProtobufCMessageDescriptor *d, natsMsg *msg, const char *what,
+                            ProtobufCMessage **out);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_natsconn.h"
 #include "cx_room_events.h"
 
 /* How long unsubscribing waits for a callback in progress. */
@@ -23,13 +24,10 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     ProtobufCMessage *m = NULL;
     (void)nc;
     (void)sub;
-    if (cx_pb_unpack(&calixio__v1__room_changed__descriptor,
-                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                     &m) == CX_OK) {
+    if (cx_natsmsg_unpack(&calixio__v1__room_changed__descriptor, msg, "room event", &m) ==
+        CX_OK) {
         re->fn((const Calixio__V1__RoomChanged *)m, re->arg);
         protobuf_c_message_free_unpacked(m, NULL);
-    } else {
-        cx_log_warn(NULL, "%s: undecodable room event ignored", natsMsg_GetSubject(msg));
     }
     natsMsg_Destroy(msg);
 }

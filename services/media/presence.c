@@ -125,10 +125,8 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     ProtobufCMessage *m = NULL;
     (void)nc;
     (void)sub;
-    if (cx_pb_unpack(&calixio__v1__room_event__descriptor,
-                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                     &m) != CX_OK) {
-        cx_log_warn(NULL, "%s: undecodable room event ignored", natsMsg_GetSubject(msg));
+    if (cx_natsmsg_unpack(&calixio__v1__room_event__descriptor, msg, "room event", &m) !=
+        CX_OK) {
         natsMsg_Destroy(msg);
         return;
     }

@@ -12,6 +12,7 @@
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_natsconn.h"
 #include "rooms.h"
 
 #define MOD_DRAIN_WAIT_MS 2000
@@ -311,13 +312,10 @@ static void _on_joined(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     ProtobufCMessage *m = NULL;
     (void)nc;
     (void)sub;
-    if (cx_pb_unpack(&calixio__v1__live_kit_event__descriptor,
-                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                     &m) == CX_OK) {
+    if (cx_natsmsg_unpack(&calixio__v1__live_kit_event__descriptor, msg, "webhook event", &m) ==
+        CX_OK) {
         _enforce(w->ctx, (const void *)m);
         protobuf_c_message_free_unpacked(m, NULL);
-    } else {
-        cx_log_warn(NULL, "%s: undecodable webhook event ignored", natsMsg_GetSubject(msg));
     }
     natsMsg_Destroy(msg);
 }

@@ -11,6 +11,7 @@
 #include "calixio/v1/events.pb-c.h"
 #include "cx_json.h"
 #include "cx_log.h"
+#include "cx_natsconn.h"
 #include "leave.h"
 
 #define WL_DRAIN_WAIT_MS 2000
@@ -65,11 +66,8 @@ static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, voi
     ProtobufCMessage *m = NULL;
     (void)nc;
     (void)sub;
-    if (cx_pb_unpack(&calixio__v1__room_event__descriptor,
-                     (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                     &m) != CX_OK) {
-        cx_log_warn(NULL, "%s: undecodable room event ignored", natsMsg_GetSubject(msg));
-    } else {
+    if (cx_natsmsg_unpack(&calixio__v1__room_event__descriptor, msg, "room event", &m) ==
+        CX_OK) {
         const Calixio__V1__RoomEvent *e = (const void *)m;
         /* our own webhook-derived events: the visit is already closed */
         bool ours = e->source && strcmp(e->source, "webhook") == 0;
