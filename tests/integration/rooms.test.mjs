@@ -374,9 +374,13 @@ test('end: owner only (403 room_forbidden), DeleteRoom with roomCreate, ending t
   assert.equal(ended.json.status, 'ended');
   assert.match(ended.json.ended_at, RFC3339);
   const calls = mine().slice(deletes);
-  assert.equal(calls.length, 1);
-  assert.deepEqual(calls[0].body, { room: room.livekit_room });
-  assert.deepEqual(calls[0].claims.video, { roomCreate: true });
+  // end calls DeleteRoom once; the sweeper's retry of a pending delete may
+  // race it with a second identical (idempotent) call
+  assert.ok(calls.length >= 1 && calls.length <= 2, `DeleteRoom calls: ${calls.length}`);
+  for (const c of calls) {
+    assert.deepEqual(c.body, { room: room.livekit_room });
+    assert.deepEqual(c.claims.video, { roomCreate: true });
+  }
   assert.ok(!lk.rooms.has(room.livekit_room));
   assert.equal(await s.redis('EXISTS', `cx:presence:{${room.livekit_room}}`), '0');
   assert.deepEqual(await s.psql(`SELECT livekit_delete_pending FROM rooms WHERE id = '${room.id}'`), [['f']]);
