@@ -49,3 +49,16 @@ function bench_sum(name)
   for _, t in ipairs(bench_threads) do n = n + t:get(name) end
   return n
 end
+
+-- This thread's share of a file of requests: lines k, k+T, k+2T, ... of
+-- path for thread k of BENCH_THREADS, each turned into a request by fmt.
+function bench_thread_lines(path, fmt)
+  local out, n = {}, 0
+  local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  local me = tid or 0
+  for line in io.lines(path) do
+    if n % nthreads == me then out[#out + 1] = fmt(line) end
+    n = n + 1
+  end
+  return out
+end

@@ -11,22 +11,15 @@ local idx = 0
 accepted, limited, rejected = 0, 0, 0
 
 local function load()
-  items = {}
-  local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-  local me = tid or 0
   local method = os.getenv("BENCH_METHOD") or "POST"
   local path = os.getenv("BENCH_PATH") or "/"
   local body = os.getenv("BENCH_BODY") or ""
-  local n = 0
-  for line in io.lines(os.getenv("BENCH_TOKEN_FILE")) do
-    if n % nthreads == me then
-      items[#items + 1] = wrk.format(method, path, {
-        ["Content-Type"] = "application/json",
-        ["Authorization"] = "Bearer " .. line,
-      }, body ~= "" and body or nil)
-    end
-    n = n + 1
-  end
+  items = bench_thread_lines(os.getenv("BENCH_TOKEN_FILE"), function(line)
+    return wrk.format(method, path, {
+      ["Content-Type"] = "application/json",
+      ["Authorization"] = "Bearer " .. line,
+    }, body ~= "" and body or nil)
+  end)
 end
 
 function init(args)

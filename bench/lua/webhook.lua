@@ -12,21 +12,14 @@ local idx = 0
 sent, accepted, rejected, exhausted = 0, 0, 0, 0
 
 local function load()
-  items = {}
-  local nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
-  local me = tid or 0
-  local n = 0
-  for line in io.lines(os.getenv("BENCH_WH_FILE")) do
-    if n % nthreads == me then
-      local tab = line:find("\t", 1, true)
-      items[#items + 1] = wrk.format("POST", "/livekit/webhook", {
-        ["Content-Type"] = "application/webhook+json",
-        ["Authorization"] = line:sub(1, tab - 1),
-        ["User-Agent"] = "LiveKit",
-      }, line:sub(tab + 1))
-    end
-    n = n + 1
-  end
+  items = bench_thread_lines(os.getenv("BENCH_WH_FILE"), function(line)
+    local tab = line:find("\t", 1, true)
+    return wrk.format("POST", "/livekit/webhook", {
+      ["Content-Type"] = "application/webhook+json",
+      ["Authorization"] = line:sub(1, tab - 1),
+      ["User-Agent"] = "LiveKit",
+    }, line:sub(tab + 1))
+  end)
 end
 
 function init(args)
