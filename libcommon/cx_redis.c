@@ -866,26 +866,17 @@ out_free_reply:
 
 #define RD_MAX_SCRIPT_ARGS 64
 
-cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
-                           const char *const *keys, int nargs, const char *const *args,
-                           redisReply **out)
+/* The EVALSHA argument vector of one call (argv[1] is sha, argv[2] nk).
+ * Returns argc, or -1 when the call is malformed. */
+static int _evalsha_argv(const char **argv, size_t *lens, char sha[41], char nk[16],
+                         cx_redis_script *sc, int nkeys, const char *const *keys, int nargs,
+                         const char *const *args)
 {
-    const char *argv[3 + RD_MAX_SCRIPT_ARGS];
-    size_t lens[3 + RD_MAX_SCRIPT_ARGS];
-    char nk[16], sha[41];
     int argc = 0;
-    cx_status s;
-
-    if (!c || !sc || !sc->src || nkeys < 0 || nargs < 0 || nkeys + nargs > RD_MAX_SCRIPT_ARGS ||
+    if (!sc || !sc->src || nkeys < 0 || nargs < 0 || nkeys + nargs > RD_MAX_SCRIPT_ARGS ||
         (nkeys && !keys) || (nargs && !args))
-        return CX_ERR_INTERNAL;
-    pthread_mutex_lock(&sc->mu);
-    memcpy(sha, sc->sha, sizeof sha);
-    pthread_mutex_unlock(&sc->mu);
-    if (!sha[0] && (s = _load(c, sc, sha)) != CX_OK)
-        return s;
-
-    snprintf(nk, sizeof nk, "%d", nkeys);
+        return -1;
+    snprintf(nk, 16, "%d", nkeys);
     argv[argc++] = "EVALSHA";
     argv[argc++] = sha;
     argv[argc++] = nk;
@@ -895,6 +886,33 @@ cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
         argv[argc++] = args[i];
     for (int i = 0; i < argc; i++)
         lens[i] = strlen(argv[i]);
+    return argc;
+}
+
+/* sc's SHA into sha, loading the script once per process. */
+static cx_status _sha_of(cx_redis_conn *c, cx_redis_script *sc, char sha[41])
+{
+    pthread_mutex_lock(&sc->mu);
+    memcpy(sha, sc->sha, 41);
+    pthread_mutex_unlock(&sc->mu);
+    return sha[0] ? CX_OK : _load(c, sc, sha);
+}
+
+cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
+                           const char *const *keys, int nargs, const char *const *args,
+                           redisReply **out)
+{
+    const char *argv[3 + RD_MAX_SCRIPT_ARGS];
+    size_t lens[3 + RD_MAX_SCRIPT_ARGS];
+    char nk[16], sha[41];
+    cx_status s;
+
+    int argc = c ? _evalsha_argv(argv, lens, sha, nk, sc, nkeys, keys, nargs, args) : -1;
+    if (argc < 0)
+        return CX_ERR_INTERNAL;
+    if ((s = _sha_of(c, sc, sha)) != CX_OK)
+        return s;
+    lens[1] = 40;
 
     /* Routed by the first key: on a cluster the script runs on (and, after
      * NOSCRIPT, is cached by) the node of the keys' slot. */
@@ -922,4 +940,96 @@ cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
     else
         freeReplyObject(rep);
     return CX_OK;
+}
+
+static void _call_one(cx_redis_conn *c, cx_redis_call *k)
+{
+    k->status = cx_redis_evalsha(c, k->sc, k->nkeys, k->keys, k->nargs, k->args, &k->reply);
+}
+
+/* Appends call k to ctx as EVALSHA; false when it cannot be formatted. */
+static bool _append_call(cx_redis_conn *c, redisContext *ctx, cx_redis_call *k)
+{
+    const char *argv[3 + RD_MAX_SCRIPT_ARGS];
+    size_t lens[3 + RD_MAX_SCRIPT_ARGS];
+    char nk[16], sha[41];
+    char *cmd = NULL;
+
+    int argc = _evalsha_argv(argv, lens, sha, nk, k->sc, k->nkeys, k->keys, k->nargs, k->args);
+    if (argc < 0) {
+        k->status = CX_ERR_INTERNAL;
+        return false;
+    }
+    if ((k->status = _sha_of(c, k->sc, sha)) != CX_OK)
+        return false;
+    lens[1] = 40;
+    int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    bool ok = len >= 0 && redisAppendFormattedCommand(ctx, cmd, (size_t)len) == REDIS_OK;
+    redisFreeCommand(cmd);
+    k->status = ok ? CX_OK : CX_ERR_NOMEM;
+    return ok;
+}
+
+void cx_redis_evalsha_many(cx_redis_conn *c, cx_redis_call *calls, int n)
+{
+    bool retry[CX_REDIS_MANY_MAX] = {0};
+    redisContext *ctx = NULL;
+    int node = -1, sent = 0;
+
+    for (int i = 0; i < n; i++) {
+        calls[i].status = CX_ERR_UNAVAILABLE;
+        calls[i].reply = NULL;
+    }
+    if (!c || n <= 0)
+        return;
+    if (n > CX_REDIS_MANY_MAX) {
+        for (int i = 0; i < n; i++)
+            calls[i].status = CX_ERR_INTERNAL;
+        return;
+    }
+    pthread_mutex_lock(&c->r->map_mu);
+    bool single = c->r->mode == RD_MODE_SINGLE;
+    pthread_mutex_unlock(&c->r->map_mu);
+    if (single && !c->lost && n > 1 && (node = _any_node(c)) >= 0)
+        ctx = _ctx(c, node);
+    if (!ctx) { /* a cluster (keys route per call), one call, or no connection yet */
+        for (int i = 0; i < n; i++)
+            _call_one(c, &calls[i]);
+        return;
+    }
+    /* Every call formatted into ctx's output buffer; the first read writes
+     * them all at once. A call that could not be appended keeps its error
+     * status (and nothing after it is sent, so the replies stay in order). */
+    while (sent < n && _append_call(c, ctx, &calls[sent]))
+        sent++;
+    for (int i = 0; i < sent; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(ctx, (void **)&rep) != REDIS_OK) {
+            /* the rest of the replies are lost: those calls may or may not
+             * have run, so they answer unavailable (as one lost reply does) */
+            cx_log_warn(NULL, "redis: pipelined scripts failed: %s",
+                        ctx->err ? ctx->errstr : "no reply");
+            _drop(c, node);
+            if (c->borrowed)
+                c->lost = true;
+            for (int j = i; j < sent; j++)
+                calls[j].status = CX_ERR_UNAVAILABLE;
+            sent = i;
+            break;
+        }
+        if (_is_error(rep, "NOSCRIPT")) {
+            retry[i] = true; /* run again, by full text, once the pipe is read */
+            freeReplyObject(rep);
+        } else if (rep->type == REDIS_REPLY_ERROR) {
+            cx_log_error(NULL, "redis: error reply: %.120s", rep->str ? rep->str : "");
+            calls[i].status = _error_status(rep);
+            freeReplyObject(rep);
+        } else {
+            calls[i].status = CX_OK;
+            calls[i].reply = rep;
+        }
+    }
+    for (int i = 0; i < sent; i++)
+        if (retry[i])
+            _call_one(c, &calls[i]);
 }

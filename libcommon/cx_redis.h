@@ -127,4 +127,29 @@ cx_status cx_redis_evalsha(cx_redis_conn *c, cx_redis_script *sc, int nkeys,
                            const char *const *keys, int nargs, const char *const *args,
                            redisReply **out);
 
+/* One script call of a group run by cx_redis_evalsha_many. keys/args are
+ * borrowed; status and reply are set by the run (reply only on CX_OK,
+ * then owned by the caller: freeReplyObject). */
+typedef struct cx_redis_call {
+    cx_redis_script *sc;
+    int nkeys;
+    const char *const *keys;
+    int nargs;
+    const char *const *args;
+    cx_status status;
+    redisReply *reply;
+} cx_redis_call;
+
+#define CX_REDIS_MANY_MAX 256 /* calls in one cx_redis_evalsha_many */
+
+/* Runs n (<= CX_REDIS_MANY_MAX) scripts on the borrowed connection c, in
+ * order, each as cx_redis_evalsha would (same statuses), but on a single
+ * server in ONE pipelined round trip: all EVALSHAs written at once, then
+ * the n replies read; calls answered NOSCRIPT run again by full text
+ * afterwards. On a cluster (each call routes by its own first key) they
+ * run one after another. When the connection fails half-way, every call
+ * whose reply was not read is CX_ERR_UNAVAILABLE (it may have run: the
+ * scripts must be idempotent, as every retried one is). */
+void cx_redis_evalsha_many(cx_redis_conn *c, cx_redis_call *calls, int n);
+
 #endif

@@ -8,7 +8,9 @@
  *   -> Postgres (idempotent: ON CONFLICT DO NOTHING, conditional UPDATEs);
  *      a room status it changed is published as a room event at once
  *   -> ONE Redis script: de-duplicate by id (a repeat: nothing changes),
- *      apply presence/tracks (createdAt compared), mark the id done
+ *      apply presence/tracks (createdAt compared), mark the id done (for
+ *      joins and leaves run by the group's leader right after the group's
+ *      commit, pipelined with the group's other scripts: batch.c)
  *   -> publish on NATS (not for a repeat) -> 200.
  * So a normal event costs one Postgres and one Redis round trip. A store
  * failure answers 503 so LiveKit retries; every write is idempotent, so a
@@ -101,6 +103,26 @@ static void _publish_presence(wh_ctx *c, const cx_req *req, const wh_event *ev,
         cx_log_warn(req->request_id, "webhook: could not publish %s", rel);
 }
 
+cx_status wh_store_participant(wh_ctx *c, cx_redis_conn *rc, const wh_event *ev,
+                               const char *row_id, const char *room_id, bool ended,
+                               wh_result *res)
+{
+    const wh_ttls t = {c->dedup_ttl_s, c->presence_ttl_s};
+    wh_rcall rcall;
+    /* An ended room has no presence: its keys are gone for good, only the
+     * id is remembered (and without an id, nothing). */
+    bool redis_part = !ended || ev->id[0];
+    cx_status s = redis_part ? wh_rcall_prepare(&rcall, ev, &t, ended) : CX_OK;
+    if (s == CX_OK)
+        s = wh_history_append(c->history, ev, row_id, room_id, rc, redis_part ? &rcall : NULL);
+    if (redis_part) {
+        cx_status rs = wh_rcall_finish(&rcall, res);
+        if (s == CX_OK)
+            s = rs;
+    }
+    return s;
+}
+
 /* Applies one verified, parsed event to the stores: Postgres first, then
  * one Redis script that de-duplicates by id, applies the Redis part and
  * marks the id done, atomically. The Redis connection is borrowed (and
@@ -163,13 +185,9 @@ static cx_status _apply(wh_ctx *c, const wh_event *ev, const uint8_t *body, size
             char synth[16 + 65] = "body-sha256:";
             if (!ev->id[0])
                 cx_sha256_hex(body, len, synth + strlen(synth));
-            s = wh_history_append(c->history, ev, ev->id[0] ? ev->id : synth, room_id);
+            s = wh_store_participant(c, rc, ev, ev->id[0] ? ev->id : synth, room_id, ended,
+                                     res);
         }
-        /* An ended room has no presence: its keys are gone for good. */
-        if (s == CX_OK && ended)
-            s = ev->id[0] ? wh_mark_done(rc, ev, &t, res) : CX_OK;
-        else if (s == CX_OK)
-            s = wh_presence_apply(rc, ev, &t, res);
         break;
     case WH_EV_TRACK_PUBLISHED:
     case WH_EV_TRACK_UNPUBLISHED:

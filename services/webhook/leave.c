@@ -47,15 +47,12 @@ static cx_status _apply(wh_ctx *c, const Calixio__V1__RoomEvent *e)
     ev.track_sid = "";
     ev.track_type = "";
 
-    const wh_ttls t = {c->dedup_ttl_s, c->presence_ttl_s};
     cx_redis_conn *rc = NULL;
     wh_result res;
     cx_status s = cx_redis_acquire(c->redis, &rc, WH_REDIS_TIMEOUT_MS);
     if (s != CX_OK)
         return s;
-    s = wh_history_append(c->history, &ev, id, e->room_id);
-    if (s == CX_OK)
-        s = wh_presence_apply(rc, &ev, &t, &res);
+    s = wh_store_participant(c, rc, &ev, id, e->room_id, false, &res);
     cx_redis_release(c->redis, rc, false);
     return s;
 }

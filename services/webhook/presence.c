@@ -147,13 +147,33 @@ static bool _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
     return ok;
 }
 
+/* The script's answer (an integer wh_result) from a reply; frees it. */
+static cx_status _answer(redisReply *rep, wh_result *res)
+{
+    long long v = 0;
+    if (rep->type != REDIS_REPLY_INTEGER) {
+        cx_log_error(NULL, "webhook: state script answered type %d, not an integer", rep->type);
+        freeReplyObject(rep);
+        return CX_ERR_INTERNAL;
+    }
+    v = rep->integer;
+    freeReplyObject(rep);
+    if (v < WH_R_DUP || v > WH_R_BUSY) {
+        cx_log_error(NULL, "webhook: state script answered %lld", v);
+        return CX_ERR_INTERNAL;
+    }
+    *res = (wh_result)v;
+    return CX_OK;
+}
+
+/* Runs sc for ev with the de-duplication keys/arguments put in front of
+ * the script's own: keys[0..nkeys), args[0..nargs). */
 static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
                       const wh_ttls *t, int nkeys, const char *const *keys, int nargs,
                       const char *const *args, wh_result *res)
 {
     const char *k[WP_MAX_KEYS + 1], *a[WP_MAX_ARGV + 2];
     char dk[WP_KEY_MAX], dttl[24];
-    long long v = 0;
 
     if (nkeys > WP_MAX_KEYS || nargs > WP_MAX_ARGV)
         return CX_ERR_INTERNAL;
@@ -169,21 +189,7 @@ static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
         a[i + 2] = args[i];
     redisReply *rep = NULL;
     cx_status s = cx_redis_evalsha(c, sc, nkeys + 1, k, nargs + 2, a, &rep);
-    if (s != CX_OK)
-        return s;
-    if (rep->type != REDIS_REPLY_INTEGER) {
-        cx_log_error(NULL, "webhook: state script answered type %d, not an integer", rep->type);
-        freeReplyObject(rep);
-        return CX_ERR_INTERNAL;
-    }
-    v = rep->integer;
-    freeReplyObject(rep);
-    if (v < WH_R_DUP || v > WH_R_BUSY) {
-        cx_log_error(NULL, "webhook: state script answered %lld", v);
-        return CX_ERR_INTERNAL;
-    }
-    *res = (wh_result)v;
-    return CX_OK;
+    return s == CX_OK ? _answer(rep, res) : s;
 }
 
 cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
@@ -205,24 +211,66 @@ static char *_presence_value(const wh_event *ev)
     return txt;
 }
 
-cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
-                            wh_result *res)
+cx_status wh_rcall_prepare(wh_rcall *rc, const wh_event *ev, const wh_ttls *t, bool mark_only)
 {
     _room_keys k;
     bool join = ev->type == WH_EV_PARTICIPANT_JOINED;
-    char *value = join ? _presence_value(ev) : NULL;
-    if (join && !value)
-        return CX_ERR_NOMEM;
 
-    if (!_room_keys_of(&k, ev, t)) {
-        free(value);
+    memset(&rc->call, 0, sizeof rc->call);
+    rc->value = NULL;
+    _Static_assert(sizeof rc->presence == sizeof k.presence, "key sizes");
+    if (!cx_roomkey_event(rc->dedup, sizeof rc->dedup, ev->room_name, ev->id))
         return CX_ERR_INTERNAL;
+    snprintf(rc->dttl, sizeof rc->dttl, "%" PRId64, t->dedup_s);
+    rc->keys[0] = rc->dedup;
+    rc->args[0] = ev->id[0] ? "1" : "0";
+    rc->args[1] = rc->dttl;
+    rc->call.keys = rc->keys;
+    rc->call.args = rc->args;
+    if (mark_only) {
+        rc->call.sc = &_mark_lua;
+        rc->call.nkeys = 1;
+        rc->call.nargs = 2;
+        return CX_OK;
     }
-    const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.finished};
-    const char *args[] = {join ? "join" : "leave", ev->p_identity, k.ts,
-                          value ? value : "",      ev->p_sid,      k.ttl};
-    cx_status s = _run(c, &_presence_lua, ev, t, 4, keys, 6, args, res);
-    free(value);
+    if (!_room_keys_of(&k, ev, t))
+        return CX_ERR_INTERNAL;
+    if (join && !(rc->value = _presence_value(ev)))
+        return CX_ERR_NOMEM;
+    memcpy(rc->presence, k.presence, sizeof rc->presence);
+    memcpy(rc->presence_ts, k.presence_ts, sizeof rc->presence_ts);
+    memcpy(rc->tracks, k.tracks, sizeof rc->tracks);
+    memcpy(rc->finished, k.finished, sizeof rc->finished);
+    memcpy(rc->ts, k.ts, sizeof rc->ts);
+    memcpy(rc->ttl, k.ttl, sizeof rc->ttl);
+    rc->keys[1] = rc->presence;
+    rc->keys[2] = rc->presence_ts;
+    rc->keys[3] = rc->tracks;
+    rc->keys[4] = rc->finished;
+    rc->args[2] = join ? "join" : "leave";
+    rc->args[3] = ev->p_identity;
+    rc->args[4] = rc->ts;
+    rc->args[5] = rc->value ? rc->value : "";
+    rc->args[6] = ev->p_sid;
+    rc->args[7] = rc->ttl;
+    rc->call.sc = &_presence_lua;
+    rc->call.nkeys = 5;
+    rc->call.nargs = 8;
+    return CX_OK;
+}
+
+cx_status wh_rcall_finish(wh_rcall *rc, wh_result *res)
+{
+    cx_status s = rc->call.status;
+    free(rc->value);
+    rc->value = NULL;
+    if (s == CX_OK && rc->call.reply)
+        s = _answer(rc->call.reply, res);
+    else if (s == CX_OK) /* never run */
+        s = CX_ERR_INTERNAL;
+    else if (rc->call.reply)
+        freeReplyObject(rc->call.reply);
+    rc->call.reply = NULL;
     return s;
 }
 

@@ -21,6 +21,7 @@
 
 #include "cx_pg.h"
 #include "cx_redis.h"
+#include "cx_roomkeys.h"
 #include "cx_service.h"
 #include "cx_status.h"
 
@@ -151,10 +152,28 @@ typedef struct wh_ttls {
  * and recorders after their Postgres part). ev->id must not be "". */
 cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res);
 
-/* participant_joined/left: presence of the identity unless a newer event
- * for it (or a newer room_finished) was applied. */
-cx_status wh_presence_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
-                            wh_result *res);
+/* The Redis part of a participant event (participant_joined/left:
+ * presence of the identity unless a newer event for it, or a newer
+ * room_finished, was applied), prepared to run later with the
+ * others of its Postgres group (batch.c: one pipelined round trip for the
+ * group): the presence script, or only the de-duplication (mark_only: an
+ * ended room; ev->id must not be ""). Holds copies of every key and
+ * argument; ev must outlive it. */
+#define WH_RKEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
+typedef struct wh_rcall {
+    cx_redis_call call;
+    const char *keys[5], *args[8];
+    char dedup[WH_RKEY_MAX], presence[WH_RKEY_MAX], presence_ts[WH_RKEY_MAX],
+        tracks[WH_RKEY_MAX], finished[WH_RKEY_MAX];
+    char dttl[24], ts[24], ttl[24];
+    char *value; /* the presence JSON (joins), malloced */
+} wh_rcall;
+
+cx_status wh_rcall_prepare(wh_rcall *rc, const wh_event *ev, const wh_ttls *t, bool mark_only);
+
+/* What the run of rc did (rc->call.status, else the script's answer);
+ * frees the reply and rc->value. Call once per prepared rc, run or not. */
+cx_status wh_rcall_finish(wh_rcall *rc, wh_result *res);
 
 /* track_published/unpublished: per-identity track counts (idempotent per
  * track sid, never below 0, older events ignored). */
@@ -215,9 +234,21 @@ void wh_history_destroy(wh_history *h);
  * once the statement holding it has committed, with that statement's
  * status. event_id is the event's id, or "body-sha256:<hex>" when it has
  * none; room_id is the rooms row's id. All strings are borrowed for the
- * call. */
+ * call. rcall (may be NULL) is the event's Redis part: after a successful
+ * statement the group's leader runs every rcall of the group in one
+ * pipelined round trip on its own borrowed connection rc (each caller
+ * passes the connection it holds), so rcall->call tells its outcome; after
+ * a failed statement none runs. */
 cx_status wh_history_append(wh_history *h, const wh_event *ev, const char *event_id,
-                            const char *room_id);
+                            const char *room_id, cx_redis_conn *rc, wh_rcall *rcall);
+
+/* handler.c: a participant event's row (row_id) and, once its group has
+ * committed, its Redis part (presence, or only the id when the room has
+ * ended) on the caller's borrowed connection rc; *res as the script said. */
+struct wh_ctx;
+cx_status wh_store_participant(struct wh_ctx *c, cx_redis_conn *rc, const wh_event *ev,
+                               const char *row_id, const char *room_id, bool ended,
+                               wh_result *res);
 
 /* ---- rooms.c (LiveKit room -> Calixio room id, cached) ---------------- */
 

@@ -403,6 +403,100 @@ static void test_evalsha_errors(void)
     CX_CHECK(cx_redis_ping(rd));
 }
 
+/* cx_redis_evalsha_many: n scripts in one pipelined round trip, in order,
+ * each with its own status; NOSCRIPT ones run again by full text; a
+ * connection lost half-way makes the unread ones unavailable. */
+static cx_redis_script append_lua = CX_REDIS_SCRIPT(
+    "redis.call('RPUSH', KEYS[1], ARGV[1]) return redis.call('LLEN', KEYS[1])");
+
+static void test_evalsha_many(void)
+{
+    enum { N = 100 };
+    cx_redis_conn *c = NULL;
+    cx_redis_call calls[N];
+    char vals[N][16];
+    const char *keys[] = {"many"};
+    const char *args[N][1];
+
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "DEL %s", "many"), CX_OK);
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (!c)
+        return;
+    for (int i = 0; i < N; i++) {
+        snprintf(vals[i], sizeof vals[i], "%d", i);
+        args[i][0] = vals[i];
+        calls[i] = (cx_redis_call){.sc = &append_lua, .nkeys = 1, .keys = keys, .nargs = 1,
+                                   .args = args[i]};
+    }
+    /* one of them is a Lua error: only that one fails */
+    calls[10].sc = &bad_lua;
+    calls[10].nkeys = 0;
+    calls[10].nargs = 0;
+    cx_redis_evalsha_many(c, calls, N);
+    long long want = 0;
+    for (int i = 0; i < N; i++) {
+        if (i == 10) {
+            CX_CHECK_INT(calls[i].status, CX_ERR_INTERNAL);
+            CX_CHECK(calls[i].reply == NULL);
+            continue;
+        }
+        CX_CHECK_INT(calls[i].status, CX_OK);
+        want++;
+        if (calls[i].reply) {
+            CX_CHECK_INT(calls[i].reply->type, REDIS_REPLY_INTEGER);
+            CX_CHECK_INT(calls[i].reply->integer, want); /* ran in order */
+            freeReplyObject(calls[i].reply);
+        }
+    }
+    redisReply *r = NULL;
+    CX_CHECK_INT(cx_redis_cmd(rd, &r, "LRANGE %s 0 2", "many"), CX_OK);
+    if (r) {
+        CX_CHECK_INT((long long)r->elements, 3);
+        if (r->elements == 3) {
+            CX_CHECK_STR(r->element[0]->str, "0");
+            CX_CHECK_STR(r->element[2]->str, "2");
+        }
+        freeReplyObject(r);
+    }
+    CX_CHECK(cx_redis_conn_alive(c));
+
+    /* after SCRIPT FLUSH every call answers NOSCRIPT and runs again by
+     * text, in order, exactly once */
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "DEL %s", "many"), CX_OK);
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "SCRIPT FLUSH"), CX_OK);
+    calls[10] = calls[11];
+    cx_redis_evalsha_many(c, calls, 20);
+    for (int i = 0; i < 20; i++) {
+        CX_CHECK_INT(calls[i].status, CX_OK);
+        if (calls[i].reply) {
+            CX_CHECK_INT(calls[i].reply->integer, i + 1);
+            freeReplyObject(calls[i].reply);
+        }
+    }
+    CX_CHECK_INT(script_exists(append_lua.sha), 1);
+
+    /* the server gone: every call unavailable, nothing stuck */
+    CX_CHECK_INT(cx_stores_ctl(&st, "stop", "redis"), 0);
+    cx_redis_evalsha_many(c, calls, 5);
+    for (int i = 0; i < 5; i++) {
+        CX_CHECK_INT(calls[i].status, CX_ERR_UNAVAILABLE);
+        CX_CHECK(calls[i].reply == NULL);
+    }
+    cx_redis_release(rd, c, false);
+    CX_CHECK_INT(cx_stores_ctl(&st, "start", "redis"), 0);
+    CX_CHECK(cx_redis_ping(rd));
+    /* more than CX_REDIS_MANY_MAX at once is refused */
+    CX_CHECK_INT(cx_redis_acquire(rd, &c, 1000), CX_OK);
+    if (c) {
+        cx_redis_call big[CX_REDIS_MANY_MAX + 1];
+        for (int i = 0; i <= CX_REDIS_MANY_MAX; i++)
+            big[i] = calls[0];
+        cx_redis_evalsha_many(c, big, CX_REDIS_MANY_MAX + 1);
+        CX_CHECK_INT(big[0].status, CX_ERR_INTERNAL);
+        cx_redis_release(rd, c, false);
+    }
+}
+
 /* A single server is one master, not a cluster; cx_redis_cmd_on reaches it. */
 static void test_single_server_is_one_master(void)
 {
@@ -454,6 +548,7 @@ int main(void)
     CX_RUN(test_acquire_after_restart_is_alive);
     CX_RUN(test_evalsha_and_noscript_fallback);
     CX_RUN(test_evalsha_errors);
+    CX_RUN(test_evalsha_many);
     CX_RUN(test_single_server_is_one_master);
     CX_RUN(test_create_validation);
     cx_redis_destroy(rd);

@@ -234,6 +234,51 @@ static void test_scripts_on_hash_tagged_keys(void)
     cx_redis_destroy(r);
 }
 
+/* cx_redis_evalsha_many on a cluster: each call runs on its own keys'
+ * node (rooms spread over the three masters), in order, each answered. */
+static void test_scripts_many_across_nodes(void)
+{
+    enum { N = 30 };
+    cx_redis *r = NULL;
+    cx_redis_conn *c = NULL;
+    char k1[N][48], k2[N][48], v[N][16];
+    const char *keys[N][2], *args[N][1];
+    cx_redis_call calls[N];
+
+    CX_CHECK_INT(cx_redis_create(&r, st.redis_cluster_addr, 2000, 2), CX_OK);
+    if (!r)
+        return;
+    CX_CHECK_INT(cx_redis_acquire(r, &c, 1000), CX_OK);
+    for (int i = 0; c && i < N; i++) {
+        snprintf(k1[i], sizeof k1[i], "cx:presence:{many-%d}", i);
+        snprintf(k2[i], sizeof k2[i], "cx:presence-ts:{many-%d}", i);
+        snprintf(v[i], sizeof v[i], "v%d", i);
+        keys[i][0] = k1[i];
+        keys[i][1] = k2[i];
+        args[i][0] = v[i];
+        calls[i] = (cx_redis_call){.sc = &_two_keys, .nkeys = 2, .keys = keys[i], .nargs = 1,
+                                   .args = args[i]};
+    }
+    if (c) {
+        cx_redis_evalsha_many(c, calls, N);
+        for (int i = 0; i < N; i++) {
+            CX_CHECK_INT(calls[i].status, CX_OK);
+            if (calls[i].reply) {
+                CX_CHECK_STR(calls[i].reply->str, v[i]);
+                freeReplyObject(calls[i].reply);
+            }
+        }
+        cx_redis_release(r, c, false);
+    }
+    redisReply *rep = NULL;
+    CX_CHECK_INT(cx_redis_cmd(r, &rep, "GET %s", "cx:presence-ts:{many-7}"), CX_OK);
+    if (rep) {
+        CX_CHECK_STR(rep->str, "v7");
+        freeReplyObject(rep);
+    }
+    cx_redis_destroy(r);
+}
+
 /* Runs a command on node i and returns its string/status reply (malloced)
  * or NULL. */
 static char *_on(int i, const char *fmt, ...)
@@ -384,6 +429,7 @@ int main(void)
     }
     CX_RUN(test_routes_by_slot_from_one_seed);
     CX_RUN(test_scripts_on_hash_tagged_keys);
+    CX_RUN(test_scripts_many_across_nodes);
     CX_RUN(test_ask_and_moved_during_migration);
     CX_RUN(test_recovers_after_restart);
     cx_stores_stop(&st);
