@@ -2,7 +2,8 @@
  * the system, each a queue subscription (one copy of the daemon handles
  * each message; every write is idempotent, so a redelivery is harmless):
  *
- *   <prefix>.events.room.>            RoomEvent -> audit entry (hist_audit.c)
+ *   <prefix>.events.room.*.<type>     RoomEvent -> audit entry (hist_audit.c),
+ *                                     one subscription per type of its table
  *   <prefix>.events.rooms.>           RoomChanged -> history_rooms (owner,
  *                                     name, start, end); an end closes the
  *                                     room's open visits (history_room_seen)
@@ -29,7 +30,8 @@
 
 struct wh_hist_subs {
     wh_ctx *c;
-    natsSubscription *audit, *rooms, *users;
+    natsSubscription *audit[WH_AUDIT_MAX_TYPES], *rooms, *users;
+    size_t naudit;
 };
 
 static cx_status _retry(cx_status (*fn)(wh_ctx *, const void *, int), wh_ctx *c, natsMsg *msg);
@@ -181,9 +183,16 @@ cx_status wh_hist_subscribe(wh_ctx *c, cx_service *svc, wh_hist_subs **out)
     if (!h)
         return CX_ERR_NOMEM;
     h->c = c;
+    const char *types[WH_AUDIT_MAX_TYPES];
+    size_t n = 0;
+    wh_audit_types(types, &n);
     cx_status s = _sub(svc, "events.rooms.>", _on_rooms, h, &h->rooms);
-    if (s == CX_OK)
-        s = _sub(svc, "events.room.>", _on_room_event, h, &h->audit);
+    for (size_t i = 0; i < n && s == CX_OK; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "events.room.*.%s", types[i]);
+        s = _sub(svc, rel, _on_room_event, h, &h->audit[i]);
+        h->naudit = i + 1;
+    }
     if (s == CX_OK)
         s = _sub(svc, "events.user.*.deleted", _on_user, h, &h->users);
     if (s != CX_OK) {
@@ -208,7 +217,8 @@ void wh_hist_unsubscribe(wh_hist_subs *h)
 {
     if (!h)
         return;
-    _drop(h->audit);
+    for (size_t i = 0; i < h->naudit; i++)
+        _drop(h->audit[i]);
     _drop(h->rooms);
     _drop(h->users);
     free(h);
