@@ -42,6 +42,7 @@
 typedef struct _item {
     const char *v[WB_NCOLS]; /* column values, borrowed from the caller */
     char at[24];
+    int64_t created_at;
     wh_rcall *rcall; /* the row's Redis part (NULL: none), run by the leader */
     cx_status s;
     bool done;
@@ -118,15 +119,23 @@ static const char _sql[] =
     "$7::text[], $8::bigint[]) AS u(e, r, ri, ev, i, ps, n, t) "
     "ON CONFLICT (event_id) DO NOTHING";
 
-static int _by_id(const void *a, const void *b)
+/* Row order within a statement: by room and identity, then event time,
+ * then event id. So a participant's join goes before its leave when both
+ * are in one group (the visit trigger then never sees the leave first),
+ * and two statements in flight on any copy take the per-identity advisory
+ * locks of the visit trigger and the unique-index locks of shared ids
+ * (duplicate deliveries) in the same order: they cannot deadlock. */
+static int _by_key(const void *a, const void *b)
 {
-    return strcmp((*(_item *const *)a)->v[0], (*(_item *const *)b)->v[0]);
+    const _item *x = *(_item *const *)a, *y = *(_item *const *)b;
+    int c = strcmp(x->v[2], y->v[2]);
+    if (!c)
+        c = strcmp(x->v[4], y->v[4]);
+    if (!c)
+        c = (x->created_at > y->created_at) - (x->created_at < y->created_at);
+    return c ? c : strcmp(x->v[0], y->v[0]);
 }
 
-/* One statement for the n rows from first on. The rows go in event id
- * order, so two statements in flight that share ids (concurrent duplicate
- * deliveries) take the unique-index locks in the same order and cannot
- * deadlock. */
 static cx_status _insert(cx_pg_pool *pg, _item *first, int n)
 {
     char *arr[WB_NCOLS] = {0};
@@ -139,7 +148,7 @@ static cx_status _insert(cx_pg_pool *pg, _item *first, int n)
     _item *it = first;
     for (int i = 0; i < n; i++, it = it->next)
         rows[i] = it;
-    qsort(rows, (size_t)n, sizeof *rows, _by_id);
+    qsort(rows, (size_t)n, sizeof *rows, _by_key);
     for (int c = 0; c < WB_NCOLS; c++) {
         size_t need = 3;
         for (int i = 0; i < n; i++)
@@ -249,6 +258,7 @@ cx_status wh_history_append(wh_history *h, const wh_event *ev, const char *event
     *it = (_item){.v = {event_id, ev->room_name, room_id, ev->event, ev->p_identity, ev->p_sid,
                         ev->p_name, NULL}};
     snprintf(it->at, sizeof it->at, "%" PRId64, ev->created_at);
+    it->created_at = ev->created_at;
     it->v[7] = it->at;
     it->rcall = rcall;
     pthread_cond_init(&it->cv, NULL);
