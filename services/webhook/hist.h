@@ -63,9 +63,9 @@ cx_status wh_h_stats_get(cx_req *req, const ProtobufCMessage *in, ProtobufCMessa
  * (group calixio-webhook-history) on svc's connection. */
 typedef struct wh_hist_subs wh_hist_subs;
 
-/* Subscribes <prefix>.events.room.*.<type> for each type of the audit
- * table (not the whole events.room.>: the joins, leaves and LiveKit
- * events this daemon publishes itself would come back to it for nothing),
+/* Subscribes <prefix>.events.room.*.*.* (the RoomEvents, whose types have
+ * two tokens; not the whole events.room.>, where the LiveKitEvent this
+ * daemon publishes for every webhook would come back to it for nothing),
  * <prefix>.events.rooms.> (room owner/name/end) and
  * <prefix>.events.user.*.deleted. *out owned by the caller
  * (wh_hist_unsubscribe). */
@@ -73,11 +73,6 @@ cx_status wh_hist_subscribe(wh_ctx *c, cx_service *svc, wh_hist_subs **out);
 
 /* Drains and frees; NULL is fine. */
 void wh_hist_unsubscribe(wh_hist_subs *s);
-
-/* hist_audit.c: the RoomEvent types of the audit table, each once, in
- * table order; *n gets their number. The strings are static. */
-#define WH_AUDIT_MAX_TYPES 32
-void wh_audit_types(const char *types[WH_AUDIT_MAX_TYPES], size_t *n);
 
 /* hist_audit.c: stores the audit entry of one RoomEvent (protobuf bytes),
  * when its type is in the action table; others are ignored (CX_OK). */

@@ -58,18 +58,6 @@ static const _action _actions[] = {
      WH_AUDIT_F_NOT_SELF},
 };
 
-void wh_audit_types(const char *types[WH_AUDIT_MAX_TYPES], size_t *n)
-{
-    *n = 0;
-    for (size_t i = 0; i < CX_NELEM(_actions); i++) {
-        bool seen = false;
-        for (size_t j = 0; j < *n && !seen; j++)
-            seen = strcmp(types[j], _actions[i].type) == 0;
-        if (!seen && *n < WH_AUDIT_MAX_TYPES)
-            types[(*n)++] = _actions[i].type;
-    }
-}
-
 static const _action *_find(const Calixio__V1__RoomEvent *e)
 {
     const char *reason = e->participant && e->participant->reason ? e->participant->reason : "";

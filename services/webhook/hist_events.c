@@ -2,8 +2,7 @@
  * the system, each a queue subscription (one copy of the daemon handles
  * each message; every write is idempotent, so a redelivery is harmless):
  *
- *   <prefix>.events.room.*.<type>     RoomEvent -> audit entry (hist_audit.c),
- *                                     one subscription per type of its table
+ *   <prefix>.events.room.*.*.*        RoomEvent -> audit entry (hist_audit.c)
  *   <prefix>.events.rooms.>           RoomChanged -> history_rooms (owner,
  *                                     name, start, end); an end closes the
  *                                     room's open visits (history_room_seen)
@@ -30,8 +29,7 @@
 
 struct wh_hist_subs {
     wh_ctx *c;
-    natsSubscription *audit[WH_AUDIT_MAX_TYPES], *rooms, *users;
-    size_t naudit;
+    natsSubscription *audit, *rooms, *users;
 };
 
 static cx_status _retry(cx_status (*fn)(wh_ctx *, const void *, int), wh_ctx *c, natsMsg *msg);
@@ -183,16 +181,14 @@ cx_status wh_hist_subscribe(wh_ctx *c, cx_service *svc, wh_hist_subs **out)
     if (!h)
         return CX_ERR_NOMEM;
     h->c = c;
-    const char *types[WH_AUDIT_MAX_TYPES];
-    size_t n = 0;
-    wh_audit_types(types, &n);
     cx_status s = _sub(svc, "events.rooms.>", _on_rooms, h, &h->rooms);
-    for (size_t i = 0; i < n && s == CX_OK; i++) {
-        char rel[128];
-        snprintf(rel, sizeof rel, "events.room.*.%s", types[i]);
-        s = _sub(svc, rel, _on_room_event, h, &h->audit[i]);
-        h->naudit = i + 1;
-    }
+    /* RoomEvent types have two tokens (room.created, participant.left):
+     * this skips the one-token LiveKitEvent subjects (<room>.<event>) this
+     * daemon publishes for every webhook. One subscription, so the audit
+     * keeps the order of publication (one subscription per type would
+     * deliver on as many threads). */
+    if (s == CX_OK)
+        s = _sub(svc, "events.room.*.*.*", _on_room_event, h, &h->audit);
     if (s == CX_OK)
         s = _sub(svc, "events.user.*.deleted", _on_user, h, &h->users);
     if (s != CX_OK) {
@@ -217,8 +213,7 @@ void wh_hist_unsubscribe(wh_hist_subs *h)
 {
     if (!h)
         return;
-    for (size_t i = 0; i < h->naudit; i++)
-        _drop(h->audit[i]);
+    _drop(h->audit);
     _drop(h->rooms);
     _drop(h->users);
     free(h);
