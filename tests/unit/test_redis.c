@@ -425,7 +425,10 @@ static void test_evalsha_many(void)
     for (int i = 0; i < N; i++) {
         snprintf(vals[i], sizeof vals[i], "%d", i);
         args[i][0] = vals[i];
-        calls[i] = (cx_redis_call){.sc = &append_lua, .nkeys = 1, .keys = keys, .nargs = 1,
+        calls[i] = (cx_redis_call){.sc = &append_lua,
+                                   .nkeys = 1,
+                                   .keys = keys,
+                                   .nargs = 1,
                                    .args = args[i]};
     }
     /* one of them is a Lua error: only that one fails */

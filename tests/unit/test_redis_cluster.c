@@ -256,7 +256,10 @@ static void test_scripts_many_across_nodes(void)
         keys[i][0] = k1[i];
         keys[i][1] = k2[i];
         args[i][0] = v[i];
-        calls[i] = (cx_redis_call){.sc = &_two_keys, .nkeys = 2, .keys = keys[i], .nargs = 1,
+        calls[i] = (cx_redis_call){.sc = &_two_keys,
+                                   .nkeys = 2,
+                                   .keys = keys[i],
+                                   .nargs = 1,
                                    .args = args[i]};
     }
     if (c) {
