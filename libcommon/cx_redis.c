@@ -948,7 +948,7 @@ static void _call_one(cx_redis_conn *c, cx_redis_call *k)
 }
 
 /* Appends call k to ctx as EVALSHA; false when it cannot be formatted. */
-static bool _append_call(cx_redis_conn *c, redisContext *ctx, cx_redis_call *k)
+static bool _append_call(redisContext *ctx, cx_redis_call *k)
 {
     const char *argv[3 + RD_MAX_SCRIPT_ARGS];
     size_t lens[3 + RD_MAX_SCRIPT_ARGS];
@@ -960,8 +960,14 @@ static bool _append_call(cx_redis_conn *c, redisContext *ctx, cx_redis_call *k)
         k->status = CX_ERR_INTERNAL;
         return false;
     }
-    if ((k->status = _sha_of(c, k->sc, sha)) != CX_OK)
+    /* no I/O here (commands are queued on ctx): the SHA was learnt before */
+    pthread_mutex_lock(&k->sc->mu);
+    memcpy(sha, k->sc->sha, 41);
+    pthread_mutex_unlock(&k->sc->mu);
+    if (!sha[0]) {
+        k->status = CX_ERR_INTERNAL;
         return false;
+    }
     lens[1] = 40;
     int len = redisFormatCommandArgv(&cmd, argc, argv, lens);
     bool ok = len >= 0 && redisAppendFormattedCommand(ctx, cmd, (size_t)len) == REDIS_OK;
@@ -997,10 +1003,25 @@ void cx_redis_evalsha_many(cx_redis_conn *c, cx_redis_call *calls, int n)
             _call_one(c, &calls[i]);
         return;
     }
+    /* Every script's SHA first (a SCRIPT LOAD is a round trip of its own,
+     * which must not come between queued commands and their replies). */
+    for (int i = 0; i < n; i++) {
+        char sha[41];
+        if (!calls[i].sc || !calls[i].sc->src) {
+            calls[i].status = CX_ERR_INTERNAL;
+            continue;
+        }
+        cx_status s = _sha_of(c, calls[i].sc, sha);
+        if (s != CX_OK) {
+            for (int j = 0; j < n; j++)
+                calls[j].status = s;
+            return;
+        }
+    }
     /* Every call formatted into ctx's output buffer; the first read writes
      * them all at once. A call that could not be appended keeps its error
      * status (and nothing after it is sent, so the replies stay in order). */
-    while (sent < n && _append_call(c, ctx, &calls[sent]))
+    while (sent < n && _append_call(ctx, &calls[sent]))
         sent++;
     for (int i = 0; i < sent; i++) {
         redisReply *rep = NULL;

@@ -20,8 +20,9 @@
  * After a committed statement the leader also runs the group's Redis part
  * (each row's presence script, prepared by its request) in one pipelined
  * round trip on its own borrowed connection (cx_redis_evalsha_many), in
- * arrival order, before waking anyone: a group of 64 costs Redis one read
- * and one write instead of 64 round trips from 64 threads. The order of
+ * arrival order, before waking its group (the next group's leader is woken
+ * first, so the next statement runs meanwhile): a group of 64 costs Redis
+ * one read and one write instead of 64 round trips from 64 threads. The order of
  * work per event is unchanged: Postgres committed, then Redis, then the
  * answer. */
 #include <inttypes.h>
@@ -124,7 +125,7 @@ static const char _sql[] =
  * are in one group (the visit trigger then never sees the leave first),
  * and two statements in flight on any copy take the per-identity advisory
  * locks of the visit trigger and the unique-index locks of shared ids
- * (duplicate deliveries) in the same order: they cannot deadlock. */
+ * (duplicate deliveries) in the same order. */
 static int _by_key(const void *a, const void *b)
 {
     const _item *x = *(_item *const *)a, *y = *(_item *const *)b;

@@ -408,6 +408,8 @@ static void test_evalsha_errors(void)
  * connection lost half-way makes the unread ones unavailable. */
 static cx_redis_script append_lua = CX_REDIS_SCRIPT(
     "redis.call('RPUSH', KEYS[1], ARGV[1]) return redis.call('LLEN', KEYS[1])");
+static cx_redis_script fresh_lua = CX_REDIS_SCRIPT(
+    "redis.call('RPUSH', KEYS[1], ARGV[1]) return 1000 + redis.call('LLEN', KEYS[1]) - 1");
 
 static void test_evalsha_many(void)
 {
@@ -477,6 +479,21 @@ static void test_evalsha_many(void)
         }
     }
     CX_CHECK_INT(script_exists(append_lua.sha), 1);
+
+    /* a script this process never ran, queued after one it knows: its SHA
+     * is learnt before anything is queued, so the replies stay in order */
+    CX_CHECK_INT(cx_redis_cmd(rd, NULL, "DEL %s", "many"), CX_OK);
+    cx_redis_call mixed[3] = {calls[0], calls[1], calls[2]};
+    mixed[1].sc = &fresh_lua;
+    cx_redis_evalsha_many(c, mixed, 3);
+    for (int i = 0; i < 3; i++) {
+        CX_CHECK_INT(mixed[i].status, CX_OK);
+        if (mixed[i].reply) {
+            CX_CHECK_INT(mixed[i].reply->type, REDIS_REPLY_INTEGER);
+            CX_CHECK_INT(mixed[i].reply->integer, i == 1 ? 1000 + 1 : i + 1);
+            freeReplyObject(mixed[i].reply);
+        }
+    }
 
     /* the server gone: every call unavailable, nothing stuck */
     CX_CHECK_INT(cx_stores_ctl(&st, "stop", "redis"), 0);
