@@ -240,15 +240,21 @@ out_free:
 
 void rooms_presence_drop(rooms_ctx *ctx, const char *livekit_room, const char *rid)
 {
-    /* Every key of the room (one slot: one DEL), not only the hash. */
+    /* Every key of the room's state (one slot: one DEL), not only the hash;
+     * but not the webhook's short-lived room-finished guard (it rejects a
+     * late participant event of the finished room and expires by itself):
+     * a sweep racing the webhook's room_finished would remove it. */
     char keys[CX_RK_N][CX_ROOMKEY_MAX(256)];
     const char *argv[1 + CX_RK_N] = {"DEL"};
+    int argc = 1;
     for (int k = 0; k < CX_RK_N; k++) {
+        if (k == CX_RK_FINISHED)
+            continue;
         if (!cx_roomkey(keys[k], sizeof keys[k], (cx_roomkey_kind)k, livekit_room))
             return;
-        argv[1 + k] = keys[k];
+        argv[argc++] = keys[k];
     }
-    if (cx_redis_cmdv(ctx->redis, NULL, 1 + CX_RK_N, argv, NULL) != CX_OK)
+    if (cx_redis_cmdv(ctx->redis, NULL, argc, argv, NULL) != CX_OK)
         cx_log_warn(rid, "presence of %s not dropped (Redis); the sweeper retries",
                     livekit_room);
 }
