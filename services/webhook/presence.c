@@ -28,7 +28,6 @@
 #include "cx_roomkeys.h"
 #include "webhook.h"
 
-#define WP_KEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
 
 /* Every state script is one body wrapped in the de-duplication, so that
  * "apply the event" and "remember its id as done" are one atomic step.
@@ -119,20 +118,7 @@ static cx_redis_script _finish_lua = CX_REDIS_SCRIPT(
             "redis.call('DEL', K[1], K[2], K[3], K[4])\n"
             "return 1\n"));
 
-#define WP_MAX_KEYS 6
-#define WP_MAX_ARGV 8
-
-/* Runs sc for ev with the de-duplication keys/arguments put in front of
- * the script's own: keys[0..nkeys), args[0..nargs). */
-/* Every Redis key of one room's state, plus the event time and state TTL as
- * script arguments: the three room scripts take them in different orders. */
-typedef struct _room_keys {
-    char presence[WP_KEY_MAX], presence_ts[WP_KEY_MAX], tracks[WP_KEY_MAX],
-        track_ts[WP_KEY_MAX], finished[WP_KEY_MAX];
-    char ts[24], ttl[24];
-} _room_keys;
-
-static bool _room_keys_of(_room_keys *k, const wh_event *ev, const wh_ttls *t)
+static bool _room_keys_of(wh_room_keys *k, const wh_event *ev, const wh_ttls *t)
 {
     bool ok = cx_roomkey(k->presence, sizeof k->presence, CX_RK_PRESENCE, ev->room_name) &&
               cx_roomkey(k->presence_ts, sizeof k->presence_ts, CX_RK_PRESENCE_TS,
@@ -166,35 +152,47 @@ static cx_status _answer(redisReply *rep, wh_result *res)
     return CX_OK;
 }
 
-/* Runs sc for ev with the de-duplication keys/arguments put in front of
- * the script's own: keys[0..nkeys), args[0..nargs). */
-static cx_status _run(cx_redis_conn *c, cx_redis_script *sc, const wh_event *ev,
-                      const wh_ttls *t, int nkeys, const char *const *keys, int nargs,
-                      const char *const *args, wh_result *res)
+/* rc as a call of sc for ev: the de-duplication key and arguments in front
+ * of the script's own keys[0..nkeys) and args[0..nargs) (borrowed: they
+ * must live as long as rc, e.g. in rc->k). */
+static cx_status _init(wh_rcall *rc, cx_redis_script *sc, const wh_event *ev, const wh_ttls *t,
+                       int nkeys, const char *const *keys, int nargs, const char *const *args)
 {
-    const char *k[WP_MAX_KEYS + 1], *a[WP_MAX_ARGV + 2];
-    char dk[WP_KEY_MAX], dttl[24];
-
-    if (nkeys > WP_MAX_KEYS || nargs > WP_MAX_ARGV)
+    memset(&rc->call, 0, sizeof rc->call);
+    if (nkeys + 1 > WH_RCALL_KEYS || nargs + 2 > WH_RCALL_ARGS)
         return CX_ERR_INTERNAL;
-    if (!cx_roomkey_event(dk, sizeof dk, ev->room_name, ev->id))
+    if (!cx_roomkey_event(rc->dedup, sizeof rc->dedup, ev->room_name, ev->id))
         return CX_ERR_INTERNAL;
-    snprintf(dttl, sizeof dttl, "%" PRId64, t->dedup_s);
-    k[0] = dk;
-    a[0] = ev->id[0] ? "1" : "0";
-    a[1] = dttl;
+    snprintf(rc->dttl, sizeof rc->dttl, "%" PRId64, t->dedup_s);
+    rc->keys[0] = rc->dedup;
+    rc->args[0] = ev->id[0] ? "1" : "0";
+    rc->args[1] = rc->dttl;
     for (int i = 0; i < nkeys; i++)
-        k[i + 1] = keys[i];
+        rc->keys[i + 1] = keys[i];
     for (int i = 0; i < nargs; i++)
-        a[i + 2] = args[i];
-    redisReply *rep = NULL;
-    cx_status s = cx_redis_evalsha(c, sc, nkeys + 1, k, nargs + 2, a, &rep);
-    return s == CX_OK ? _answer(rep, res) : s;
+        rc->args[i + 2] = args[i];
+    rc->call = (cx_redis_call){.sc = sc,
+                               .nkeys = nkeys + 1,
+                               .keys = rc->keys,
+                               .nargs = nargs + 2,
+                               .args = rc->args};
+    return CX_OK;
+}
+
+/* Runs a prepared rc now, alone, on c. */
+static cx_status _run(cx_redis_conn *c, wh_rcall *rc, cx_status prepared, wh_result *res)
+{
+    if (prepared == CX_OK)
+        cx_redis_evalsha_many(c, &rc->call, 1);
+    else
+        rc->call.status = prepared;
+    return wh_rcall_finish(rc, res);
 }
 
 cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    return _run(c, &_mark_lua, ev, t, 0, NULL, 0, NULL, res);
+    wh_rcall rc = {.value = NULL};
+    return _run(c, &rc, _init(&rc, &_mark_lua, ev, t, 0, NULL, 0, NULL), res);
 }
 
 /* The presence value stored for a joined participant: malloced JSON text. */
@@ -213,50 +211,20 @@ static char *_presence_value(const wh_event *ev)
 
 cx_status wh_rcall_prepare(wh_rcall *rc, const wh_event *ev, const wh_ttls *t, bool mark_only)
 {
-    _room_keys k;
     bool join = ev->type == WH_EV_PARTICIPANT_JOINED;
 
-    memset(&rc->call, 0, sizeof rc->call);
     rc->value = NULL;
-    _Static_assert(sizeof rc->presence == sizeof k.presence, "key sizes");
-    if (!cx_roomkey_event(rc->dedup, sizeof rc->dedup, ev->room_name, ev->id))
-        return CX_ERR_INTERNAL;
-    snprintf(rc->dttl, sizeof rc->dttl, "%" PRId64, t->dedup_s);
-    rc->keys[0] = rc->dedup;
-    rc->args[0] = ev->id[0] ? "1" : "0";
-    rc->args[1] = rc->dttl;
-    rc->call.keys = rc->keys;
-    rc->call.args = rc->args;
-    if (mark_only) {
-        rc->call.sc = &_mark_lua;
-        rc->call.nkeys = 1;
-        rc->call.nargs = 2;
-        return CX_OK;
-    }
-    if (!_room_keys_of(&k, ev, t))
+    if (mark_only)
+        return _init(rc, &_mark_lua, ev, t, 0, NULL, 0, NULL);
+    memset(&rc->call, 0, sizeof rc->call);
+    if (!_room_keys_of(&rc->k, ev, t))
         return CX_ERR_INTERNAL;
     if (join && !(rc->value = _presence_value(ev)))
         return CX_ERR_NOMEM;
-    memcpy(rc->presence, k.presence, sizeof rc->presence);
-    memcpy(rc->presence_ts, k.presence_ts, sizeof rc->presence_ts);
-    memcpy(rc->tracks, k.tracks, sizeof rc->tracks);
-    memcpy(rc->finished, k.finished, sizeof rc->finished);
-    memcpy(rc->ts, k.ts, sizeof rc->ts);
-    memcpy(rc->ttl, k.ttl, sizeof rc->ttl);
-    rc->keys[1] = rc->presence;
-    rc->keys[2] = rc->presence_ts;
-    rc->keys[3] = rc->tracks;
-    rc->keys[4] = rc->finished;
-    rc->args[2] = join ? "join" : "leave";
-    rc->args[3] = ev->p_identity;
-    rc->args[4] = rc->ts;
-    rc->args[5] = rc->value ? rc->value : "";
-    rc->args[6] = ev->p_sid;
-    rc->args[7] = rc->ttl;
-    rc->call.sc = &_presence_lua;
-    rc->call.nkeys = 5;
-    rc->call.nargs = 8;
-    return CX_OK;
+    const char *keys[] = {rc->k.presence, rc->k.presence_ts, rc->k.tracks, rc->k.finished};
+    const char *args[] = {join ? "join" : "leave",    ev->p_identity, rc->k.ts,
+                          rc->value ? rc->value : "", ev->p_sid,      rc->k.ttl};
+    return _init(rc, &_presence_lua, ev, t, 4, keys, 6, args);
 }
 
 cx_status wh_rcall_finish(wh_rcall *rc, wh_result *res)
@@ -277,23 +245,25 @@ cx_status wh_rcall_finish(wh_rcall *rc, wh_result *res)
 cx_status wh_tracks_apply(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t,
                           wh_result *res)
 {
-    _room_keys k;
-    if (!_room_keys_of(&k, ev, t))
+    wh_rcall rc = {.value = NULL};
+    if (!_room_keys_of(&rc.k, ev, t))
         return CX_ERR_INTERNAL;
-    const char *keys[] = {k.tracks, k.track_ts, k.finished, k.presence, k.presence_ts};
+    const char *keys[] = {rc.k.tracks, rc.k.track_ts, rc.k.finished, rc.k.presence,
+                          rc.k.presence_ts};
     const char *args[] = {ev->type == WH_EV_TRACK_PUBLISHED ? "pub" : "unpub", ev->p_identity,
-                          ev->track_sid, k.ts, k.ttl};
-    return _run(c, &_tracks_lua, ev, t, 5, keys, 5, args, res);
+                          ev->track_sid, rc.k.ts, rc.k.ttl};
+    return _run(c, &rc, _init(&rc, &_tracks_lua, ev, t, 5, keys, 5, args), res);
 }
 
 cx_status wh_room_clear(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, wh_result *res)
 {
-    _room_keys k;
+    wh_rcall rc = {.value = NULL};
     char guard[24];
-    if (!_room_keys_of(&k, ev, t))
+    if (!_room_keys_of(&rc.k, ev, t))
         return CX_ERR_INTERNAL;
     snprintf(guard, sizeof guard, "%d", WH_FINISH_GUARD_S);
-    const char *keys[] = {k.presence, k.presence_ts, k.tracks, k.track_ts, k.finished};
-    const char *args[] = {k.ts, guard};
-    return _run(c, &_finish_lua, ev, t, 5, keys, 2, args, res);
+    const char *keys[] = {rc.k.presence, rc.k.presence_ts, rc.k.tracks, rc.k.track_ts,
+                          rc.k.finished};
+    const char *args[] = {rc.k.ts, guard};
+    return _run(c, &rc, _init(&rc, &_finish_lua, ev, t, 5, keys, 2, args), res);
 }

@@ -160,12 +160,22 @@ cx_status wh_mark_done(cx_redis_conn *c, const wh_event *ev, const wh_ttls *t, w
  * ended room; ev->id must not be ""). Holds copies of every key and
  * argument; ev must outlive it. */
 #define WH_RKEY_MAX (CX_ROOMKEY_MAX(WH_MAX_ROOM) + WH_MAX_ID)
+#define WH_RCALL_KEYS 6  /* the dedup key + a script's keys */
+#define WH_RCALL_ARGS 10 /* the dedup arguments + a script's arguments */
+
+/* Every Redis key of one room's state, plus the event time and state TTL
+ * as script arguments (the room scripts take them in different orders). */
+typedef struct wh_room_keys {
+    char presence[WH_RKEY_MAX], presence_ts[WH_RKEY_MAX], tracks[WH_RKEY_MAX],
+        track_ts[WH_RKEY_MAX], finished[WH_RKEY_MAX];
+    char ts[24], ttl[24];
+} wh_room_keys;
+
 typedef struct wh_rcall {
     cx_redis_call call;
-    const char *keys[5], *args[8];
-    char dedup[WH_RKEY_MAX], presence[WH_RKEY_MAX], presence_ts[WH_RKEY_MAX],
-        tracks[WH_RKEY_MAX], finished[WH_RKEY_MAX];
-    char dttl[24], ts[24], ttl[24];
+    const char *keys[WH_RCALL_KEYS], *args[WH_RCALL_ARGS];
+    char dedup[WH_RKEY_MAX], dttl[24];
+    wh_room_keys k;
     char *value; /* the presence JSON (joins), malloced */
 } wh_rcall;
 
