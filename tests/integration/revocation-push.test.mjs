@@ -99,6 +99,9 @@ describe('pushed deny-list', { skip: NO_ROOMS }, () => {
     const r = await until(s, l.access_token, [401], 8000);
     assert.equal(r.status, 401, r.text);
     assert.equal(r.json.code, 'token_revoked');
+    // rooms is back; auth reconnects on its own schedule (a register sent
+    // before it has resubscribed finds no responders)
+    await s.waitReady('auth');
     const ok = await session(s);
     assert.equal((await until(s, ok.access_token, [200], 8000)).status, 200);
   });
