@@ -250,12 +250,11 @@ cx_status chat_store_page(cx_pg_pool *pg, const char *room_id, const char *befor
         return s;
     snprintf(lim, sizeof lim, "%d", limit + 1); /* one more tells whether older ones exist */
     const char *p[] = {room_id, before ? seq : NULL, lim};
-    s = cx_pg_exec_prepared(
-        pg, "chat_page",
-        "SELECT " MCOLS " FROM chat_messages WHERE room_id = $1::uuid "
-        "AND deleted_at IS NULL AND ($2::bigint IS NULL OR seq < $2::bigint) "
-        "ORDER BY seq DESC LIMIT $3::int",
-        3, p, &res);
+    /* newest first along the room's index whatever the statistics
+     * (migration 0012 says why it is a function) */
+    s = cx_pg_exec_prepared(pg, "chat_page",
+                            "SELECT * FROM cx_chat_page($1::uuid, $2::bigint, $3::int)", 3, p,
+                            &res);
     if (s != CX_OK)
         return s;
     int cnt = PQntuples(res);

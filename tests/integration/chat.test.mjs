@@ -447,6 +447,39 @@ test('paging: limit latest older than before, oldest first, next_before; no repe
   assert.deepEqual(after.json.messages.map((m) => m.id), sent.slice(0, 10).map((m) => m.id));
 });
 
+// Migration 0012: the page walks the room's index newest first and stops,
+// whatever the statistics. 160,000 messages written straight into the table
+// and never analysed (as in a fresh database or a room that grew since the
+// last ANALYZE); a page of 50 must read a handful of buffers, not the room.
+// The prepared statement it replaces was planned, at this size, as a bitmap
+// scan of every message of the room plus a sort (~3,600 buffers, 36 ms;
+// with it this test fails).
+test('paging: a page of a large, never analysed room reads along the index (newest first, cursor as index condition)', async () => {
+  const room = await createRoom(alice);
+  const host = alice.token;
+  const N = 160000;
+  await s.psql(`INSERT INTO chat_messages (room_id, sender_identity, sender_name, sender_role, text) SELECT '${room.id}', 'guest-bulk', 'Bulk', 'guest', 'bulk ' || g FROM generate_series(1, ${N}) g`);
+  const page = await list(room, host);
+  assert.equal(page.status, 200, page.text);
+  assert.deepEqual(page.json.messages.map((m) => m.text), Array.from({ length: 50 }, (_, i) => `bulk ${N - 49 + i}`));
+  const mid = (await s.psql(`SELECT id::text, seq FROM chat_messages WHERE room_id = '${room.id}' AND text = 'bulk 80000'`))[0];
+  const deep = await list(room, host, `?before=${mid[0]}&limit=3`);
+  assert.deepEqual(deep.json.messages.map((m) => m.text), ['bulk 79997', 'bulk 79998', 'bulk 79999']);
+  // what the function reads, counted by Postgres: shared buffers of the call
+  const buffers = async (before) => {
+    // a first call in the session compiles the function (catalog reads); the second is measured
+    const call1 = `SELECT * FROM cx_chat_page('${room.id}', ${before}, 51)`;
+    const plan = await s.psql(`${call1}; EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${call1}`);
+    const lines = plan.map((r) => r.join('\t'));
+    const top = JSON.parse(lines.slice(lines.findIndex((l) => l.startsWith('['))).join('\n'))[0].Plan;
+    return top['Shared Hit Blocks'] + top['Shared Read Blocks'];
+  };
+  const [latest, older] = [await buffers('NULL'), await buffers(mid[1])];
+  console.log(`CHATPAGE rows=${N} buffers latest=${latest} deep=${older}`);
+  assert.ok(latest < 100, `the latest page read ${latest} buffers`);
+  assert.ok(older < 100, `a page from the middle read ${older} buffers`);
+});
+
 test('who may read: room token of the room, the host, a signed-in user who was in the room', async () => {
   const room = await createRoom(alice);
   const other = await createRoom(alice);
