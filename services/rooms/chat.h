@@ -203,4 +203,12 @@ cx_status rooms_account_deleted_listen(rooms_ctx *ctx, rooms_listener **out);
  * room's chat. */
 cx_status rooms_visits_listen(rooms_ctx *ctx, rooms_listener **out);
 
+/* ---- moderation.c ---- */
+
+/* Removes a banned identity again as soon as its participant_joined
+ * webhook event arrives (the same events as above, in queue group
+ * calixio-rooms-bans). *out NULL when LiveKit is not configured. Start
+ * after the service exists, stop (rooms_unlisten) before it goes. */
+cx_status rooms_bans_listen(rooms_ctx *ctx, rooms_listener **out);
+
 #endif

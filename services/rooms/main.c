@@ -190,13 +190,12 @@ static cx_status _serve(rooms_ctx *c)
     o.n_ep_subs = (int)CX_NELEM(endpoint_subs);
     o.ctx = c;
     o.revocation = c->redis;
-    rooms_bans_watch *bans = NULL;
-    rooms_listener *acct = NULL, *visits = NULL;
+    rooms_listener *bans = NULL, *acct = NULL, *visits = NULL;
     cx_status s = cx_service_create(&c->svc, &o);
     if (s == CX_OK)
         s = cx_service_every(c->svc, sweep_ms, rooms_sweep, c);
     if (s == CX_OK)
-        s = rooms_bans_watch_start(c, &bans);
+        s = rooms_bans_listen(c, &bans);
     if (s == CX_OK)
         s = rooms_account_deleted_listen(c, &acct);
     if (s == CX_OK)
@@ -205,7 +204,7 @@ static cx_status _serve(rooms_ctx *c)
         s = cx_service_run(c->svc);
     rooms_unlisten(visits);
     rooms_unlisten(acct);
-    rooms_bans_watch_stop(bans);
+    rooms_unlisten(bans);
     cx_service_destroy(c->svc);
     c->svc = NULL;
     return s;

@@ -9,13 +9,11 @@
 
 #include "calixio/v1/common.pb-c.h"
 #include "calixio/v1/webhook.pb-c.h"
+#include "chat.h"
 #include "cx_crypto.h"
 #include "cx_json.h"
 #include "cx_log.h"
-#include "cx_natsconn.h"
 #include "rooms.h"
-
-#define MOD_DRAIN_WAIT_MS 2000
 
 static cx_status _empty(ProtobufCMessage **out)
 {
@@ -256,11 +254,6 @@ cx_status rooms_h_role(cx_req *req, const ProtobufCMessage *in_, ProtobufCMessag
 
 /* ---- bans on late participant_joined webhooks ----------------------------- */
 
-struct rooms_bans_watch {
-    rooms_ctx *ctx;
-    natsSubscription *sub;
-};
-
 /* The Calixio room id of a LiveKit room name "cx-<uuid>" into id[37]. */
 static bool _room_of(const char *lk_room, char id[37])
 {
@@ -306,51 +299,24 @@ static void _enforce(rooms_ctx *ctx, const Calixio__V1__LiveKitEvent *e)
     rooms_row_clear(&row);
 }
 
-static void _on_joined(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static void _on_joined(rooms_ctx *ctx, const uint8_t *data, size_t len, const char *subject)
 {
-    rooms_bans_watch *w = closure;
     ProtobufCMessage *m = NULL;
-    (void)nc;
-    (void)sub;
-    if (cx_natsmsg_unpack(&calixio__v1__live_kit_event__descriptor, msg, "webhook event", &m) ==
-        CX_OK) {
-        _enforce(w->ctx, (const void *)m);
-        protobuf_c_message_free_unpacked(m, NULL);
+    if (cx_pb_unpack(&calixio__v1__live_kit_event__descriptor, data, len, &m) != CX_OK) {
+        cx_log_warn(NULL, "%s: undecodable LiveKitEvent ignored", subject);
+        return;
     }
-    natsMsg_Destroy(msg);
+    _enforce(ctx, (const void *)m);
+    protobuf_c_message_free_unpacked(m, NULL);
 }
 
-cx_status rooms_bans_watch_start(rooms_ctx *ctx, rooms_bans_watch **out)
+cx_status rooms_bans_listen(rooms_ctx *ctx, rooms_listener **out)
 {
-    char subj[256];
     *out = NULL;
     if (!ctx->lk)
         return CX_OK; /* nothing to enforce with */
-    rooms_bans_watch *w = calloc(1, sizeof *w);
-    if (!w)
-        return CX_ERR_NOMEM;
-    w->ctx = ctx;
     /* the webhook service publishes every stored webhook event there
      * (LiveKitEvent); one rooms copy (queue group) acts on each */
-    cx_service_subject(ctx->svc, "events.room.*.participant_joined", subj, sizeof subj);
-    natsStatus ns = natsConnection_QueueSubscribe(&w->sub, cx_service_conn(ctx->svc), subj,
-                                                  "calixio-rooms-bans", _on_joined, w);
-    if (ns != NATS_OK) {
-        cx_log_error(NULL, "nats: subscribing %s failed: %s", subj, natsStatus_GetText(ns));
-        free(w);
-        return CX_ERR_UNAVAILABLE;
-    }
-    *out = w;
-    return CX_OK;
-}
-
-void rooms_bans_watch_stop(rooms_bans_watch *w)
-{
-    if (!w)
-        return;
-    if (natsSubscription_Drain(w->sub) != NATS_OK ||
-        natsSubscription_WaitForDrainCompletion(w->sub, MOD_DRAIN_WAIT_MS) != NATS_OK)
-        natsSubscription_Unsubscribe(w->sub);
-    natsSubscription_Destroy(w->sub);
-    free(w);
+    return rooms_listen(ctx, "events.room.*.participant_joined", "calixio-rooms-bans",
+                        _on_joined, out);
 }

@@ -507,14 +507,6 @@ cx_status rooms_h_mute(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage
 cx_status rooms_h_role(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
                        void *ctx);
 
-/* Removes a banned identity again as soon as its participant_joined
- * webhook event arrives (a queue subscription to the webhook service's
- * events.room.*.participant_joined). *out NULL when LiveKit is not
- * configured. Start after the service exists, stop before it goes. */
-typedef struct rooms_bans_watch rooms_bans_watch;
-cx_status rooms_bans_watch_start(rooms_ctx *ctx, rooms_bans_watch **out);
-void rooms_bans_watch_stop(rooms_bans_watch *w);
-
 cx_status rooms_h_admit(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
                         void *ctx);
 cx_status rooms_h_invite_create(cx_req *req, const ProtobufCMessage *in, ProtobufCMessage **out,
