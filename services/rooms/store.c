@@ -172,8 +172,8 @@ cx_status rooms_store_get(cx_pg_pool *pg, const char *id, rooms_row *out)
     if (!cx_uuid_valid_str(id))
         return CX_ERR_ROOM_NOT_FOUND;
     const char *p[] = {id};
-    cx_status s = cx_pg_exec(pg, "SELECT " COLS " FROM rooms WHERE id = $1 AND " LIVE, 1, p,
-                             &res);
+    cx_status s = cx_pg_exec_prepared(
+        pg, "rooms_get", "SELECT " COLS " FROM rooms WHERE id = $1 AND " LIVE, 1, p, &res);
     if (s != CX_OK)
         return s;
     s = _one(res, out, CX_ERR_ROOM_NOT_FOUND);
@@ -401,8 +401,9 @@ cx_status rooms_store_get_by_code(cx_pg_pool *pg, const char *code, rooms_row *o
 {
     PGresult *res = NULL;
     const char *p[] = {code};
-    cx_status s = cx_pg_exec(pg, "SELECT " COLS " FROM rooms WHERE code = $1 AND " LIVE, 1, p,
-                             &res);
+    cx_status s = cx_pg_exec_prepared(pg, "rooms_get_code",
+                                      "SELECT " COLS " FROM rooms WHERE code = $1 AND " LIVE, 1,
+                                      p, &res);
     if (s != CX_OK)
         return s;
     s = _one(res, out, CX_ERR_ROOM_NOT_FOUND);
