@@ -486,6 +486,14 @@ void gw_build_answer(const gw_route *rt, const char *err_code, const char *err_t
         out->status = 204;
         goto out_free_msg;
     }
+    if (!(rt->flags & (GW_F_COOKIE_SET | GW_F_WAITING_202)) && !rt->array_field) {
+        /* the reply as it is: its JSON text written directly, no tree */
+        out->status = rt->status;
+        out->body = cx_json_encode(m, &out->len);
+        if (!out->body)
+            goto out_nomem;
+        goto out_free_msg;
+    }
     json_t *o = cx_json_encode_value(m);
     if (!o)
         goto out_nomem;

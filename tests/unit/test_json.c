@@ -963,6 +963,235 @@ static void test_strdup(void)
     free(c);
 }
 
+/* cx_json_encode writes text directly; it must give exactly the bytes of
+ * json_dumps(cx_json_encode_value(m), JSON_COMPACT), the tree jansson
+ * dumps. Pseudo-random probes (fixed seed): every scalar type at edge and
+ * random values, strings of random bytes (controls, quotes, backslashes,
+ * valid and invalid UTF-8), bytes, enums known and unknown, nested and
+ * repeated messages, oneof and required fields. */
+static uint64_t rnd_state = 0x9E3779B97F4A7C15u;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static char *rnd_text(void)
+{
+    static const char *const pieces[] = {"a",
+                                         "\"",
+                                         "\\",
+                                         "/",
+                                         "\n",
+                                         "\t",
+                                         "\b",
+                                         "\f",
+                                         "\r",
+                                         "\x01",
+                                         "\x1f",
+                                         "\x7f",
+                                         "\xc3\xa9",
+                                         "\xe2\x80\xa8",
+                                         "\xf0\x9f\x98\x80",
+                                         "\xc3",
+                                         "\xff",
+                                         "\xed\xa0\x80",
+                                         "\xe2\x82",
+                                         " ",
+                                         "{",
+                                         "\xef\xbf\xbd"};
+    size_t n = rnd() % 12;
+    char *t = calloc(1, n * 4 + 1);
+    for (size_t i = 0; t && i < n; i++) {
+        if (rnd() % 3 == 0) {
+            size_t at = strlen(t);
+            t[at] = (char)(1 + rnd() % 255); /* any byte but NUL */
+            t[at + 1] = '\0';
+        } else {
+            strcat(t, pieces[rnd() % (sizeof pieces / sizeof *pieces)]);
+        }
+    }
+    return t;
+}
+
+static double rnd_double(void)
+{
+    static const double edge[] = {0.0,
+                                  -0.0,
+                                  1.0,
+                                  -1.5,
+                                  0.1,
+                                  1e300,
+                                  -1e-300,
+                                  3.0e20,
+                                  123456789.0,
+                                  5e-324,
+                                  1.7976931348623157e308};
+    switch (rnd() % 4) {
+    case 0:
+        return edge[rnd() % (sizeof edge / sizeof *edge)];
+    case 1:
+        return NAN;
+    case 2:
+        return (rnd() & 1) ? INFINITY : -INFINITY;
+    default: {
+        uint64_t u = rnd();
+        double d;
+        memcpy(&d, &u, sizeof d);
+        return isnan(d) ? 2.5 : d;
+    }
+    }
+}
+
+static ProtobufCBinaryData rnd_bytes(void)
+{
+    ProtobufCBinaryData b = {rnd() % 7, NULL};
+    b.data = malloc(b.len ? b.len : 1);
+    for (size_t i = 0; b.data && i < b.len; i++)
+        b.data[i] = (uint8_t)rnd();
+    return b;
+}
+
+/* p->field: 0..max-1 elements made by gen (an expression of the loop). */
+#define RND_REP(field, max, gen)                                 \
+    do {                                                         \
+        p->n_##field = rnd() % (max);                            \
+        p->field = calloc(p->n_##field + 1, sizeof *p->field);   \
+        for (size_t i_ = 0; p->field && i_ < p->n_##field; i_++) \
+            p->field[i_] = (gen);                                \
+    } while (0)
+
+static Probe *rnd_probe(int depth)
+{
+    Probe *p = calloc(1, sizeof *p);
+    calixio__v1__codec_probe__init(p);
+    uint64_t mask = rnd();
+#define RB(k) ((mask >> (k)) & 1)
+    if (RB(0))
+        p->has_f_int32 = 1, p->f_int32 = (int32_t)rnd();
+    if (RB(1))
+        p->has_f_sint32 = 1, p->f_sint32 = (rnd() & 1) ? INT32_MIN : (int32_t)rnd();
+    if (RB(2))
+        p->has_f_sfixed32 = 1, p->f_sfixed32 = (int32_t)rnd();
+    if (RB(3))
+        p->has_f_int64 = 1, p->f_int64 = (rnd() & 1) ? INT64_MIN : (int64_t)rnd();
+    if (RB(4))
+        p->has_f_sint64 = 1, p->f_sint64 = (int64_t)rnd();
+    if (RB(5))
+        p->has_f_sfixed64 = 1, p->f_sfixed64 = INT64_MAX;
+    if (RB(6))
+        p->has_f_uint32 = 1, p->f_uint32 = (uint32_t)rnd();
+    if (RB(7))
+        p->has_f_fixed32 = 1, p->f_fixed32 = UINT32_MAX;
+    if (RB(8))
+        p->has_f_uint64 = 1, p->f_uint64 = rnd(); /* both sides of INT64_MAX */
+    if (RB(9))
+        p->has_f_fixed64 = 1, p->f_fixed64 = (uint64_t)INT64_MAX + (rnd() & 1);
+    if (RB(10))
+        p->has_f_float = 1, p->f_float = (float)rnd_double();
+    if (RB(11))
+        p->has_f_double = 1, p->f_double = rnd_double();
+    if (RB(12))
+        p->has_f_bool = 1, p->f_bool = rnd() & 1;
+    if (RB(13))
+        p->f_string = rnd_text();
+    if (RB(14))
+        p->has_f_bytes = 1, p->f_bytes = rnd_bytes();
+    if (RB(15))
+        p->has_f_enum = 1, p->f_enum = (Calixio__V1__ProbeColor)((int)(rnd() % 6) - 3);
+    if (RB(16)) {
+        p->leaf = calloc(1, sizeof *p->leaf);
+        calixio__v1__probe_leaf__init(p->leaf);
+        p->leaf->label = rnd_text();
+    }
+    if (RB(17) && depth < 3)
+        p->child = rnd_probe(depth + 1);
+    if (RB(18))
+        RND_REP(r_string, 4, rnd_text());
+    if (RB(19))
+        RND_REP(r_double, 4, rnd_double());
+    if (RB(20))
+        RND_REP(r_uint64, 3, rnd());
+    if (RB(21))
+        RND_REP(r_bytes, 3, rnd_bytes());
+    if (RB(22)) {
+        p->n_r_leaf = rnd() % 3;
+        p->r_leaf = calloc(p->n_r_leaf + 1, sizeof *p->r_leaf);
+        for (size_t i = 0; i < p->n_r_leaf; i++) {
+            p->r_leaf[i] = calloc(1, sizeof *p->r_leaf[i]);
+            calixio__v1__probe_leaf__init(p->r_leaf[i]);
+            if (rnd() & 1)
+                p->r_leaf[i]->has_weight = 1, p->r_leaf[i]->weight = (int32_t)rnd();
+        }
+    }
+    if (RB(23))
+        RND_REP(r_bool, 3, rnd() & 1);
+    if (RB(24))
+        RND_REP(r_enum, 3, (Calixio__V1__ProbeColor)((int)(rnd() % 8) - 4));
+    if (RB(25))
+        p->f_default = rnd_text();
+#undef RB
+    return p;
+}
+
+#undef RND_REP
+
+/* Counts (and shows the first 3) messages whose direct text differs from
+ * the dumped tree. rnd_probe's messages are freed by protobuf-c's own
+ * free: every pointer is malloced, the default string never pointed at. */
+static void check_same_as_tree(const ProtobufCMessage *m, int *mismatches)
+{
+    size_t n = 0;
+    char *direct = cx_json_encode(m, &n);
+    json_t *tree = cx_json_encode_value(m);
+    char *ref = tree ? json_dumps(tree, JSON_COMPACT) : NULL;
+    if (!direct || !ref || strcmp(direct, ref) != 0 || n != strlen(ref)) {
+        if ((*mismatches)++ < 3)
+            fprintf(stderr, "    direct: %s\n    tree:   %s\n", direct ? direct : "(null)",
+                    ref ? ref : "(null)");
+    }
+    free(direct);
+    free(ref);
+    json_decref(tree);
+}
+
+static void test_encode_text_is_the_tree_dumped(void)
+{
+    int mismatches = 0;
+    for (int i = 0; i < 3000; i++) {
+        Probe *p = rnd_probe(0);
+        check_same_as_tree(&p->base, &mismatches);
+        protobuf_c_message_free_unpacked(&p->base, NULL);
+    }
+    for (int i = 0; i < 300; i++) {
+        Calixio__V1__ProbeStrict st = CALIXIO__V1__PROBE_STRICT__INIT;
+        Calixio__V1__ProbeLeaf leaf = CALIXIO__V1__PROBE_LEAF__INIT;
+        char *key = rnd_text(), *txt = rnd_text();
+        st.key = key;
+        st.count = (int32_t)rnd();
+        switch (rnd() % 4) {
+        case 0:
+            break;
+        case 1:
+            st.choice_case = CALIXIO__V1__PROBE_STRICT__CHOICE_AS_TEXT, st.as_text = txt;
+            break;
+        case 2:
+            st.choice_case = CALIXIO__V1__PROBE_STRICT__CHOICE_AS_NUMBER,
+            st.as_number = (int64_t)rnd();
+            break;
+        default:
+            st.choice_case = CALIXIO__V1__PROBE_STRICT__CHOICE_AS_LEAF, st.as_leaf = &leaf;
+            break;
+        }
+        check_same_as_tree(&st.base, &mismatches);
+        free(key);
+        free(txt);
+    }
+    CX_CHECK_INT(mismatches, 0);
+}
+
 int main(void)
 {
     CX_RUN(test_roundtrip_every_type);
@@ -986,6 +1215,7 @@ int main(void)
     CX_RUN(test_errors_free_partial_messages);
     CX_RUN(test_decode_value);
     CX_RUN(test_encode_bad_utf8_string);
+    CX_RUN(test_encode_text_is_the_tree_dumped);
     CX_RUN(test_pack_unpack);
     CX_RUN(test_unpack_garbage);
     CX_RUN(test_strdup);
