@@ -226,19 +226,6 @@ static size_t b64_encode(const uint8_t *p, size_t n, char *out)
     return o;
 }
 
-/* Standard base64 with padding; returns a json string or NULL on OOM. */
-static json_t *b64_json(const uint8_t *p, size_t n)
-{
-    char *txt = malloc((n + 2) / 3 * 4 + 1);
-    json_t *js;
-
-    if (!txt)
-        return NULL;
-    js = json_stringn_nocheck(txt, b64_encode(p, n, txt));
-    free(txt);
-    return js;
-}
-
 /* ---- decoding: scalars ---------------------------------------------------------- */
 
 /* Parses an optional '-' and 1..20 decimal digits, nothing else. */
@@ -686,34 +673,6 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
 
 /* A JSON string for s. Text that is not valid UTF-8 (only possible from a
  * handler bug: decoders validate) has each bad byte replaced by U+FFFD. */
-static json_t *string_json(const char *s)
-{
-    size_t n = strlen(s), i = 0, o = 0, k;
-    json_t *js;
-    char *fix;
-
-    if (utf8_valid(s, n))
-        return json_stringn_nocheck(s, n);
-    fix = malloc(n * 3 + 1);
-    if (!fix)
-        return NULL;
-    while (i < n) {
-        k = utf8_seq((const unsigned char *)s + i, n - i);
-        if (k) {
-            memcpy(fix + o, s + i, k);
-            o += k;
-            i += k;
-        } else {
-            memcpy(fix + o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i++;
-        }
-    }
-    js = json_stringn_nocheck(fix, o);
-    free(fix);
-    return js;
-}
-
 static json_t *double_json(double d)
 {
     if (isnan(d))
@@ -721,77 +680,6 @@ static json_t *double_json(double d)
     if (isinf(d))
         return json_string(d > 0 ? "Infinity" : "-Infinity");
     return json_real(d);
-}
-
-static json_t *encode_msg(const ProtobufCMessage *m);
-
-/* JSON for one value of field f (one element, for repeated fields). */
-static json_t *encode_one(const ProtobufCFieldDescriptor *f, const void *p)
-{
-    const ProtobufCEnumValue *ev;
-    const ProtobufCBinaryData *bd;
-    char num[24];
-    uint64_t u;
-
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-        return json_integer(*(const int32_t *)p);
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-        return json_integer(*(const int64_t *)p);
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-        return json_integer(*(const uint32_t *)p);
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        u = *(const uint64_t *)p;
-        if (u <= (uint64_t)INT64_MAX)
-            return json_integer((json_int_t)u);
-        /* beyond a JSON integer jansson can hold: decimal string (decodable) */
-        snprintf(num, sizeof num, "%" PRIu64, u);
-        return json_string(num);
-    case PROTOBUF_C_TYPE_FLOAT:
-        return double_json(*(const float *)p);
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return double_json(*(const double *)p);
-    case PROTOBUF_C_TYPE_BOOL:
-        return json_boolean(*(const protobuf_c_boolean *)p);
-    case PROTOBUF_C_TYPE_ENUM:
-        ev = protobuf_c_enum_descriptor_get_value(f->descriptor, *(const int32_t *)p);
-        return ev ? json_string(ev->name) : json_integer(*(const int32_t *)p);
-    case PROTOBUF_C_TYPE_STRING:
-        return string_json(*(const char *const *)p ? *(const char *const *)p : "");
-    case PROTOBUF_C_TYPE_BYTES:
-        bd = p;
-        return b64_json(bd->data, bd->data ? bd->len : 0);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        if (!*(const ProtobufCMessage *const *)p)
-            return json_object();
-        return encode_msg(*(const ProtobufCMessage *const *)p);
-    default:
-        return json_null();
-    }
-}
-
-static json_t *encode_repeated(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
-{
-    size_t n = *(const size_t *)CMEMBER_AT(m, f->quantifier_offset), esz = elem_size(f->type),
-           i;
-    const char *arr = *(const char *const *)CMEMBER_AT(m, f->offset);
-    json_t *a = json_array();
-
-    if (!a)
-        return NULL;
-    for (i = 0; arr && i < n; i++) {
-        if (json_array_append_new(a, encode_one(f, arr + i * esz)) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
 }
 
 /* Whether the non-repeated field f is present in m (see cx_json.h rules). */
@@ -817,48 +705,14 @@ static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
     return true; /* required, proto3 implicit presence */
 }
 
-static json_t *encode_msg(const ProtobufCMessage *m)
-{
-    const ProtobufCMessageDescriptor *d = m->descriptor;
-    const ProtobufCFieldDescriptor *f;
-    json_t *obj = json_object(), *v;
-    unsigned i;
-
-    if (!obj)
-        return NULL;
-    /* descriptor fields are in field-number order (= declaration order in
-     * the Calixio protos) */
-    for (i = 0; i < d->n_fields; i++) {
-        f = &d->fields[i];
-        if (f->label == PROTOBUF_C_LABEL_REPEATED)
-            v = encode_repeated(m, f);
-        else if (present(m, f))
-            v = encode_one(f, CMEMBER_AT(m, f->offset));
-        else
-            continue;
-        if (json_object_set_new_nocheck(obj, f->name, v) != 0) {
-            json_decref(obj);
-            return NULL;
-        }
-    }
-    return obj;
-}
-
-/* Encodes m as a new JSON object; see cx_json.h. */
-json_t *cx_json_encode_value(const ProtobufCMessage *m)
-{
-    if (!m)
-        return NULL;
-    return encode_msg(m);
-}
-
-/* ---- encoding straight to text --------------------------------------------------
+/* ---- encoding -----------------------------------------------------------------
  *
- * The same bytes as json_dumps(cx_json_encode_value(m), JSON_COMPACT) (the
- * unit tests compare the two), written into one growing buffer instead of a
- * tree of a node per field: a reply of 50 chat messages was ~21 % malloc and
- * free and ~13 % jansson in the gateway's profile. Reals alone go through
- * jansson, whose number format is the reference. */
+ * Straight to text, into one growing buffer (a tree of a node per field,
+ * dumped by jansson, was ~21 % malloc and free and ~13 % jansson of the
+ * gateway's profile for a reply of 50 chat messages), in the form jansson
+ * dumps with JSON_COMPACT: members in field-number order, strings escaped
+ * as jansson escapes them, reals formatted by jansson itself. A tree, where
+ * a caller needs one, is that text parsed (cx_json_encode_value). */
 
 struct wbuf {
     char *p;
@@ -900,7 +754,7 @@ static void wb_put(struct wbuf *b, const char *s, size_t n)
 
 /* s[0..n) as a JSON string: quoted, escaped as jansson escapes (", \, and
  * control characters; short forms for \b \f \n \r \t), invalid UTF-8
- * replaced by U+FFFD as string_json() does. */
+ * replaced by U+FFFD (one per invalid byte). */
 static void wb_string(struct wbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -1100,6 +954,17 @@ char *cx_json_encode(const ProtobufCMessage *m, size_t *len_out)
     if (len_out)
         *len_out = b.n;
     return b.p;
+}
+
+/* Encodes m as a new JSON object; see cx_json.h. */
+json_t *cx_json_encode_value(const ProtobufCMessage *m)
+{
+    size_t n = 0;
+    char *txt = cx_json_encode(m, &n);
+    json_t *v = txt ? json_loadb(txt, n, 0, NULL) : NULL;
+
+    free(txt);
+    return v;
 }
 
 /* ---- protobuf binary ---------------------------------------------------------------------- */
