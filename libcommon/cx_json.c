@@ -671,8 +671,8 @@ cx_status cx_json_decode(const ProtobufCMessageDescriptor *d, const char *json, 
 
 /* ---- encoding ------------------------------------------------------------------------ */
 
-/* A JSON string for s. Text that is not valid UTF-8 (only possible from a
- * handler bug: decoders validate) has each bad byte replaced by U+FFFD. */
+/* A real as jansson holds it; NaN and the infinities as the strings the
+ * decoder accepts back. */
 static json_t *double_json(double d)
 {
     if (isnan(d))
@@ -754,7 +754,8 @@ static void wb_put(struct wbuf *b, const char *s, size_t n)
 
 /* s[0..n) as a JSON string: quoted, escaped as jansson escapes (", \, and
  * control characters; short forms for \b \f \n \r \t), invalid UTF-8
- * replaced by U+FFFD (one per invalid byte). */
+ * replaced by U+FFFD, one per invalid byte (text that is not valid UTF-8
+ * is only possible from a handler bug: decoders validate). */
 static void wb_string(struct wbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -831,7 +832,7 @@ static void wb_b64(struct wbuf *b, const uint8_t *p, size_t n)
 
 static void wb_msg(struct wbuf *b, const ProtobufCMessage *m);
 
-/* One value of field f (one element, for repeated fields); as encode_one. */
+/* One value of field f (one element, for repeated fields). */
 static void wb_one(struct wbuf *b, const ProtobufCFieldDescriptor *f, const void *p)
 {
     const ProtobufCEnumValue *ev;

@@ -70,17 +70,12 @@ static cx_status _remove_owned(rooms_ctx *ctx, const char *user_id, const char *
     return s;
 }
 
-static void _on_deleted(rooms_ctx *ctx, const uint8_t *data, size_t len, const char *subject)
+static void _on_deleted(rooms_ctx *ctx, const ProtobufCMessage *m, const char *subject)
 {
-    ProtobufCMessage *m = NULL;
-    if (cx_pb_unpack(&calixio__v1__account_deleted__descriptor, data, len, &m) != CX_OK) {
-        cx_log_warn(NULL, "%s: undecodable AccountDeleted ignored", subject);
-        return;
-    }
     const Calixio__V1__AccountDeleted *ev = (const void *)m;
     if (!ev->user_id || !cx_uuid_valid_str(ev->user_id)) {
         cx_log_warn(NULL, "%s: AccountDeleted without a user id ignored", subject);
-        goto out_free;
+        return;
     }
     cx_status s = _remove_owned(ctx, ev->user_id, NULL);
     if (s == CX_OK)
@@ -93,12 +88,11 @@ static void _on_deleted(rooms_ctx *ctx, const uint8_t *data, size_t len, const c
                     "account %s deleted: rooms/chat clean-up failed (%s); the next "
                     "delivery of the event retries",
                     ev->user_id, cx_status_code(s));
-out_free:
-    protobuf_c_message_free_unpacked(m, NULL);
 }
 
 cx_status rooms_account_deleted_listen(rooms_ctx *ctx, rooms_listener **out)
 {
     return rooms_listen(ctx, "events.user.*.deleted", "calixio-rooms-account-deleted",
+                        &calixio__v1__account_deleted__descriptor, "AccountDeleted",
                         _on_deleted, out);
 }

@@ -176,15 +176,17 @@ cx_status rooms_h_chat_delete(cx_req *req, const ProtobufCMessage *in, ProtobufC
 
 typedef struct rooms_listener rooms_listener;
 
-/* Called on a NATS delivery thread with one message (borrowed). */
-typedef void (*rooms_listen_fn)(rooms_ctx *ctx, const uint8_t *data, size_t len,
-                                const char *subject);
+/* Called on a NATS delivery thread with one decoded message (borrowed). */
+typedef void (*rooms_listen_fn)(rooms_ctx *ctx, const ProtobufCMessage *m, const char *subject);
 
 /* Queue-subscribes <prefix>.<rel> in group `queue` (one copy of the
- * daemon gets each message) on the service's connection. *out is owned
- * by the caller (rooms_unlisten). */
-cx_status rooms_listen(rooms_ctx *ctx, const char *rel, const char *queue, rooms_listen_fn fn,
-                       rooms_listener **out);
+ * daemon gets each message) on the service's connection; each message is
+ * decoded as a d message (`what` names it in the log line of one that
+ * does not decode, which is dropped) and passed to fn. *out is owned by
+ * the caller (rooms_unlisten). */
+cx_status rooms_listen(rooms_ctx *ctx, const char *rel, const char *queue,
+                       const ProtobufCMessageDescriptor *d, const char *what,
+                       rooms_listen_fn fn, rooms_listener **out);
 
 /* Drains (bounded wait for a callback in progress) and frees. NULL is fine. */
 void rooms_unlisten(rooms_listener *l);

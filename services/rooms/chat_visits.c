@@ -14,24 +14,20 @@
 #include "cx_json.h"
 #include "cx_log.h"
 
-static void _on_joined(rooms_ctx *ctx, const uint8_t *data, size_t len, const char *subject)
+static void _on_joined(rooms_ctx *ctx, const ProtobufCMessage *m, const char *subject)
 {
-    ProtobufCMessage *m = NULL;
-    if (cx_pb_unpack(&calixio__v1__live_kit_event__descriptor, data, len, &m) != CX_OK) {
-        cx_log_warn(NULL, "%s: undecodable LiveKitEvent ignored", subject);
-        return;
-    }
     const Calixio__V1__LiveKitEvent *ev = (const void *)m;
+    (void)subject;
     /* guests ("guest-...") have no account; unknown rooms have no room_id */
     if (ev->room_id && cx_uuid_valid_str(ev->room_id) && ev->identity &&
         cx_uuid_valid_str(ev->identity) &&
         chat_store_add_reader(ctx->pg, ev->room_id, ev->identity) != CX_OK)
         cx_log_warn(ev->id, "room %s: chat reader %s not recorded", ev->room_id, ev->identity);
-    protobuf_c_message_free_unpacked(m, NULL);
 }
 
 cx_status rooms_visits_listen(rooms_ctx *ctx, rooms_listener **out)
 {
     return rooms_listen(ctx, "events.room.*.participant_joined", "calixio-rooms-chat-readers",
-                        _on_joined, out);
+                        &calixio__v1__live_kit_event__descriptor, "LiveKitEvent", _on_joined,
+                        out);
 }

@@ -5,11 +5,14 @@
 
 #include "chat.h"
 #include "cx_log.h"
+#include "cx_natsconn.h"
 
 #define ROOMS_LISTEN_DRAIN_MS 2000
 
 struct rooms_listener {
     rooms_ctx *ctx;
+    const ProtobufCMessageDescriptor *d;
+    const char *what;
     rooms_listen_fn fn;
     natsSubscription *sub;
 };
@@ -17,21 +20,27 @@ struct rooms_listener {
 static void _on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     rooms_listener *l = closure;
+    ProtobufCMessage *m = NULL;
     (void)nc;
     (void)sub;
-    l->fn(l->ctx, (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-          natsMsg_GetSubject(msg));
+    if (cx_natsmsg_unpack(l->d, msg, l->what, &m) == CX_OK) {
+        l->fn(l->ctx, m, natsMsg_GetSubject(msg));
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
     natsMsg_Destroy(msg);
 }
 
-cx_status rooms_listen(rooms_ctx *ctx, const char *rel, const char *queue, rooms_listen_fn fn,
-                       rooms_listener **out)
+cx_status rooms_listen(rooms_ctx *ctx, const char *rel, const char *queue,
+                       const ProtobufCMessageDescriptor *d, const char *what,
+                       rooms_listen_fn fn, rooms_listener **out)
 {
     char subj[256];
     rooms_listener *l = calloc(1, sizeof *l);
     if (!l)
         return CX_ERR_NOMEM;
     l->ctx = ctx;
+    l->d = d;
+    l->what = what;
     l->fn = fn;
     cx_service_subject(ctx->svc, rel, subj, sizeof subj);
     natsStatus ns = natsConnection_QueueSubscribe(&l->sub, cx_service_conn(ctx->svc), subj,

@@ -265,8 +265,10 @@ static bool _room_of(const char *lk_room, char id[37])
     return true;
 }
 
-static void _enforce(rooms_ctx *ctx, const Calixio__V1__LiveKitEvent *e)
+static void _enforce(rooms_ctx *ctx, const ProtobufCMessage *m, const char *subject)
 {
+    const Calixio__V1__LiveKitEvent *e = (const void *)m;
+    (void)subject;
     char id[37];
     bool banned = false;
     rooms_row row;
@@ -299,17 +301,6 @@ static void _enforce(rooms_ctx *ctx, const Calixio__V1__LiveKitEvent *e)
     rooms_row_clear(&row);
 }
 
-static void _on_joined(rooms_ctx *ctx, const uint8_t *data, size_t len, const char *subject)
-{
-    ProtobufCMessage *m = NULL;
-    if (cx_pb_unpack(&calixio__v1__live_kit_event__descriptor, data, len, &m) != CX_OK) {
-        cx_log_warn(NULL, "%s: undecodable LiveKitEvent ignored", subject);
-        return;
-    }
-    _enforce(ctx, (const void *)m);
-    protobuf_c_message_free_unpacked(m, NULL);
-}
-
 cx_status rooms_bans_listen(rooms_ctx *ctx, rooms_listener **out)
 {
     *out = NULL;
@@ -318,5 +309,6 @@ cx_status rooms_bans_listen(rooms_ctx *ctx, rooms_listener **out)
     /* the webhook service publishes every stored webhook event there
      * (LiveKitEvent); one rooms copy (queue group) acts on each */
     return rooms_listen(ctx, "events.room.*.participant_joined", "calixio-rooms-bans",
-                        _on_joined, out);
+                        &calixio__v1__live_kit_event__descriptor, "LiveKitEvent", _enforce,
+                        out);
 }

@@ -964,7 +964,7 @@ static void test_strdup(void)
 }
 
 /* cx_json_encode writes the text directly, in the form jansson dumps with
- * JSON_COMPACT (until 5899bd9 it dumped a tree built per field; the same
+ * JSON_COMPACT (before 5899bd9 it dumped a tree built per field; the same
  * probes gave the same bytes both ways then). Its text, parsed and dumped
  * again by jansson (what cx_json_encode_value and its callers see), must
  * come back byte for byte. Pseudo-random probes (fixed seed): every scalar
